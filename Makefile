@@ -1,0 +1,65 @@
+# Everything a developer runs. `make run` and `make test` do their own set-up.
+SHELL := /bin/bash
+GO ?= go
+AZURITE := node_modules/.bin/azurite
+FUNCTIONS := ingest timer-fanout score-sensor backfill run-status
+
+.PHONY: all build package run test test-short bench fuzz lint fmt tidy-check clean azurite
+
+all: build
+
+# Azurite, pinned in package.json / package-lock.json, installed into the project.
+$(AZURITE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(AZURITE)
+azurite: $(AZURITE)
+
+build:
+	$(GO) build ./...
+	$(GO) build -o bin/batchscore ./cmd/batchscore
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/handler ./handler
+
+# dist/ is the app folder the Functions host (func start) runs: host.json, the linux/amd64 handler,
+# and one <function>/function.json per function at the top level.
+package:
+	rm -rf dist && mkdir -p dist
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o dist/handler ./handler
+	cp host.json dist/host.json
+	cp local.settings.sample.json dist/local.settings.sample.json
+	@for f in $(FUNCTIONS); do \
+	  echo "$$f" | grep -Eq '^[a-z][a-z0-9_-]{0,127}$$' || { echo "bad function name $$f"; exit 1; }; \
+	  mkdir -p dist/$$f && cp functions/$$f/function.json dist/$$f/function.json; done
+	@echo "dist/ ready: cd dist && cp local.settings.sample.json local.settings.json && func start"
+
+run: $(AZURITE) package
+	$(GO) run ./cmd/batchscore run -app dist -azurite $(AZURITE)
+
+test: $(AZURITE)
+	$(GO) vet ./...
+	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GO) test -count=1 -timeout 15m ./...
+
+test-short:
+	$(GO) test -short -count=1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/svm/
+	$(GO) run ./cmd/batchscore bench
+
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./internal/svm/ | grep ^Fuzz); do \
+	  $(GO) test ./internal/svm/ -run '^$$' -fuzz "^$$t$$" -fuzztime 15s || exit 1; done
+	@for t in $$($(GO) test -list '^Fuzz' ./internal/pickle/ | grep ^Fuzz); do \
+	  $(GO) test ./internal/pickle/ -run '^$$' -fuzz "^$$t$$" -fuzztime 15s || exit 1; done
+
+lint:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+fmt:
+	gofmt -s -w $$(git ls-files '*.go')
+
+tidy-check:
+	$(GO) mod tidy -diff
+
+clean:
+	rm -rf dist bin out
