@@ -1,0 +1,115 @@
+package svm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// DecisionBatch writes the decision value of each row of X into dst. X is
+// row-major, len(dst) rows of NFeatures() values each. It does not allocate per
+// row, and dst[i] is bit-identical to Decision of row i.
+//
+// It panics if len(X) != len(dst)*NFeatures() (a programming error).
+func (m *Model) DecisionBatch(dst, X []float64) {
+	m.checkBatch(dst, X)
+	m.decisionRows(dst, X)
+}
+
+// DecisionBatchParallel is DecisionBatch spread over up to workers goroutines
+// (workers <= 0 means runtime.GOMAXPROCS(0)). Batches too small to pay for the
+// goroutines run on the calling goroutine. The values are identical to those of
+// DecisionBatch.
+func (m *Model) DecisionBatchParallel(dst, X []float64, workers int) {
+	m.checkBatch(dst, X)
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	n := len(dst)
+	// Each worker should get at least minParallelEvals kernel evaluations.
+	if maxW := n * m.nsv / minParallelEvals; maxW < workers {
+		workers = maxW
+	}
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 {
+		m.decisionRows(dst, X)
+		return
+	}
+	// Split into more chunks than workers so an unevenly loaded machine still
+	// finishes together.
+	chunks := workers * 4
+	if chunks > n {
+		chunks = n
+	}
+	per := (n + chunks - 1) / chunks
+	next := make(chan int, chunks)
+	for lo := 0; lo < n; lo += per {
+		next <- lo
+	}
+	close(next)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for lo := range next {
+				hi := min(lo+per, n)
+				m.decisionRows(dst[lo:hi], X[lo*m.nf:hi*m.nf])
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// minParallelEvals is the number of kernel evaluations (rows x support
+// vectors) below which another goroutine costs more than it saves.
+const minParallelEvals = 1 << 15
+
+func (m *Model) checkBatch(dst, X []float64) {
+	if len(X) != len(dst)*m.nf {
+		panic(fmt.Sprintf("svm: batch has %d values for %d rows of %d features", len(X), len(dst), m.nf))
+	}
+}
+
+// decisionRows scores rows one after another with a reused buffer.
+func (m *Model) decisionRows(dst, X []float64) {
+	nf := m.nf
+	var zbuf [16]float64
+	var z []float64
+	if nf <= len(zbuf) {
+		z = zbuf[:nf]
+	} else {
+		z = make([]float64, nf)
+	}
+	for i := range dst {
+		m.standardize(z, X[i*nf:i*nf+nf])
+		dst[i] = m.decisionScaled(z)
+	}
+}
+
+// svBlocks holds the support vectors of an RBF model transposed in blocks of
+// four: data[(b*nf+j)*4+l] is feature j of support vector 4b+l. The number of
+// support vectors is padded with zero vectors of zero weight to a multiple of
+// eight, so kernels may take two blocks at a time; a padded term adds exactly 0.
+type svBlocks struct {
+	nblk int
+	data []float64
+	dual []float64
+}
+
+func newSVBlocks(sv, dual []float64, nsv, nf int) svBlocks {
+	padded := (nsv + 7) / 8 * 8
+	b := svBlocks{
+		nblk: padded / 4,
+		data: make([]float64, padded*nf),
+		dual: make([]float64, padded),
+	}
+	copy(b.dual, dual)
+	for i := 0; i < nsv; i++ {
+		blk, l := i/4, i%4
+		for j := 0; j < nf; j++ {
+			b.data[(blk*nf+j)*4+l] = sv[i*nf+j]
+		}
+	}
+	return b
+}
