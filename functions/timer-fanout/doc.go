@@ -1,0 +1,49 @@
+// Package timerfanout is the core of the timer-fanout function: at each
+// occurrence of its schedule it registers a scoring run for the schedule
+// interval that just ended and enqueues one score-jobs message per chunk of
+// sensors that have a model.
+//
+// Trigger: timerTrigger with schedule %FANOUT_SCHEDULE% (6-field NCRONTAB,
+// {second} {minute} {hour} {day} {month} {day-of-week}, UTC). No output
+// bindings: messages go through JobQueue (internal/storage, base64 bodies as
+// the queue trigger expects), the run through RunStore (internal/sqlstore).
+//
+// # Window
+//
+// The window of an invocation is (start, end], where end is the schedule
+// occurrence the host fired for and start the occurrence before it, found by
+// stepping the schedule backwards (NCRONTAB intervals may be irregular, e.g.
+// "0 0 9,17 * * *" alternates 8 and 16 hours). end is, in order of preference:
+//
+//  1. TimerInfo.ScheduleStatus.Next, when it is set, is an occurrence of the
+//     schedule and is not after now+Config.Lateness: while an invocation runs,
+//     the host's status still holds the occurrence being fired as Next (it
+//     moves it on afterwards), which also names the right window for a
+//     past-due catch-up run;
+//  2. otherwise the latest occurrence at or before now+Config.Lateness (the
+//     host may fire up to about a second early through clock skew, and now is
+//     the time the invocation started, sys.UtcNow or the handler's clock).
+//
+// # Messages
+//
+// RunWindow lists the models container, keeps the blobs named
+// model_{device}_{sensor}[.ext] (sensor.ParseModelName; other blobs are
+// skipped with a log line; when one sensor has several model blobs, e.g.
+// model_1_1 and model_1_1.pkl, the lexicographically smallest name wins and
+// a warning is logged), sorts the sensors by (device, sensor), cuts them into
+// chunks of Config.ChunkSize and encodes one sensor.Job per chunk with the run
+// id window.RunID(). The run is registered (RunStore.PutRun, with the sensor
+// count) before anything is enqueued, so run-status can count pending sensors
+// from the first message on. Messages are enqueued with Config.Parallelism
+// requests in flight.
+//
+// # Idempotency and failures
+//
+// The run id and the message bytes depend only on the window and the model
+// names, so a duplicated timer run registers the same run and enqueues
+// byte-identical messages; score-sensor then rewrites the same blobs. A
+// failure to list, register or enqueue fails the invocation (the timer trigger
+// does not retry by itself: the next occurrence covers the next window, and a
+// missed window is re-run through the backfill function). Messages enqueued
+// before a failure stay queued.
+package timerfanout

@@ -1,0 +1,226 @@
+package timerfanout
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/storage"
+)
+
+// ModelLister lists the blobs of a container.
+type ModelLister interface {
+	List(ctx context.Context, container, prefix string) ([]storage.BlobInfo, error)
+}
+
+// JobQueue enqueues score-jobs messages.
+type JobQueue interface {
+	// EnqueueMany enqueues bodies with at most parallelism requests in flight
+	// and returns how many it enqueued.
+	EnqueueMany(ctx context.Context, bodies [][]byte, parallelism int) (int, error)
+}
+
+// RunStore registers runs.
+type RunStore interface {
+	PutRun(ctx context.Context, r sensor.Run) error
+}
+
+// Config is the function's configuration.
+type Config struct {
+	Schedule        string        // FANOUT_SCHEDULE, default "0 0 * * * *" (hourly)
+	ChunkSize       int           // FANOUT_CHUNK_SIZE, sensors per message, default 1
+	Parallelism     int           // FANOUT_PARALLELISM, enqueue requests in flight, default 16
+	ModelsContainer string        // MODELS_CONTAINER, default "models"
+	Lateness        time.Duration // how early the host may fire, default 5s (see the package doc)
+	// Now is the clock used to stamp runs; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the skipped blobs and one line per run; nil discards.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.Schedule == "" {
+		c.Schedule = "0 0 * * * *"
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = 1
+	}
+	if c.Parallelism <= 0 {
+		c.Parallelism = 16
+	}
+	if c.ModelsContainer == "" {
+		c.ModelsContainer = "models"
+	}
+	if c.Lateness <= 0 {
+		c.Lateness = 5 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Function fans scoring runs out. It is safe for concurrent use.
+type Function struct {
+	cfg    Config
+	models ModelLister
+	queue  JobQueue
+	runs   RunStore
+}
+
+// New returns the function. Zero Config fields take the defaults listed
+// there; an invalid Schedule is reported by Run (and by Config.Validate).
+func New(cfg Config, models ModelLister, queue JobQueue, runs RunStore) *Function {
+	return &Function{cfg: cfg.withDefaults(), models: models, queue: queue, runs: runs}
+}
+
+// Validate reports an invalid schedule, so that a handler can refuse to start.
+func (c Config) Validate() error {
+	_, err := ParseSchedule(c.withDefaults().Schedule)
+	return err
+}
+
+// Result describes one fan-out.
+type Result struct {
+	Run      string        `json:"run"`
+	Window   sensor.Window `json:"window"`
+	Sensors  int           `json:"sensors"`
+	Messages int           `json:"messages"`
+	Skipped  int           `json:"skipped"` // blobs that are not models, or duplicate models
+}
+
+// Run fans out the window that ends at the occurrence the timer fired for.
+func (f *Function) Run(ctx context.Context, t azfunc.TimerInfo, now time.Time) (Result, error) {
+	w, err := f.TriggerWindow(t, now)
+	if err != nil {
+		return Result{}, err
+	}
+	if t.IsPastDue {
+		f.cfg.Logger.Warn("timer is past due", "window_end", w.End)
+	}
+	return f.RunWindow(ctx, w)
+}
+
+// TriggerWindow returns the window of an invocation (see the package doc).
+func (f *Function) TriggerWindow(t azfunc.TimerInfo, now time.Time) (sensor.Window, error) {
+	s, err := ParseSchedule(f.cfg.Schedule)
+	if err != nil {
+		return sensor.Window{}, azfunc.Permanent(err)
+	}
+	limit := now.UTC().Add(f.cfg.Lateness)
+	var end time.Time
+	if next := statusNext(t); !next.IsZero() && !next.After(limit) && s.IsOccurrence(next) {
+		end = next.UTC()
+	} else if end, err = s.Latest(limit); err != nil {
+		return sensor.Window{}, azfunc.Permanent(err)
+	}
+	start, err := s.Previous(end)
+	if err != nil {
+		return sensor.Window{}, azfunc.Permanent(err)
+	}
+	return sensor.Window{Start: start, End: end}, nil
+}
+
+// RunWindow registers the run of w and enqueues its jobs.
+func (f *Function) RunWindow(ctx context.Context, w sensor.Window) (Result, error) {
+	if err := w.Validate(); err != nil {
+		return Result{}, azfunc.Permanent(err)
+	}
+	w = sensor.Window{Start: w.Start.UTC(), End: w.End.UTC()}
+	res := Result{Run: w.RunID(), Window: w}
+	blobs, err := f.models.List(ctx, f.cfg.ModelsContainer, sensor.ModelPrefix)
+	if err != nil {
+		return res, fmt.Errorf("list models: %w", err)
+	}
+	entries, skipped := f.pickModels(blobs)
+	res.Sensors, res.Skipped = len(entries), skipped
+
+	bodies, err := Messages(res.Run, w, entries, f.cfg.ChunkSize)
+	if err != nil {
+		return res, err
+	}
+	run := sensor.Run{ID: res.Run, Window: w, Sensors: len(entries), Created: f.cfg.Now().UTC()}
+	if err := f.runs.PutRun(ctx, run); err != nil {
+		return res, fmt.Errorf("register run %s: %w", res.Run, err)
+	}
+	n, err := f.queue.EnqueueMany(ctx, bodies, f.cfg.Parallelism)
+	res.Messages = n
+	if err != nil {
+		return res, fmt.Errorf("enqueue run %s: %d of %d messages enqueued: %w", res.Run, n, len(bodies), err)
+	}
+	if n != len(bodies) {
+		return res, fmt.Errorf("enqueue run %s: %d of %d messages enqueued", res.Run, n, len(bodies))
+	}
+	if len(entries) == 0 {
+		f.cfg.Logger.Warn("no models found", "run", res.Run, "container", f.cfg.ModelsContainer)
+	}
+	f.cfg.Logger.Info("fanned out", "run", res.Run, "sensors", res.Sensors, "messages", res.Messages, "skipped", res.Skipped)
+	return res, nil
+}
+
+// pickModels turns blob names into job entries sorted by (device, sensor),
+// one per sensor.
+func (f *Function) pickModels(blobs []storage.BlobInfo) ([]sensor.JobEntry, int) {
+	names := make([]string, 0, len(blobs))
+	for _, b := range blobs {
+		names = append(names, b.Name)
+	}
+	slices.Sort(names)
+	byKey := make(map[sensor.Key]string, len(names))
+	entries := make([]sensor.JobEntry, 0, len(names))
+	skipped := 0
+	for _, name := range names {
+		k, ok := sensor.ParseModelName(name)
+		if !ok {
+			skipped++
+			f.cfg.Logger.Info("skip blob: not a model name", "blob", name)
+			continue
+		}
+		if kept, dup := byKey[k]; dup {
+			skipped++
+			f.cfg.Logger.Warn("skip blob: sensor has another model", "blob", name, "kept", kept, "device", k.Device, "sensor", k.Sensor)
+			continue
+		}
+		byKey[k] = name
+		entries = append(entries, sensor.JobEntry{Key: k, Model: name})
+	}
+	slices.SortFunc(entries, func(a, b sensor.JobEntry) int {
+		return cmp.Or(cmp.Compare(a.Device, b.Device), cmp.Compare(a.Sensor, b.Sensor))
+	})
+	return entries, skipped
+}
+
+// Messages encodes the jobs of a run: entries in order, chunk per message.
+func Messages(run string, w sensor.Window, entries []sensor.JobEntry, chunk int) ([][]byte, error) {
+	if chunk <= 0 {
+		return nil, errors.New("chunk size must be positive")
+	}
+	bodies := make([][]byte, 0, (len(entries)+chunk-1)/chunk)
+	for i := 0; i < len(entries); i += chunk {
+		job := sensor.Job{Run: run, Window: w, Sensors: entries[i:min(i+chunk, len(entries))]}
+		b, err := json.Marshal(job)
+		if err != nil {
+			return nil, fmt.Errorf("encode job: %w", err)
+		}
+		bodies = append(bodies, b)
+	}
+	return bodies, nil
+}
+
+// statusNext returns ScheduleStatus.Next, or zero without a status.
+func statusNext(t azfunc.TimerInfo) time.Time {
+	if t.ScheduleStatus == nil {
+		return time.Time{}
+	}
+	return t.ScheduleStatus.Next
+}

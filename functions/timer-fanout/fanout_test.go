@@ -1,0 +1,350 @@
+package timerfanout
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/storage"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// fakeLister lists fixed blob names, in the order given.
+type fakeLister struct {
+	names []string
+	err   error
+}
+
+func (l *fakeLister) List(_ context.Context, container, prefix string) ([]storage.BlobInfo, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	var out []storage.BlobInfo
+	for _, n := range l.names {
+		if len(n) >= len(prefix) && n[:len(prefix)] == prefix {
+			out = append(out, storage.BlobInfo{Name: n})
+		}
+	}
+	return out, nil
+}
+
+// fakeQueue records bodies; it checks that the run was registered first.
+type fakeQueue struct {
+	mu           sync.Mutex
+	runs         *fakeRuns
+	bodies       [][]byte
+	failAt       int // fail the failAt-th enqueue (1-based); 0 never
+	unregistered bool
+}
+
+func (q *fakeQueue) EnqueueMany(_ context.Context, bodies [][]byte, parallelism int) (int, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if parallelism < 1 {
+		return 0, errors.New("parallelism < 1")
+	}
+	for i, b := range bodies {
+		var job sensor.Job
+		if err := json.Unmarshal(b, &job); err != nil {
+			return i, err
+		}
+		if q.runs != nil && !q.runs.has(job.Run) {
+			q.unregistered = true
+		}
+		if q.failAt == i+1 {
+			return i, errors.New("queue unavailable")
+		}
+		q.bodies = append(q.bodies, b)
+	}
+	return len(bodies), nil
+}
+
+type fakeRuns struct {
+	mu   sync.Mutex
+	runs []sensor.Run
+	err  error
+}
+
+func (r *fakeRuns) PutRun(_ context.Context, run sensor.Run) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	r.runs = append(r.runs, run)
+	return nil
+}
+
+func (r *fakeRuns) has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.ContainsFunc(r.runs, func(x sensor.Run) bool { return x.ID == id })
+}
+
+var fixedNow = func() time.Time { return time.Date(2018, 8, 29, 3, 0, 0, 250e6, time.UTC) }
+
+func newTestFunction(cfg Config, names []string) (*Function, *fakeQueue, *fakeRuns) {
+	runs := &fakeRuns{}
+	q := &fakeQueue{runs: runs}
+	if cfg.Now == nil {
+		cfg.Now = fixedNow
+	}
+	return New(cfg, &fakeLister{names: names}, q, runs), q, runs
+}
+
+func TestTriggerWindow(t *testing.T) {
+	hourly := Config{Schedule: "0 0 * * * *"}
+	status := func(next string) *azfunc.ScheduleStatus {
+		return &azfunc.ScheduleStatus{Next: mustTime(t, next)}
+	}
+	for _, tc := range []struct {
+		name       string
+		cfg        Config
+		timer      azfunc.TimerInfo
+		now        string
+		start, end string
+	}{
+		{"no status, fired on time", hourly, azfunc.TimerInfo{}, "2018-08-29T03:00:00.020Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
+		{"no status, fired early", hourly, azfunc.TimerInfo{}, "2018-08-29T02:59:59.400Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
+		{"no status, late", hourly, azfunc.TimerInfo{}, "2018-08-29T03:20:00Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
+		{"status next is the occurrence", hourly, azfunc.TimerInfo{ScheduleStatus: status("2018-08-29T03:00:00Z")}, "2018-08-29T03:00:00.1Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
+		{"past due catch-up", hourly, azfunc.TimerInfo{IsPastDue: true, ScheduleStatus: status("2018-08-29T01:00:00Z")}, "2018-08-29T03:20:00Z", "2018-08-29T00:00:00Z", "2018-08-29T01:00:00Z"},
+		{"status from another schedule", hourly, azfunc.TimerInfo{ScheduleStatus: status("2018-08-29T02:30:00Z")}, "2018-08-29T03:00:00.1Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
+		{"status in the future", hourly, azfunc.TimerInfo{ScheduleStatus: status("2018-08-29T04:00:00Z")}, "2018-08-29T03:00:00.1Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
+		{"irregular", Config{Schedule: "0 0 9,17 * * *"}, azfunc.TimerInfo{}, "2024-05-01T09:00:00.5Z", "2024-04-30T17:00:00Z", "2024-05-01T09:00:00Z"},
+		{"default schedule is hourly", Config{}, azfunc.TimerInfo{}, "2018-08-29T03:00:01Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, _, _ := newTestFunction(tc.cfg, nil)
+			got, err := f.TriggerWindow(tc.timer, mustTime(t, tc.now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := sensor.Window{Start: mustTime(t, tc.start), End: mustTime(t, tc.end)}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("window (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunInvalidSchedule(t *testing.T) {
+	f, q, runs := newTestFunction(Config{Schedule: "0 * * * *"}, []string{"model_1_1"})
+	_, err := f.Run(t.Context(), azfunc.TimerInfo{}, fixedNow())
+	if err == nil || !azfunc.IsPermanent(err) {
+		t.Fatalf("Run with a 5-field schedule: err = %v, want a permanent error", err)
+	}
+	if len(q.bodies) != 0 || len(runs.runs) != 0 {
+		t.Errorf("enqueued %d, registered %d runs; want nothing", len(q.bodies), len(runs.runs))
+	}
+	if err := (Config{Schedule: "0 * * * *"}).Validate(); err == nil {
+		t.Error("Validate of a 5-field schedule = nil")
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("Validate of the default schedule: %v", err)
+	}
+}
+
+// referenceBlobs is the models container of the reference plus blobs that
+// must be skipped.
+var referenceBlobs = []string{
+	"model_3_5", "model_1_1", "model_1_2", "model_1_3", "model_1_4", "model_1_5",
+	"model_2_1", "model_2_2", "model_2_3", "model_2_4", "model_2_5",
+	"model_3_1", "model_3_2", "model_3_3", "model_3_4",
+	"model_1_1.pkl",   // duplicate of model_1_1: skipped, model_1_1 sorts first
+	"model_10_2.json", // device 10 sorts after device 1 and before 2
+	"model_x",         // no sensor part
+	"model_a_b/c",     // nested path
+	"model_dev ice_1", // invalid id
+	"modelling-notes", // wrong prefix: not even listed
+}
+
+func TestRunWindowGolden(t *testing.T) {
+	w := sensor.Window{Start: mustTime(t, "2018-08-28T23:00:00Z"), End: mustTime(t, "2018-08-29T03:15:00Z")}
+	for _, chunk := range []int{1, 4} {
+		t.Run(fmt.Sprintf("chunk%d", chunk), func(t *testing.T) {
+			f, q, runs := newTestFunction(Config{ChunkSize: chunk}, referenceBlobs)
+			res, err := f.RunWindow(t.Context(), w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Result{Run: "20180828T230000Z-20180829T031500Z", Window: w, Sensors: 16, Messages: (16 + chunk - 1) / chunk, Skipped: 4}
+			if diff := cmp.Diff(want, res); diff != "" {
+				t.Errorf("result (-want +got):\n%s", diff)
+			}
+			wantRuns := []sensor.Run{{ID: want.Run, Window: w, Sensors: 16, Created: fixedNow()}}
+			if diff := cmp.Diff(wantRuns, runs.runs); diff != "" {
+				t.Errorf("runs (-want +got):\n%s", diff)
+			}
+			if q.unregistered {
+				t.Error("a message was enqueued before its run was registered")
+			}
+			got := bytes.Join(q.bodies, []byte("\n"))
+			golden := filepath.Join("testdata", fmt.Sprintf("messages_chunk%d.golden", chunk))
+			if *update {
+				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			wantBytes, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(wantBytes), string(got)+"\n"); diff != "" {
+				t.Errorf("messages (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRunWindowDeterministic(t *testing.T) {
+	w := sensor.Window{Start: mustTime(t, "2018-08-28T23:00:00Z"), End: mustTime(t, "2018-08-29T00:00:00Z")}
+	var first [][]byte
+	for i := range 5 {
+		names := slices.Clone(referenceBlobs)
+		rand.New(rand.NewPCG(uint64(i), 7)).Shuffle(len(names), func(a, b int) { names[a], names[b] = names[b], names[a] })
+		f, q, _ := newTestFunction(Config{ChunkSize: 3}, names)
+		if _, err := f.RunWindow(t.Context(), w); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = q.bodies
+			continue
+		}
+		if diff := cmp.Diff(first, q.bodies); diff != "" {
+			t.Fatalf("listing order %d changed the messages (-first +now):\n%s", i, diff)
+		}
+	}
+}
+
+func TestRunWindowFansOut10000Sensors(t *testing.T) {
+	var names []string
+	for d := range 100 {
+		for s := range 100 {
+			names = append(names, fmt.Sprintf("model_dev%03d_s%03d", d, s))
+		}
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(names), func(a, b int) { names[a], names[b] = names[b], names[a] })
+	w := sensor.Window{Start: mustTime(t, "2024-05-01T10:00:00Z"), End: mustTime(t, "2024-05-01T11:00:00Z")}
+	for _, chunk := range []int{1, 7, 250} {
+		t.Run(fmt.Sprintf("chunk%d", chunk), func(t *testing.T) {
+			f, q, runs := newTestFunction(Config{ChunkSize: chunk}, names)
+			res, err := f.RunWindow(t.Context(), w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantMsgs := (10000 + chunk - 1) / chunk
+			if res.Sensors != 10000 || res.Messages != wantMsgs || len(q.bodies) != wantMsgs {
+				t.Fatalf("sensors %d, messages %d (queue %d), want 10000 and %d", res.Sensors, res.Messages, len(q.bodies), wantMsgs)
+			}
+			if len(runs.runs) != 1 || runs.runs[0].Sensors != 10000 {
+				t.Fatalf("runs = %+v, want one with 10000 sensors", runs.runs)
+			}
+			seen := make(map[sensor.Key]int)
+			var last sensor.Key
+			for i, b := range q.bodies {
+				var job sensor.Job
+				if err := json.Unmarshal(b, &job); err != nil {
+					t.Fatal(err)
+				}
+				if job.Run != res.Run || !job.Window.Start.Equal(w.Start) || !job.Window.End.Equal(w.End) {
+					t.Fatalf("message %d: run %s window %v", i, job.Run, job.Window)
+				}
+				if len(job.Sensors) == 0 || len(job.Sensors) > chunk {
+					t.Fatalf("message %d has %d sensors", i, len(job.Sensors))
+				}
+				for _, e := range job.Sensors {
+					if e.Model != e.ModelName() {
+						t.Errorf("model %q for %s", e.Model, e.Key)
+					}
+					if last != (sensor.Key{}) && (e.Device < last.Device || e.Device == last.Device && e.Sensor <= last.Sensor) {
+						t.Fatalf("%s after %s: not sorted", e.Key, last)
+					}
+					last = e.Key
+					seen[e.Key]++
+				}
+			}
+			if len(seen) != 10000 {
+				t.Errorf("%d distinct sensors in the messages, want 10000", len(seen))
+			}
+		})
+	}
+}
+
+func TestRunWindowErrors(t *testing.T) {
+	w := sensor.Window{Start: mustTime(t, "2018-08-28T23:00:00Z"), End: mustTime(t, "2018-08-29T00:00:00Z")}
+	t.Run("invalid window", func(t *testing.T) {
+		f, q, runs := newTestFunction(Config{}, referenceBlobs)
+		_, err := f.RunWindow(t.Context(), sensor.Window{Start: w.End, End: w.Start})
+		if !azfunc.IsPermanent(err) {
+			t.Fatalf("err = %v, want permanent", err)
+		}
+		if len(q.bodies)+len(runs.runs) != 0 {
+			t.Error("something was written")
+		}
+	})
+	t.Run("list fails", func(t *testing.T) {
+		runs := &fakeRuns{}
+		q := &fakeQueue{runs: runs}
+		f := New(Config{}, &fakeLister{err: errors.New("boom")}, q, runs)
+		if _, err := f.RunWindow(t.Context(), w); err == nil || azfunc.IsPermanent(err) {
+			t.Fatalf("err = %v, want a transient error", err)
+		}
+		if len(q.bodies)+len(runs.runs) != 0 {
+			t.Error("something was written")
+		}
+	})
+	t.Run("register fails", func(t *testing.T) {
+		runs := &fakeRuns{err: errors.New("db down")}
+		q := &fakeQueue{runs: runs}
+		f := New(Config{}, &fakeLister{names: referenceBlobs}, q, runs)
+		if _, err := f.RunWindow(t.Context(), w); err == nil {
+			t.Fatal("err = nil")
+		}
+		if len(q.bodies) != 0 {
+			t.Errorf("%d messages enqueued for an unregistered run", len(q.bodies))
+		}
+	})
+	t.Run("enqueue fails", func(t *testing.T) {
+		f, q, _ := newTestFunction(Config{}, referenceBlobs)
+		q.failAt = 4
+		res, err := f.RunWindow(t.Context(), w)
+		if err == nil {
+			t.Fatal("err = nil")
+		}
+		if res.Messages != 3 {
+			t.Errorf("Messages = %d, want 3", res.Messages)
+		}
+	})
+	t.Run("no models", func(t *testing.T) {
+		f, q, runs := newTestFunction(Config{}, []string{"readme"})
+		res, err := f.RunWindow(t.Context(), w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Sensors != 0 || len(q.bodies) != 0 || len(runs.runs) != 1 {
+			t.Errorf("result %+v, %d messages, %d runs; want 0 sensors, 0 messages, 1 run", res, len(q.bodies), len(runs.runs))
+		}
+	})
+}
+
+func TestMessagesChunkSize(t *testing.T) {
+	if _, err := Messages("r", sensor.Window{}, nil, 0); err == nil {
+		t.Error("chunk 0: nil error")
+	}
+}
