@@ -1,0 +1,153 @@
+package azfunc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Invocation describes one call of a function by the host.
+type Invocation struct {
+	ID       string // X-Azure-Functions-InvocationId
+	Function string
+	// Logger writes JSON lines with invocation_id and function attributes to
+	// the process log, and collects Info-and-above lines into Response.Logs so
+	// that Application Insights ties them to the invocation.
+	Logger  *slog.Logger
+	Request *Request
+	Sys     Sys // Metadata.sys; zero when absent
+
+	logs *collector
+}
+
+// Now returns Metadata.sys.UtcNow, the host's time of the trigger, or the
+// current time when the payload has none.
+func (inv *Invocation) Now() time.Time {
+	if !inv.Sys.UtcNow.IsZero() {
+		return inv.Sys.UtcNow
+	}
+	return time.Now().UTC()
+}
+
+// Logs returns the lines collected so far.
+func (inv *Invocation) Logs() []string { return inv.logs.snapshot() }
+
+// Options configure [Handle].
+type Options struct {
+	// Logger is the process logger (see [NewLogger]); nil discards.
+	Logger *slog.Logger
+	// Timeout bounds each invocation (context deadline derived from the
+	// request's context). Zero means no deadline beyond the request's own.
+	Timeout time.Duration
+	// HTTPOutput is the name of the "http" output binding of an HTTP-triggered
+	// function ("res"). When set, errors are answered to the host with 200 and
+	// Outputs[HTTPOutput] = 400 (permanent) or 500 (transient), so the caller
+	// receives a JSON error with the invocation id.
+	HTTPOutput string
+	// MaxBodyBytes bounds the invocation request body; zero means 256 MiB.
+	MaxBodyBytes int64
+}
+
+const defaultMaxBody = 256 << 20
+
+// Handle adapts a typed function core to the host protocol. It is the one
+// place that reads the envelope, decodes the trigger, applies the deadline,
+// runs the core, maps its error and writes the response:
+//
+//   - decode error: permanent; run error: as returned.
+//   - nil: 200 with the Response, its Logs followed by the collected lines.
+//   - error: 500 (host retries or poisons), logged at error level with
+//     permanent=true|false to stderr, since the host drops Logs of non-2xx
+//     responses. With Options.HTTPOutput: 200 with Outputs.res 400 or 500.
+//
+// A panic in decode or run is recovered and treated as a transient error.
+func Handle[T any](name string, decode func(*Request) (T, error), run func(ctx context.Context, inv *Invocation, in T) (Response, error), opts Options) http.Handler {
+	base := opts.Logger
+	if base == nil {
+		base = slog.New(slog.DiscardHandler)
+	}
+	maxBody := opts.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = defaultMaxBody
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ctx := r.Context()
+		if opts.Timeout > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+			defer cancel()
+		}
+		id := r.Header.Get(HeaderInvocationID)
+		c := &collector{}
+		inv := &Invocation{
+			ID:       id,
+			Function: name,
+			logs:     c,
+			Logger: slog.New(&teeHandler{
+				next: base.With("invocation_id", id, "function", name).Handler(),
+				c:    c,
+			}),
+		}
+		resp, err := invoke(ctx, r, inv, maxBody, decode, run)
+		status := http.StatusOK
+		if err != nil {
+			permanent := IsPermanent(err)
+			inv.Logger.LogAttrs(ctx, slog.LevelError, "invocation failed",
+				slog.Bool("permanent", permanent),
+				slog.String("err", err.Error()),
+				slog.Duration("duration", time.Since(start)))
+			resp = Response{}
+			if opts.HTTPOutput != "" {
+				code, msg := http.StatusInternalServerError, "internal error"
+				if permanent {
+					code, msg = http.StatusBadRequest, err.Error()
+				}
+				resp, _ = JSONResponse(opts.HTTPOutput, code, map[string]string{"error": msg, "invocationId": id})
+			} else {
+				status = http.StatusInternalServerError
+			}
+		} else {
+			inv.Logger.LogAttrs(ctx, slog.LevelDebug, "invocation succeeded", slog.Duration("duration", time.Since(start)))
+		}
+		resp.Logs = append(resp.Logs, c.snapshot()...)
+		if werr := writeResponse(w, status, resp); werr != nil {
+			base.LogAttrs(ctx, slog.LevelWarn, "write invocation response",
+				slog.String("invocation_id", id), slog.String("function", name), slog.String("err", werr.Error()))
+		}
+	})
+}
+
+func invoke[T any](ctx context.Context, r *http.Request, inv *Invocation, maxBody int64, decode func(*Request) (T, error), run func(context.Context, *Invocation, T) (Response, error)) (resp Response, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return Response{}, fmt.Errorf("read invocation request: %w", err)
+	}
+	if int64(len(body)) > maxBody {
+		return Response{}, Permanent(fmt.Errorf("invocation request larger than %d bytes", maxBody))
+	}
+	req, err := ParseRequest(body)
+	if err != nil {
+		return Response{}, Permanent(err)
+	}
+	inv.Request = req
+	if s, err := req.Sys(); err == nil {
+		inv.Sys = s
+	} else if !errors.Is(err, ErrNoBinding) {
+		inv.Logger.LogAttrs(ctx, slog.LevelWarn, "ignoring unreadable Metadata.sys", slog.String("err", err.Error()))
+	}
+	in, err := decode(req)
+	if err != nil {
+		return Response{}, Permanent(fmt.Errorf("decode trigger: %w", err))
+	}
+	return run(ctx, inv, in)
+}
