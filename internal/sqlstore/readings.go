@@ -1,0 +1,194 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/sensor"
+)
+
+// Rows per multi-row INSERT: SQLite allows 32766 parameters, SQL Server 2100
+// (7 columns each, so at most 299 rows).
+const (
+	sqliteBatch    = 500
+	sqlserverBatch = 290
+)
+
+// InsertReadings stores readings in one transaction and returns how many were
+// new. A reading whose (Source, Sequence, Index) is already stored, or repeated
+// within rs, is ignored, so a redelivered event batch inserts nothing.
+func (s *Store) InsertReadings(ctx context.Context, rs []sensor.StoredReading) (int, error) {
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	inserted := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		inserted = 0
+		if s.d == dialectSQLServer {
+			rs = dedupe(rs)
+		}
+		batch := sqliteBatch
+		if s.d == dialectSQLServer {
+			batch = sqlserverBatch
+		}
+		var full *sql.Stmt // prepared once for the full-size batches
+		defer func() {
+			if full != nil {
+				full.Close()
+			}
+		}()
+		args := make([]any, 0, 7*batch)
+		for start := 0; start < len(rs); start += batch {
+			part := rs[start:min(start+batch, len(rs))]
+			args = args[:0]
+			for _, r := range part {
+				args = append(args, r.Source, r.Sequence, r.Index, r.Key.Device, r.Key.Sensor, r.TS.UnixMilli(), r.Value)
+			}
+			var (
+				res sql.Result
+				err error
+			)
+			if len(part) == batch {
+				if full == nil {
+					if full, err = tx.PrepareContext(ctx, s.insertReadingsSQL(batch)); err != nil {
+						return fmt.Errorf("prepare insert readings: %w", err)
+					}
+				}
+				res, err = full.ExecContext(ctx, args...)
+			} else {
+				res, err = tx.ExecContext(ctx, s.insertReadingsSQL(len(part)), args...)
+			}
+			if err != nil {
+				return fmt.Errorf("insert readings: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("insert readings: rows affected: %w", err)
+			}
+			inserted += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return inserted, nil
+}
+
+func (s *Store) insertReadingsSQL(n int) string {
+	var b strings.Builder
+	tuple := "(?, ?, ?, ?, ?, ?, ?)"
+	if s.d == dialectSQLServer {
+		b.WriteString(`INSERT INTO readings (source, seq, idx, device, sensor, ts_ms, value)
+SELECT v.source, v.seq, v.idx, v.device, v.sensor, v.ts_ms, v.value FROM (VALUES `)
+		for i := range n {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			// Typed so that every row has the column types of the table.
+			fmt.Fprintf(&b, "(CAST(@p%d AS NVARCHAR(300)), CAST(@p%d AS BIGINT), CAST(@p%d AS INT), CAST(@p%d AS NVARCHAR(64)), CAST(@p%d AS NVARCHAR(64)), CAST(@p%d AS BIGINT), CAST(@p%d AS FLOAT))",
+				7*i+1, 7*i+2, 7*i+3, 7*i+4, 7*i+5, 7*i+6, 7*i+7)
+		}
+		b.WriteString(`) AS v (source, seq, idx, device, sensor, ts_ms, value)
+WHERE NOT EXISTS (SELECT 1 FROM readings r WITH (UPDLOCK, HOLDLOCK)
+                  WHERE r.source = v.source AND r.seq = v.seq AND r.idx = v.idx)`)
+		return b.String()
+	}
+	b.WriteString("INSERT OR IGNORE INTO readings (source, seq, idx, device, sensor, ts_ms, value) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(tuple)
+	}
+	return b.String()
+}
+
+// dedupe drops readings whose identity appeared earlier in rs (SQL Server's
+// INSERT ... WHERE NOT EXISTS does not see rows of the same statement).
+func dedupe(rs []sensor.StoredReading) []sensor.StoredReading {
+	type id struct {
+		source string
+		seq    int64
+		idx    int
+	}
+	seen := make(map[id]bool, len(rs))
+	out := rs[:0:0]
+	for _, r := range rs {
+		k := id{r.Source, r.Sequence, r.Index}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, r)
+	}
+	return out
+}
+
+// Points returns the window averages of one sensor for the scoring window w, with
+// tumbling windows of the given width, ordered by window end. It is the Stream
+// Analytics TumblingWindow rule, computed by the query:
+//
+//	window_end = ((ts_ms + width - 1) / width) * width   (integer division, ts_ms > 0)
+//
+// so a reading at exactly T belongs to the window (T-width, T]. The points
+// returned are those whose window end lies in (w.Start, w.End]; with bounds
+// aligned to width that is every reading with w.Start < ts <= w.End.
+func (s *Store) Points(ctx context.Context, key sensor.Key, w sensor.Window, width time.Duration) ([]sensor.Point, error) {
+	wm := width.Milliseconds()
+	if wm <= 0 {
+		return nil, fmt.Errorf("points %s: window width %s is not a positive number of milliseconds", key, width)
+	}
+	if err := w.Validate(); err != nil {
+		return nil, fmt.Errorf("points %s: %w", key, err)
+	}
+	// window_end(ts) > S  <=>  ts > floor(S/w)*w ;  window_end(ts) <= E  <=>  ts <= floor(E/w)*w
+	lo := floorDiv(w.Start.UnixMilli(), wm) * wm
+	hi := floorDiv(w.End.UnixMilli(), wm) * wm
+	q := s.q(`SELECT t.window_end, AVG(t.value), COUNT(*) FROM (
+    SELECT ((ts_ms + ? - 1) / ?) * ? AS window_end, value
+    FROM readings
+    WHERE device = ? AND sensor = ? AND ts_ms > ? AND ts_ms <= ?
+) t GROUP BY t.window_end ORDER BY t.window_end`)
+	rows, err := s.r.QueryContext(ctx, q, wm, wm, wm, key.Device, key.Sensor, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("points %s: %w", key, err)
+	}
+	defer rows.Close()
+	var out []sensor.Point
+	for rows.Next() {
+		var (
+			end int64
+			p   sensor.Point
+		)
+		if err := rows.Scan(&end, &p.Value, &p.Count); err != nil {
+			return nil, fmt.Errorf("points %s: scan: %w", key, err)
+		}
+		p.End = time.UnixMilli(end).UTC()
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("points %s: %w", key, err)
+	}
+	return out, nil
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// errNoRows maps sql.ErrNoRows to ErrNotFound.
+func errNoRows(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}

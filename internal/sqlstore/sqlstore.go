@@ -1,0 +1,330 @@
+// Package sqlstore keeps readings, scoring runs and per-sensor outcomes in SQL:
+// SQLite through modernc.org/sqlite (pure Go; files or memory) or SQL Server /
+// Azure SQL through go-mssqldb, with Entra ID authentication when the URL holds
+// no password.
+//
+// The schema lives in embedded, numbered migrations per dialect and is applied
+// by Open. Window aggregates are computed by the query with the Stream Analytics
+// tumbling rule (T-w, T] (see Points), so the readings table holds raw values only.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	mssql "github.com/microsoft/go-mssqldb"
+	"github.com/microsoft/go-mssqldb/azuread"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/sqlite/*.sql migrations/sqlserver/*.sql
+var migrations embed.FS
+
+// ErrNotFound is wrapped by errors for a run that does not exist.
+var ErrNotFound = errors.New("not found")
+
+type dialect int
+
+const (
+	dialectSQLite dialect = iota
+	dialectSQLServer
+)
+
+func (d dialect) String() string {
+	if d == dialectSQLServer {
+		return "sqlserver"
+	}
+	return "sqlite"
+}
+
+// Store is an open SQL store. It is safe for concurrent use.
+type Store struct {
+	d dialect
+	w *sql.DB // writes (SQLite: one connection, so writers queue in Go instead of failing with SQLITE_BUSY)
+	r *sql.DB // reads (the same pool as w for SQL Server and in-memory SQLite)
+}
+
+// Open connects to url and applies pending migrations:
+//
+//	sqlite:PATH            a SQLite file (created when missing), WAL journal
+//	sqlite::memory:        a private in-memory SQLite database (gone at Close)
+//	sqlserver://...        SQL Server / Azure SQL (go-mssqldb URL syntax)
+//
+// A sqlserver URL without a password (and without a fedauth parameter) uses
+// Entra ID with fedauth=ActiveDirectoryDefault; pass
+// fedauth=ActiveDirectoryManagedIdentity (and user id=CLIENT_ID for a
+// user-assigned identity) to force managed identity.
+func Open(ctx context.Context, url string) (*Store, error) {
+	var (
+		s   *Store
+		err error
+	)
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		s, err = openSQLite(strings.TrimPrefix(url, "sqlite:"))
+	case strings.HasPrefix(url, "sqlserver://"):
+		s, err = openSQLServer(url)
+	default:
+		return nil, fmt.Errorf("sqlstore: unsupported SQL_URL %q: want sqlite:PATH, sqlite::memory: or sqlserver://...", redact(url))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlstore: migrate %s: %w", s.d, err)
+	}
+	return s, nil
+}
+
+func openSQLite(p string) (*Store, error) {
+	if p == "" {
+		return nil, errors.New("sqlstore: empty sqlite path (want sqlite:PATH or sqlite::memory:)")
+	}
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	if p == ":memory:" {
+		db, err := sql.Open("sqlite", "file::memory:?"+pragmas)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: open sqlite memory: %w", err)
+		}
+		// One connection that never closes: every connection would get its own empty database.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		return &Store{d: dialectSQLite, w: db, r: db}, nil
+	}
+	dsn := "file:" + (&url.URL{Path: p}).EscapedPath() + "?" + pragmas + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlite %s: %w", p, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open sqlite %s: %w", p, err)
+	}
+	r.SetMaxOpenConns(4)
+	return &Store{d: dialectSQLite, w: w, r: r}, nil
+}
+
+func openSQLServer(raw string) (*Store, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: parse sqlserver url: %w", redactErr(err))
+	}
+	driver := "sqlserver"
+	q := u.Query()
+	_, hasPassword := u.User.Password()
+	if q.Get("fedauth") == "" && !hasPassword {
+		q.Set("fedauth", azuread.ActiveDirectoryDefault)
+		u.RawQuery = q.Encode()
+	}
+	if q.Get("fedauth") != "" {
+		driver = azuread.DriverName
+	}
+	db, err := sql.Open(driver, u.String())
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlserver %s: %w", u.Redacted(), err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{d: dialectSQLServer, w: db, r: db}, nil
+}
+
+// Close closes the connection pools.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+// Dialect returns "sqlite" or "sqlserver".
+func (s *Store) Dialect() string { return s.d.String() }
+
+// migrate applies, in one transaction each, the embedded migrations numbered
+// above the highest version in schema_version.
+func (s *Store) migrate(ctx context.Context) error {
+	dir := "migrations/" + s.d.String()
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return err
+	}
+	type mig struct {
+		version int
+		name    string
+	}
+	var ms []mig
+	for _, e := range entries {
+		n, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(n)
+		if !ok || err != nil || !strings.HasSuffix(e.Name(), ".sql") {
+			return fmt.Errorf("migration %s: name must be NNNN_description.sql", e.Name())
+		}
+		ms = append(ms, mig{v, e.Name()})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+
+	create := `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_ms INTEGER NOT NULL)`
+	if s.d == dialectSQLServer {
+		create = `IF OBJECT_ID(N'dbo.schema_version', N'U') IS NULL
+CREATE TABLE dbo.schema_version (version INT NOT NULL PRIMARY KEY, applied_ms BIGINT NOT NULL)`
+	}
+	for _, m := range ms {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			if s.d == dialectSQLServer {
+				// Serialise concurrent Opens (several function instances start at once).
+				if _, err := tx.ExecContext(ctx, `EXEC sp_getapplock @Resource = 'batchscore-migrate', @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 60000`); err != nil {
+					return fmt.Errorf("lock: %w", err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, create); err != nil {
+				return fmt.Errorf("create schema_version: %w", err)
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM schema_version WHERE version = ?`), m.version).Scan(&n); err != nil {
+				return fmt.Errorf("read schema_version: %w", err)
+			}
+			if n > 0 {
+				return nil
+			}
+			body, err := migrations.ReadFile(path.Join(dir, m.name))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("apply %s: %w", m.name, err)
+			}
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO schema_version (version, applied_ms) VALUES (?, ?)`), m.version, time.Now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+// tx runs fn in a write transaction, committing when it returns nil.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// q rewrites ? placeholders to @p1, @p2, ... for SQL Server. Queries here never
+// hold a literal '?'.
+func (s *Store) q(query string) string {
+	if s.d != dialectSQLServer {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("@p")
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// IsTransient reports whether retrying may succeed: SQLite busy/locked, SQL
+// Server deadlocks, lock timeouts, throttling and failover errors, closed or
+// refused connections and timeouts. A cancelled context is not transient.
+func IsTransient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+		return false
+	}
+	var me mssql.Error
+	if errors.As(err, &me) {
+		switch me.Number {
+		case 1205, // deadlock victim
+			1222,         // lock request time out
+			-2,           // timeout
+			4060,         // cannot open database (during failover)
+			40197, 40501, // service busy / error processing
+			40613,               // database not currently available
+			49918, 49919, 49920, // not enough resources / too many operations
+			10928, 10929, // resource limits
+			233, 10053, 10054, 10060, 64: // transport-level errors
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}
+
+// redact hides a password in a URL for error messages.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
+}
+
+func redactErr(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,143 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
+)
+
+// Blobs reads and writes block blobs of one account.
+type Blobs struct {
+	svc *service.Client
+}
+
+// BlobInfo describes one listed blob.
+type BlobInfo struct {
+	Name         string
+	ETag         string
+	Size         int64
+	LastModified time.Time
+}
+
+// EnsureContainers creates the containers that do not exist yet.
+func (b *Blobs) EnsureContainers(ctx context.Context, names ...string) error {
+	for _, n := range names {
+		_, err := b.svc.NewContainerClient(n).Create(ctx, nil)
+		if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+			return fmt.Errorf("create container %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// Put writes data to container/name, replacing any existing blob. Writing the same
+// bytes again is harmless, so a redelivered invocation may call it again.
+func (b *Blobs) Put(ctx context.Context, container, name string, data []byte, contentType string) error {
+	c := b.svc.NewContainerClient(container).NewBlockBlobClient(name)
+	o := &blockblob.UploadBufferOptions{}
+	if contentType != "" {
+		o.HTTPHeaders = &blob.HTTPHeaders{BlobContentType: &contentType}
+	}
+	if _, err := c.UploadBuffer(ctx, data, o); err != nil {
+		return fmt.Errorf("put blob %s/%s: %w", container, name, notFound(err))
+	}
+	return nil
+}
+
+// Get reads container/name and returns its bytes and ETag. A missing blob or
+// container gives an error wrapping ErrNotFound.
+func (b *Blobs) Get(ctx context.Context, container, name string) ([]byte, string, error) {
+	data, etag, _, err := b.get(ctx, container, name, "")
+	return data, etag, err
+}
+
+// GetIfChanged reads container/name unless its ETag still equals etag (a
+// conditional GET with If-None-Match: the service answers 304 without a body).
+// When unchanged it returns (nil, etag, false, nil).
+func (b *Blobs) GetIfChanged(ctx context.Context, container, name, etag string) ([]byte, string, bool, error) {
+	return b.get(ctx, container, name, etag)
+}
+
+func (b *Blobs) get(ctx context.Context, container, name, etag string) ([]byte, string, bool, error) {
+	c := b.svc.NewContainerClient(container).NewBlobClient(name)
+	var o *blob.DownloadStreamOptions
+	if etag != "" {
+		e := azcore.ETag(etag)
+		o = &blob.DownloadStreamOptions{AccessConditions: &blob.AccessConditions{
+			ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &e}}}
+	}
+	resp, err := c.DownloadStream(ctx, o)
+	if err != nil {
+		var re *azcore.ResponseError
+		if etag != "" && errors.As(err, &re) && re.StatusCode == http.StatusNotModified {
+			return nil, etag, false, nil
+		}
+		return nil, "", false, fmt.Errorf("get blob %s/%s: %w", container, name, notFound(err))
+	}
+	body := resp.NewRetryReader(ctx, nil)
+	defer body.Close()
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return nil, "", false, fmt.Errorf("read blob %s/%s: %w", container, name, err)
+	}
+	var got string
+	if resp.ETag != nil {
+		got = string(*resp.ETag)
+	}
+	return data, got, true, nil
+}
+
+// List returns the blobs of container whose names start with prefix, in name order.
+func (b *Blobs) List(ctx context.Context, container, prefix string) ([]BlobInfo, error) {
+	o := &azblobListOptions{}
+	if prefix != "" {
+		o.Prefix = &prefix
+	}
+	pager := b.svc.NewContainerClient(container).NewListBlobsFlatPager(o)
+	var out []BlobInfo
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list blobs %s/%s*: %w", container, prefix, notFound(err))
+		}
+		for _, it := range page.Segment.BlobItems {
+			if it.Name == nil {
+				continue
+			}
+			bi := BlobInfo{Name: *it.Name}
+			if p := it.Properties; p != nil {
+				if p.ETag != nil {
+					bi.ETag = string(*p.ETag)
+				}
+				if p.ContentLength != nil {
+					bi.Size = *p.ContentLength
+				}
+				if p.LastModified != nil {
+					bi.LastModified = p.LastModified.UTC()
+				}
+			}
+			out = append(out, bi)
+		}
+	}
+	return out, nil
+}
+
+type azblobListOptions = container.ListBlobsFlatOptions
+
+// Delete removes container/name. A missing blob gives an error wrapping ErrNotFound.
+func (b *Blobs) Delete(ctx context.Context, container, name string) error {
+	if _, err := b.svc.NewContainerClient(container).NewBlobClient(name).Delete(ctx, nil); err != nil {
+		return fmt.Errorf("delete blob %s/%s: %w", container, name, notFound(err))
+	}
+	return nil
+}
