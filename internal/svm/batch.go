@@ -74,41 +74,41 @@ func (m *Model) checkBatch(dst, X []float64) {
 // decisionRows scores rows one after another with a reused buffer.
 func (m *Model) decisionRows(dst, X []float64) {
 	nf := m.nf
-	var zbuf [16]float64
-	var z []float64
-	if nf <= len(zbuf) {
-		z = zbuf[:nf]
-	} else {
-		z = make([]float64, nf)
-	}
+	var buf [(1 + svLanes) * 16]float64
+	z, zb := m.scratch(buf[:])
 	for i := range dst {
 		m.standardize(z, X[i*nf:i*nf+nf])
-		dst[i] = m.decisionScaled(z)
+		dst[i] = m.decisionZ(z, zb)
 	}
 }
 
 // svBlocks holds the support vectors of an RBF model transposed in blocks of
-// four: data[(b*nf+j)*4+l] is feature j of support vector 4b+l. The number of
-// support vectors is padded with zero vectors of zero weight to a multiple of
-// eight, so kernels may take two blocks at a time; a padded term adds exactly 0.
+// eight: data[(b*nf+j)*8+l] is feature j of support vector 8b+l, so a kernel
+// reads each feature of eight support vectors as one contiguous vector. The
+// support vectors are padded with zero vectors of zero weight to a multiple of
+// sixteen, so kernels may take two blocks at a time; a padded term adds
+// exactly 0 (0 * a finite exp), or NaN only when the row itself is NaN.
 type svBlocks struct {
 	nblk int
 	data []float64
 	dual []float64
 }
 
+// svLanes is the number of support vectors in a block.
+const svLanes = 8
+
 func newSVBlocks(sv, dual []float64, nsv, nf int) svBlocks {
-	padded := (nsv + 7) / 8 * 8
+	padded := (nsv + 2*svLanes - 1) / (2 * svLanes) * (2 * svLanes)
 	b := svBlocks{
-		nblk: padded / 4,
+		nblk: padded / svLanes,
 		data: make([]float64, padded*nf),
 		dual: make([]float64, padded),
 	}
 	copy(b.dual, dual)
 	for i := 0; i < nsv; i++ {
-		blk, l := i/4, i%4
+		blk, l := i/svLanes, i%svLanes
 		for j := 0; j < nf; j++ {
-			b.data[(blk*nf+j)*4+l] = sv[i*nf+j]
+			b.data[(blk*nf+j)*svLanes+l] = sv[i*nf+j]
 		}
 	}
 	return b

@@ -262,15 +262,29 @@ func (m *Model) Decision(x []float64) float64 {
 	if len(x) != m.nf {
 		panic(fmt.Sprintf("svm: row has %d features, model wants %d", len(x), m.nf))
 	}
-	var zbuf [16]float64
-	var z []float64
-	if m.nf <= len(zbuf) {
-		z = zbuf[:m.nf]
-	} else {
-		z = make([]float64, m.nf)
-	}
+	var buf [(1 + svLanes) * 16]float64
+	z, zb := m.scratch(buf[:])
 	m.standardize(z, x)
-	return m.decisionScaled(z)
+	return m.decisionZ(z, zb)
+}
+
+// scratch returns space for one standardised row and for its broadcast copy
+// (svLanes values per feature), from buf if it is large enough.
+func (m *Model) scratch(buf []float64) (z, zb []float64) {
+	const per = 1 + svLanes
+	if len(buf) < per*m.nf {
+		buf = make([]float64, per*m.nf)
+	}
+	return buf[:m.nf], buf[m.nf : per*m.nf]
+}
+
+// decisionZ is the decision value of one standardised row z, the code that
+// every scoring method runs per row.
+func (m *Model) decisionZ(z, zb []float64) float64 {
+	if m.kernel == RBF {
+		return m.blk.rbfSum(z, zb, -m.gamma) + m.intercept
+	}
+	return m.decisionExact(z)
 }
 
 // standardize writes (x - mean) / scale into z, skipping nil parts.
@@ -288,9 +302,11 @@ func (m *Model) standardize(z, x []float64) {
 	}
 }
 
-// decisionScaled is the reference evaluation of one standardised row: one
-// kernel value after another, added in support-vector order, as libsvm does.
-func (m *Model) decisionScaled(z []float64) float64 {
+// decisionExact evaluates one standardised row as libsvm does: one kernel
+// value after another (with math.Exp for RBF), added in support-vector order.
+// It serves the linear, poly and sigmoid kernels, and the tests use it as the
+// reference for the RBF kernel.
+func (m *Model) decisionExact(z []float64) float64 {
 	nf := m.nf
 	sum := 0.0
 	for i := 0; i < m.nsv; i++ {

@@ -1,0 +1,16 @@
+//go:build !amd64 || purego
+
+package svm
+
+// Without the amd64 assembly there is only the pure-Go kernel.
+const implGo = 0
+
+var (
+	bestImpl   = implGo
+	kernelImpl = bestImpl
+)
+
+// rbfSum returns sum_i dual_i * exp(negGamma * ||z - sv_i||^2).
+func (b *svBlocks) rbfSum(z, _ []float64, negGamma float64) float64 {
+	return b.rbfSumGo(z, negGamma)
+}
