@@ -1,0 +1,245 @@
+package localhost
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/batchscore/batchscore/internal/azurite"
+)
+
+type record struct {
+	Function     string
+	Body         string
+	Bodies       []string
+	Sequences    []int64
+	Partition    string
+	DequeueCount int64
+	RetryCount   int
+	PastDue      bool
+	HasStatus    bool
+	Method       string
+	Query        string
+	Status       int
+}
+
+// startTestApp copies testdata/app to a temporary folder, builds the test handler
+// into it and starts the local host on it against a fresh Azurite.
+func startTestApp(t *testing.T) (*Host, string, *azqueue.ServiceClient) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Azurite and a handler process")
+	}
+	az := azurite.ForTest(t)
+	app := t.TempDir()
+	if err := os.CopyFS(app, os.DirFS("testdata/app")); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("go", "build", "-o", filepath.Join(app, "handler"), "./testdata/testhandler").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build test handler: %v\n%s", err, out)
+	}
+	rec := filepath.Join(t.TempDir(), "records.jsonl")
+	h, err := Start(t.Context(), Options{
+		AppDir: app,
+		Settings: map[string]string{
+			"AzureWebJobsStorage": az.ConnectionString(),
+			"RECORD_FILE":         rec,
+			"TICK_SCHEDULE":       "0 0 0 1 1 *",
+			"EventHubConnection":  "Endpoint=sb://localhost/",
+		},
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Stop)
+	svc, err := azqueue.NewServiceClientFromConnectionString(az.ConnectionString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, rec, svc
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Logf("%s", p); return len(p), nil }
+
+func readRecords(t *testing.T, path string) []record {
+	t.Helper()
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []record
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var r record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("record %q: %v", sc.Text(), err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func only(rs []record, fn string) []record {
+	var out []record
+	for _, r := range rs {
+		if r.Function == fn {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestHostTriggers(t *testing.T) {
+	h, recFile, svc := startTestApp(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+
+	t.Run("timer and http", func(t *testing.T) {
+		if _, err := h.FireTimer(ctx, "tick", time.Date(2024, 5, 1, 11, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+		res, err := h.InvokeHTTP(ctx, "hello", "GET", nil, url.Values{"name": {"ada"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != 201 || string(res.Body) != "hello ada" {
+			t.Errorf("http reply = %d %q, want 201 \"hello ada\"", res.Status, res.Body)
+		}
+		recs := readRecords(t, recFile)
+		// The test handler records status 200 for the invocation itself; 201 is in Outputs.res.
+		want := []record{{Function: "tick", HasStatus: true, Status: 200}, {Function: "hello", Method: "GET", Query: "ada", Status: 200}}
+		got := append(only(recs, "tick"), only(recs, "hello")...)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("records (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("queue poison after maxDequeueCount", func(t *testing.T) {
+		q := svc.NewQueueClient("work-items")
+		for _, body := range []string{"ok-1", "please fail", "ok-2"} {
+			if _, err := q.EnqueueMessage(ctx, base64.StdEncoding.EncodeToString([]byte(body)), nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h.pokeQueues()
+		if err := h.WaitIdle(ctx, 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		var counts []int64
+		oks := 0
+		for _, r := range only(readRecords(t, recFile), "work") {
+			if r.Body == "please fail" {
+				counts = append(counts, r.DequeueCount)
+			} else {
+				oks++
+			}
+		}
+		if diff := cmp.Diff([]int64{1, 2, 3}, counts); diff != "" {
+			t.Errorf("dequeue counts of the failing message (-want +got):\n%s", diff)
+		}
+		if oks != 2 {
+			t.Errorf("%d good messages processed, want 2", oks)
+		}
+		n := int32(32)
+		resp, err := svc.NewQueueClient("work-items-poison").PeekMessages(ctx, &azqueue.PeekMessagesOptions{NumberOfMessages: &n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var poisoned []string
+		for _, m := range resp.Messages {
+			b, _ := base64.StdEncoding.DecodeString(*m.MessageText)
+			poisoned = append(poisoned, string(b))
+		}
+		if diff := cmp.Diff([]string{"please fail"}, poisoned); diff != "" {
+			t.Errorf("poison queue (-want +got):\n%s", diff)
+		}
+		st := h.FunctionStats("work")
+		if st.Poisoned != 1 || st.Deleted != 2 || st.Released != 2 {
+			t.Errorf("stats = %+v, want 1 poisoned, 2 deleted, 2 released", st)
+		}
+	})
+
+	t.Run("event hub batches, retry and redelivery", func(t *testing.T) {
+		hub, err := h.EventHub("events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"0", "1"} {
+			var bodies [][]byte
+			for i := range 150 {
+				b := fmt.Sprintf("p%s-e%d", p, i)
+				if p == "1" && i == 120 {
+					b = "flaky"
+				}
+				bodies = append(bodies, []byte(b))
+			}
+			evs, err := hub.Publish(p, bodies, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if evs[149].Sequence != 149 {
+				t.Errorf("last sequence number %d, want 149", evs[149].Sequence)
+			}
+		}
+		if err := h.WaitIdle(ctx, 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		type batch struct {
+			Partition   string
+			First, Last int64
+			Retry       int
+			Status      int
+		}
+		var got []batch
+		for _, r := range only(readRecords(t, recFile), "events") {
+			got = append(got, batch{r.Partition, r.Sequences[0], r.Sequences[len(r.Sequences)-1], r.RetryCount, r.Status})
+		}
+		slices.SortStableFunc(got, func(a, b batch) int {
+			if a.Partition != b.Partition {
+				return map[bool]int{true: -1, false: 1}[a.Partition < b.Partition]
+			}
+			return int(a.First - b.First)
+		})
+		want := []batch{
+			{"0", 0, 99, 0, 200}, {"0", 100, 149, 0, 200},
+			{"1", 0, 99, 0, 200}, {"1", 100, 149, 0, 500}, {"1", 100, 149, 1, 200},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("batches (-want +got):\n%s", diff)
+		}
+		if err := hub.Redeliver(ctx, hub.Events("0", 10, 20)); err != nil {
+			t.Fatal(err)
+		}
+		recs := only(readRecords(t, recFile), "events")
+		last := recs[len(recs)-1]
+		if last.Partition != "0" || last.Sequences[0] != 10 || len(last.Sequences) != 10 {
+			t.Errorf("redelivered batch = partition %s seqs %v, want partition 0 seqs 10..19", last.Partition, last.Sequences)
+		}
+		st := h.FunctionStats("events")
+		if st.Delivered != 300 || st.Retries != 1 || st.SkippedBatches != 0 {
+			t.Errorf("stats = %+v, want 300 delivered, 1 retry, 0 skipped", st)
+		}
+	})
+}

@@ -1,0 +1,88 @@
+package localhost
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/batchscore/batchscore/internal/azfunc"
+)
+
+// The request bodies come from internal/azfunc's builders, the same code the
+// handler's tests use, so the stand-in and the tests cannot drift apart.
+
+// timerState is what the timer knows at an occurrence.
+type timerState struct {
+	Schedule   cron.Schedule
+	Now        time.Time
+	Last       time.Time // zero before the first run
+	PastDue    bool
+	UseMonitor bool
+}
+
+func call(fn string, now time.Time, rc *azfunc.RetryContext) azfunc.Call {
+	c := azfunc.NewCall(fn, now)
+	c.HostVersion = HostVersion
+	c.Retry = rc
+	return c
+}
+
+func timerPayload(fn string, b Binding, st timerState, rc *azfunc.RetryContext) ([]byte, http.Header, error) {
+	info := azfunc.TimerInfo{Schedule: azfunc.Schedule{AdjustForDST: true}, IsPastDue: st.PastDue}
+	if st.UseMonitor {
+		info.ScheduleStatus = &azfunc.ScheduleStatus{
+			Last:        st.Last.UTC(),
+			Next:        st.Schedule.Next(st.Now).UTC(),
+			LastUpdated: st.Last.UTC(),
+		}
+	}
+	return azfunc.NewTimerRequest(b.Name, info, call(fn, st.Now, rc))
+}
+
+func queuePayload(fn string, b Binding, m QueueMessage) ([]byte, http.Header, error) {
+	msg := azfunc.QueueMessage{
+		ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: m.DequeueCount,
+		InsertionTime: m.InsertionTime, ExpirationTime: m.ExpirationTime, NextVisibleTime: m.NextVisibleTime,
+		Body: m.Body,
+	}
+	return azfunc.NewQueueRequest(b.Name, msg, call(fn, time.Now(), nil))
+}
+
+func eventHubPayload(fn string, b Binding, batch []Event, rc *azfunc.RetryContext) ([]byte, http.Header, error) {
+	cg := b.ConsumerGroup
+	if cg == "" {
+		cg = "$Default"
+	}
+	pc := azfunc.PartitionContext{
+		FullyQualifiedNamespace: "localhost.servicebus.windows.net",
+		EventHubName:            b.EventHubName,
+		ConsumerGroup:           cg,
+		PartitionId:             batch[0].Partition,
+	}
+	evs := make([]azfunc.Event, len(batch))
+	for i, e := range batch {
+		evs[i] = azfunc.Event{Body: e.Body, SequenceNumber: e.Sequence, Offset: formatOffset(e.Offset), EnqueuedTime: e.Enqueued}
+	}
+	return azfunc.NewEventHubRequest(b.Name, pc, evs, call(fn, time.Now(), rc))
+}
+
+func httpPayload(fn string, b Binding, method, u string, query url.Values, body []byte) ([]byte, http.Header, error) {
+	q := map[string]string{}
+	for k, v := range query {
+		q[k] = strings.Join(v, ",")
+	}
+	hdr := http.Header{}
+	if len(body) > 0 {
+		ct := "text/plain; charset=utf-8"
+		if json.Valid(body) {
+			ct = "application/json"
+		}
+		hdr.Set("Content-Type", ct)
+	}
+	req := azfunc.HTTPRequest{Method: method, URL: u, Query: q, Headers: hdr, Params: map[string]string{}, Body: body}
+	return azfunc.NewHTTPRequest(b.Name, req, call(fn, time.Now(), nil))
+}

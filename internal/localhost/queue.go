@@ -1,0 +1,333 @@
+package localhost
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
+)
+
+// QueueMessage is one dequeued message as the queue trigger sees it.
+type QueueMessage struct {
+	ID              string
+	PopReceipt      string
+	DequeueCount    int64
+	InsertionTime   time.Time
+	ExpirationTime  time.Time
+	NextVisibleTime time.Time
+	Body            []byte // after messageEncoding is applied
+	raw             string // the message text as stored
+}
+
+// queueListener polls one queue for one queueTrigger function, with the Storage
+// Queues extension's semantics. It talks to the queue service directly (not through
+// internal/storage), because it must see the stored text and apply messageEncoding
+// itself, as the host does.
+type queueListener struct {
+	h      *Host
+	fn     Function
+	b      Binding
+	opts   QueueOptions
+	q      *azqueue.QueueClient
+	poison *azqueue.QueueClient // nil when the queue has no poison queue
+	lease  time.Duration        // visibility while a message is being processed
+	poke   chan struct{}
+
+	mu       sync.Mutex
+	inFlight int
+}
+
+func newQueueListener(ctx context.Context, h *Host, fn Function, b Binding) (*queueListener, error) {
+	if b.QueueName == "" {
+		return nil, fmt.Errorf("%s: queueTrigger without queueName", fn.Name)
+	}
+	conn := b.Connection
+	if conn == "" {
+		conn = "AzureWebJobsStorage"
+	}
+	cs, ok := h.settings[conn]
+	if !ok || cs == "" {
+		return nil, fmt.Errorf("%s: connection setting %q is not set", fn.Name, conn)
+	}
+	svc, err := azqueue.NewServiceClientFromConnectionString(cs, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: queue connection %s: %w", fn.Name, conn, err)
+	}
+	name := strings.ToLower(b.QueueName)
+	l := &queueListener{
+		h: h, fn: fn, b: b, opts: h.cfg.Queues,
+		q:     svc.NewQueueClient(name),
+		lease: 10 * time.Minute,
+		poke:  make(chan struct{}, 1),
+	}
+	if h.cfg.FunctionTimeout > 0 {
+		l.lease = h.cfg.FunctionTimeout + time.Minute
+	}
+	// The host creates the trigger queue if it is missing; the poison queue exists
+	// unless the name already ends in -poison or would be too long (63).
+	if err := createQueue(ctx, l.q); err != nil {
+		return nil, fmt.Errorf("%s: create queue %s: %w", fn.Name, name, err)
+	}
+	if !strings.HasSuffix(name, "-poison") && len(name)+len("-poison") <= 63 {
+		l.poison = svc.NewQueueClient(name + "-poison")
+	}
+	return l, nil
+}
+
+func createQueue(ctx context.Context, q *azqueue.QueueClient) error {
+	_, err := q.Create(ctx, nil)
+	if err != nil && !queueerror.HasCode(err, queueerror.QueueAlreadyExists) {
+		return err
+	}
+	return nil
+}
+
+// PoisonQueue returns the name of the poison queue of a queue, or "" if it has none.
+func PoisonQueue(queue string) string {
+	queue = strings.ToLower(queue)
+	if strings.HasSuffix(queue, "-poison") || len(queue)+len("-poison") > 63 {
+		return ""
+	}
+	return queue + "-poison"
+}
+
+func (l *queueListener) start() {
+	l.h.wg.Add(1)
+	go func() {
+		defer l.h.wg.Done()
+		l.loop(l.h.ctx)
+	}()
+}
+
+// loop is the host's QueueListener: fetch up to batchSize messages when the number
+// in flight is at or below newBatchThreshold; back off exponentially from 100 ms to
+// maxPollingInterval while the queue is empty (a poke resets the back-off, as the
+// host's shared queue watcher does when a function of the same host enqueues).
+func (l *queueListener) loop(ctx context.Context) {
+	const minInterval = 100 * time.Millisecond
+	interval := minInterval
+	done := make(chan struct{}, l.opts.BatchSize*2+1)
+	var work sync.WaitGroup
+	defer work.Wait()
+	for {
+		l.mu.Lock()
+		n := l.inFlight
+		l.mu.Unlock()
+		if n <= l.opts.NewBatchThreshold {
+			msgs, err := l.receive(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			if err != nil {
+				l.h.log.Error("queue receive failed", "function", l.fn.Name, "queue", l.b.QueueName, "err", err)
+			}
+			for _, m := range msgs {
+				l.mu.Lock()
+				l.inFlight++
+				l.mu.Unlock()
+				work.Add(1)
+				go func(m QueueMessage) {
+					defer work.Done()
+					l.process(ctx, m)
+					l.mu.Lock()
+					l.inFlight--
+					l.mu.Unlock()
+					select {
+					case done <- struct{}{}:
+					default:
+					}
+				}(m)
+			}
+			if len(msgs) > 0 {
+				interval = minInterval
+				continue
+			}
+			if err == nil {
+				l.h.stats.queueEmpty(l.fn.Name)
+			}
+		}
+		wait := interval
+		if n > l.opts.NewBatchThreshold {
+			wait = l.opts.MaxPollingInterval
+		} else if interval *= 2; interval > l.opts.MaxPollingInterval {
+			interval = l.opts.MaxPollingInterval
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.poke:
+			interval = minInterval
+		case <-done:
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (l *queueListener) receive(ctx context.Context) ([]QueueMessage, error) {
+	n := int32(l.opts.BatchSize)
+	vis := int32(l.lease / time.Second)
+	resp, err := l.q.DequeueMessages(ctx, &azqueue.DequeueMessagesOptions{NumberOfMessages: &n, VisibilityTimeout: &vis})
+	if err != nil {
+		return nil, fmt.Errorf("dequeue: %w", err)
+	}
+	out := make([]QueueMessage, 0, len(resp.Messages))
+	for _, m := range resp.Messages {
+		qm := QueueMessage{
+			ID:              deref(m.MessageID),
+			PopReceipt:      deref(m.PopReceipt),
+			DequeueCount:    derefInt(m.DequeueCount),
+			InsertionTime:   derefTime(m.InsertionTime),
+			ExpirationTime:  derefTime(m.ExpirationTime),
+			NextVisibleTime: derefTime(m.TimeNextVisible),
+			raw:             deref(m.MessageText),
+		}
+		qm.Body = []byte(qm.raw)
+		out = append(out, qm)
+	}
+	l.h.stats.received(l.fn.Name, len(out))
+	return out, nil
+}
+
+// process invokes the function with one message and completes it the host's way
+// (QueueProcessor): success deletes it; a failure at DequeueCount >= maxDequeueCount
+// copies the message text to <queue>-poison and deletes it; any other failure makes
+// it visible again after visibilityTimeout. A message that is already past
+// maxDequeueCount, or whose text is not valid base64 under messageEncoding base64,
+// is poisoned without an invocation.
+func (l *queueListener) process(ctx context.Context, m QueueMessage) {
+	log := l.h.log.With("function", l.fn.Name, "message", m.ID, "dequeueCount", m.DequeueCount)
+	if m.DequeueCount > int64(l.opts.MaxDequeueCount) {
+		l.toPoison(ctx, m, "dequeue count above maxDequeueCount")
+		return
+	}
+	if l.opts.MessageEncoding == "base64" {
+		b, err := base64.StdEncoding.DecodeString(m.raw)
+		if err != nil {
+			// The host's trigger binding fails with "The input is not a valid Base-64 string"
+			// before the function runs; the message is retried like any failure.
+			log.Error("queue message is not valid base64 (messageEncoding base64)", "err", err)
+			l.failed(ctx, m, err)
+			return
+		}
+		m.Body = b
+	}
+	payload, hdr, err := queuePayload(l.fn.Name, l.b, m)
+	if err != nil {
+		log.Error("build queue request", "err", err)
+		l.failed(ctx, m, err)
+		return
+	}
+	_, err = l.h.Invoke(ctx, l.fn.Name, payload, hdr)
+	if ctx.Err() != nil {
+		return // stopping: the message becomes visible again after its lease
+	}
+	if err != nil {
+		l.failed(ctx, m, err)
+		return
+	}
+	if _, err := l.q.DeleteMessage(ctx, m.ID, m.PopReceipt, nil); err != nil {
+		log.Error("delete processed message", "err", err)
+		return
+	}
+	l.h.stats.deleted(l.fn.Name)
+}
+
+func (l *queueListener) failed(ctx context.Context, m QueueMessage, cause error) {
+	if l.poison != nil && m.DequeueCount >= int64(l.opts.MaxDequeueCount) {
+		l.toPoison(ctx, m, cause.Error())
+		return
+	}
+	vis := int32(l.opts.VisibilityTimeout / time.Second)
+	if _, err := l.q.UpdateMessage(ctx, m.ID, m.PopReceipt, m.raw, &azqueue.UpdateMessageOptions{VisibilityTimeout: &vis}); err != nil {
+		l.h.log.Error("release failed message", "function", l.fn.Name, "message", m.ID, "err", err)
+	}
+	l.h.stats.released(l.fn.Name)
+}
+
+func (l *queueListener) toPoison(ctx context.Context, m QueueMessage, why string) {
+	log := l.h.log.With("function", l.fn.Name, "message", m.ID, "dequeueCount", m.DequeueCount)
+	if l.poison == nil {
+		log.Error("message failed maxDequeueCount times; queue has no poison queue", "reason", why)
+		return
+	}
+	if err := createQueue(ctx, l.poison); err != nil {
+		log.Error("create poison queue", "err", err)
+		return
+	}
+	if _, err := l.poison.EnqueueMessage(ctx, m.raw, nil); err != nil {
+		log.Error("copy message to poison queue", "err", err)
+		return
+	}
+	if _, err := l.q.DeleteMessage(ctx, m.ID, m.PopReceipt, nil); err != nil {
+		log.Error("delete poisoned message", "err", err)
+	}
+	l.h.stats.poisoned(l.fn.Name)
+	log.Warn("message moved to the poison queue", "queue", PoisonQueue(l.b.QueueName), "reason", why)
+}
+
+// length is the queue's approximate message count (visible and invisible).
+func (l *queueListener) length(ctx context.Context) (int, error) {
+	p, err := l.q.GetProperties(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("queue %s properties: %w", l.b.QueueName, err)
+	}
+	if p.ApproximateMessagesCount == nil {
+		return 0, nil
+	}
+	return int(*p.ApproximateMessagesCount), nil
+}
+
+func (l *queueListener) busy() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.inFlight
+}
+
+// pokeQueues makes every queue listener poll now.
+func (h *Host) pokeQueues() {
+	for _, q := range h.queues {
+		select {
+		case q.poke <- struct{}{}:
+		default:
+		}
+	}
+}
+
+var errNoQueue = errors.New("no queueTrigger function of that name")
+
+// QueueLength returns the approximate number of messages (visible or not) in the
+// trigger queue of the queueTrigger function fn.
+func (h *Host) QueueLength(ctx context.Context, fn string) (int, error) {
+	q, ok := h.queues[fn]
+	if !ok {
+		return 0, fmt.Errorf("queue length of %s: %w", fn, errNoQueue)
+	}
+	return q.length(ctx)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func derefInt(v *int64) int64 {
+	if v == nil {
+		return 0
+	}
+	return *v
+}
+
+func derefTime(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}

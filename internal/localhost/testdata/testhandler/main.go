@@ -1,0 +1,128 @@
+// Command testhandler is a minimal custom handler for the localhost tests: it
+// records every invocation it gets (function, decoded trigger value, metadata)
+// as one JSON line in the file named by -record, and fails on request:
+// queue messages containing "fail" always, event batches containing "flaky"
+// on their first attempt.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/batchscore/batchscore/internal/azfunc"
+)
+
+type record struct {
+	Function     string
+	Body         string   `json:",omitempty"`
+	Bodies       []string `json:",omitempty"`
+	Sequences    []int64  `json:",omitempty"`
+	Partition    string   `json:",omitempty"`
+	DequeueCount int64    `json:",omitempty"`
+	RetryCount   int      `json:",omitempty"`
+	PastDue      bool     `json:",omitempty"`
+	HasStatus    bool     `json:",omitempty"`
+	Method       string   `json:",omitempty"`
+	Query        string   `json:",omitempty"`
+	Status       int
+}
+
+func main() {
+	recordFile := flag.String("record", "", "append one JSON line per invocation to this file")
+	flag.Parse()
+	var mu sync.Mutex
+	write := func(r record) {
+		mu.Lock()
+		defer mu.Unlock()
+		f, err := os.OpenFile(*recordFile, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "record:", err)
+			return
+		}
+		defer f.Close()
+		_ = json.NewEncoder(f).Encode(r)
+	}
+	reply := func(w http.ResponseWriter, status int, outputs map[string]any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_ = json.NewEncoder(w).Encode(map[string]any{"Outputs": outputs, "Logs": []string{"handled"}})
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("POST /{fn}", func(w http.ResponseWriter, r *http.Request) {
+		var body []byte
+		buf := make([]byte, 4096)
+		for {
+			n, err := r.Body.Read(buf)
+			body = append(body, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+		req, err := azfunc.ParseRequest(body)
+		if err != nil {
+			reply(w, 400, nil)
+			return
+		}
+		rec := record{Function: r.PathValue("fn"), Status: 200}
+		var outputs map[string]any
+		switch rec.Function {
+		case "tick":
+			ti, err := req.Timer("myTimer")
+			if err != nil {
+				rec.Status = 500
+				break
+			}
+			rec.PastDue, rec.HasStatus = ti.IsPastDue, ti.ScheduleStatus != nil
+		case "work":
+			m, err := req.Queue("job")
+			if err != nil {
+				rec.Status = 500
+				break
+			}
+			rec.Body, rec.DequeueCount = string(m.Body), m.DequeueCount
+			if strings.Contains(rec.Body, "fail") {
+				rec.Status = 500
+			}
+		case "events":
+			b, err := req.EventHub("events")
+			if err != nil {
+				rec.Status = 500
+				break
+			}
+			rec.Partition = b.Partition.PartitionId
+			if b.RetryContext != nil {
+				rec.RetryCount = b.RetryContext.RetryCount
+			}
+			for _, e := range b.Events {
+				rec.Bodies = append(rec.Bodies, string(e.Body))
+				rec.Sequences = append(rec.Sequences, e.SequenceNumber)
+				if string(e.Body) == "flaky" && rec.RetryCount == 0 {
+					rec.Status = 500
+				}
+			}
+		case "hello":
+			h, err := req.HTTP("req")
+			if err != nil {
+				rec.Status = 500
+				break
+			}
+			rec.Method, rec.Query, rec.Body = h.Method, h.Query["name"], string(h.Body)
+			outputs = map[string]any{"res": map[string]any{"statusCode": 201, "body": "hello " + h.Query["name"]}}
+		default:
+			rec.Status = 404
+		}
+		write(rec)
+		reply(w, rec.Status, outputs)
+	})
+	port := os.Getenv("FUNCTIONS_CUSTOMHANDLER_PORT")
+	if err := http.ListenAndServe("127.0.0.1:"+port, mux); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
