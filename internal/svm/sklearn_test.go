@@ -1,0 +1,173 @@
+package svm
+
+import (
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// The -update flag rewrites golden files (registered once per package).
+var _ = func() bool {
+	if flag.Lookup("update") == nil {
+		flag.Bool("update", false, "rewrite golden files in testdata")
+	}
+	return true
+}()
+
+func updateGolden() bool {
+	f := flag.Lookup("update")
+	return f != nil && f.Value.String() == "true"
+}
+
+var sklearnDir = filepath.Join("testdata", "sklearn")
+
+// loadSklearnFile loads a generated model with the loader its format names.
+func loadSklearnFile(t *testing.T, format, file string) *Model {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(sklearnDir, "models", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := LoadPickle
+	if strings.HasPrefix(format, "joblib") {
+		load = LoadJoblib
+	}
+	m, err := load(data)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return m
+}
+
+// TestSklearnMatrix checks every generated model (kernels, feature counts,
+// scalers, pickle protocols 0-5, joblib raw/zlib/gzip, gamma='scale',
+// float32, big-endian and Fortran-ordered arrays) against scikit-learn
+// 1.2.1's decision_function and predict: labels equal, decisions within
+// 1e-9 relative.
+func TestSklearnMatrix(t *testing.T) {
+	rows := make(map[int][][]float64)
+	for _, nf := range []int{1, 2, 4, 7, 16} {
+		for _, rec := range readCSV(t, filepath.Join(sklearnDir, "rows_"+strconv.Itoa(nf)+".csv")) {
+			r := make([]float64, len(rec))
+			for j, s := range rec {
+				r[j] = parseFloat(t, s)
+			}
+			rows[nf] = append(rows[nf], r)
+		}
+	}
+	type want struct {
+		decision float64
+		anomaly  bool
+	}
+	expected := make(map[string][]want)
+	for _, rec := range readCSV(t, filepath.Join(sklearnDir, "expected.csv"))[1:] {
+		expected[rec[0]] = append(expected[rec[0]], want{parseFloat(t, rec[2]), rec[3] == "-1"})
+	}
+
+	manifest := readCSV(t, filepath.Join(sklearnDir, "models.csv"))[1:]
+	if len(manifest) < 70 {
+		t.Fatalf("only %d models in models.csv", len(manifest))
+	}
+	formats := make(map[string]int)
+	worst, worstModel := 0.0, ""
+	for _, rec := range manifest {
+		name, file, format := rec[0], rec[1], rec[2]
+		nf, err := strconv.Atoi(rec[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		formats[format]++
+		t.Run(name, func(t *testing.T) {
+			m := loadSklearnFile(t, format, file)
+			if m.NFeatures() != nf {
+				t.Fatalf("%d features, want %d", m.NFeatures(), nf)
+			}
+			ws := expected[name]
+			if len(ws) != len(rows[nf]) {
+				t.Fatalf("%d expected values for %d rows", len(ws), len(rows[nf]))
+			}
+			flat := slices.Concat(rows[nf]...)
+			batch := make([]float64, len(ws))
+			m.DecisionBatch(batch, flat)
+			for i, w := range ws {
+				d := m.Decision(rows[nf][i])
+				if math.Float64bits(d) != math.Float64bits(batch[i]) {
+					t.Errorf("row %d: DecisionBatch %v != Decision %v", i, batch[i], d)
+				}
+				rel := math.Abs(d-w.decision) / math.Max(math.Abs(w.decision), 1e-300)
+				if math.Abs(d-w.decision) <= 1e-300 {
+					rel = 0
+				}
+				if rel > worst {
+					worst, worstModel = rel, name
+				}
+				if rel > 1e-9 {
+					t.Errorf("row %d: decision %.17g, want %.17g (relative error %.3g)", i, d, w.decision, rel)
+				}
+				if IsAnomaly(d) != w.anomaly {
+					t.Errorf("row %d: anomaly %v, want %v (decision %.17g, sklearn %.17g)", i, IsAnomaly(d), w.anomaly, d, w.decision)
+				}
+			}
+		})
+	}
+	for _, f := range []string{"pickle0", "pickle1", "pickle2", "pickle3", "pickle4", "pickle5", "joblib", "joblib-zlib", "joblib-gzip"} {
+		if formats[f] == 0 {
+			t.Errorf("no model in format %s", f)
+		}
+	}
+	t.Logf("%d models; worst relative decision error %.3g (%s)", len(manifest), worst, worstModel)
+}
+
+// TestSklearnErrors checks the one-line errors for files that are not
+// supported models (golden file testdata/sklearn/errors.golden; -update
+// rewrites it).
+func TestSklearnErrors(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join(sklearnDir, "errors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(sklearnDir, "errors", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		load := LoadPickle
+		if strings.Contains(e.Name(), "joblib") {
+			load = LoadJoblib
+		}
+		m, err := load(data)
+		if err == nil {
+			t.Errorf("%s: loaded a model with %d support vectors, want an error", e.Name(), m.NSupport())
+			continue
+		}
+		if !errors.Is(err, ErrInvalidModel) {
+			t.Errorf("%s: error %q does not wrap ErrInvalidModel", e.Name(), err)
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error has more than one line: %q", e.Name(), err)
+		}
+		got.WriteString(e.Name() + ": " + err.Error() + "\n")
+	}
+	golden := filepath.Join(sklearnDir, "errors.golden")
+	if updateGolden() {
+		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got.String()); diff != "" {
+		t.Errorf("errors differ from %s (-want +got):\n%s", golden, diff)
+	}
+}
