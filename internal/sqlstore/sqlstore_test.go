@@ -1,0 +1,604 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// backend opens a fresh store and returns a prefix that makes the test's
+// identities unique (SQL Server databases outlive a test run).
+type backend struct {
+	name string
+	open func(t *testing.T) *Store
+}
+
+func backends(t *testing.T) []backend {
+	t.Helper()
+	bs := []backend{
+		{"sqlite-memory", func(t *testing.T) *Store { return mustOpen(t, "sqlite::memory:") }},
+		{"sqlite-file", func(t *testing.T) *Store { return mustOpen(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db")) }},
+	}
+	if u := os.Getenv("SQLSERVER_URL"); u != "" {
+		bs = append(bs, backend{"sqlserver", func(t *testing.T) *Store { return mustOpen(t, u) }})
+	}
+	return bs
+}
+
+// forEach runs fn against every backend; SQL Server is reported as skipped when absent.
+func forEach(t *testing.T, fn func(t *testing.T, s *Store, uniq string)) {
+	t.Helper()
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			fn(t, b.open(t), fmt.Sprintf("t%d", time.Now().UnixNano()))
+		})
+	}
+	if os.Getenv("SQLSERVER_URL") == "" {
+		t.Run("sqlserver", func(t *testing.T) {
+			t.Skip("SQLSERVER_URL not set: no SQL Server on this machine; set SQLSERVER_URL=sqlserver://user:pass@host?database=db to run this suite against it")
+		})
+	}
+}
+
+func mustOpen(t *testing.T, url string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", redact(url), err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func ms(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func pt(endMS int64, v float64, n int) sensor.Point {
+	return sensor.Point{End: ms(endMS), Value: v, Count: n}
+}
+
+func reading(src string, seq int64, idx int, k sensor.Key, tsMS int64, v float64) sensor.StoredReading {
+	return sensor.StoredReading{Reading: sensor.Reading{TS: ms(tsMS), Key: k, Value: v}, Source: src, Sequence: seq, Index: idx}
+}
+
+func TestOpenRejectsUnknownURL(t *testing.T) {
+	for _, u := range []string{"", "postgres://x", "sqlite:", "mysql://u:secret@h/db"} {
+		s, err := Open(t.Context(), u)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded, want an error", u)
+			continue
+		}
+		if got := err.Error(); strings.Contains(got, "secret") {
+			t.Errorf("Open(%q) error %q shows the password", u, got)
+		}
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	p := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	for i := range 3 {
+		s := mustOpen(t, p)
+		v, err := s.SchemaVersion(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v != 1 {
+			t.Fatalf("open %d: schema version %d, want 1", i, v)
+		}
+		s.Close()
+	}
+}
+
+func TestInsertReadingsIdempotent(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		k := sensor.Key{Device: uniq + "d", Sensor: "s"}
+		src := uniq + "/0"
+		batch := []sensor.StoredReading{
+			reading(src, 1, 0, k, 5000, 1.5),
+			reading(src, 1, 1, k, 10000, 2.5),
+			reading(src, 2, 0, k, 15000, 3.5),
+			reading(src, 2, 0, k, 15000, 99), // repeated inside the batch: ignored
+		}
+		for _, tc := range []struct {
+			name string
+			in   []sensor.StoredReading
+			want int
+		}{
+			{"first delivery", batch, 3},
+			{"redelivery", batch, 0},
+			{"overlap", []sensor.StoredReading{batch[2], reading(src, 3, 0, k, 20000, 4.5)}, 1},
+			{"empty", nil, 0},
+		} {
+			got, err := s.InsertReadings(ctx, tc.in)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			if got != tc.want {
+				t.Errorf("%s: inserted %d, want %d", tc.name, got, tc.want)
+			}
+		}
+		pts, err := s.Points(ctx, k, sensor.Window{Start: ms(0), End: ms(20000)}, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []sensor.Point{pt(5000, 1.5, 1), pt(10000, 2.5, 1), pt(15000, 3.5, 1), pt(20000, 4.5, 1)}
+		if d := cmp.Diff(want, pts); d != "" {
+			t.Errorf("points after redelivery (-want +got):\n%s", d)
+		}
+	})
+}
+
+func TestPointsWindowRule(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		k := sensor.Key{Device: uniq + "w", Sensor: "1"}
+		const base = 1535497200000 // 2018-08-28T23:00:00Z, a multiple of 5 s
+		rs := []sensor.StoredReading{
+			reading(uniq, 1, 0, k, base, 10),      // exactly at T: window ending at base
+			reading(uniq, 1, 1, k, base+1, 20),    // just after T: the next window
+			reading(uniq, 1, 2, k, base+4999, 30), // same window as base+1
+			reading(uniq, 1, 3, k, base+5000, 40), // the end of that window
+			reading(uniq, 1, 4, k, base+5001, 50),
+			reading(uniq, 1, 5, k, base-4999, 60), // first instant of the window ending at base
+			reading(uniq, 1, 6, k, base-5000, 70), // previous window
+		}
+		if _, err := s.InsertReadings(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name  string
+			w     sensor.Window
+			width time.Duration
+			want  []sensor.Point
+		}{
+			{"aligned (start, end]", sensor.Window{Start: ms(base - 5000), End: ms(base + 5000)}, 5 * time.Second,
+				[]sensor.Point{pt(base, 35, 2), pt(base+5000, 30, 3)}},
+			{"start excluded", sensor.Window{Start: ms(base), End: ms(base + 5000)}, 5 * time.Second,
+				[]sensor.Point{pt(base+5000, 30, 3)}},
+			{"all", sensor.Window{Start: ms(base - 60000), End: ms(base + 60000)}, 5 * time.Second,
+				[]sensor.Point{pt(base-5000, 70, 1), pt(base, 35, 2), pt(base+5000, 30, 3), pt(base+10000, 50, 1)}},
+			{"unaligned bounds select whole windows", sensor.Window{Start: ms(base - 2000), End: ms(base + 7000)}, 5 * time.Second,
+				[]sensor.Point{pt(base, 35, 2), pt(base+5000, 30, 3)}},
+			{"wider windows", sensor.Window{Start: ms(base - 60000), End: ms(base + 60000)}, 10 * time.Second,
+				[]sensor.Point{pt(base, 140.0/3, 3), pt(base+10000, 35, 4)}},
+			{"empty window", sensor.Window{Start: ms(base + 60000), End: ms(base + 120000)}, 5 * time.Second, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.Points(ctx, k, tc.w, tc.width)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := cmp.Diff(tc.want, got, cmpopts.EquateApprox(0, 1e-12)); d != "" {
+					t.Errorf("Points (-want +got):\n%s", d)
+				}
+			})
+		}
+		for _, bad := range []struct {
+			w     sensor.Window
+			width time.Duration
+		}{
+			{sensor.Window{Start: ms(base), End: ms(base + 5000)}, 0},
+			{sensor.Window{Start: ms(base), End: ms(base + 5000)}, time.Microsecond},
+			{sensor.Window{Start: ms(base), End: ms(base)}, 5 * time.Second},
+		} {
+			if _, err := s.Points(ctx, k, bad.w, bad.width); err == nil {
+				t.Errorf("Points(%v, %s) succeeded, want an error", bad.w, bad.width)
+			}
+		}
+	})
+}
+
+// refRow is one line of the reference sensor_data.csv.
+type refRow struct {
+	key sensor.Key
+	ts  time.Time
+	v   float64
+}
+
+func readReference(t testing.TB) []refRow {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "sensor_data.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []refRow
+	for i, r := range recs[1:] {
+		ts, err := time.Parse("2006-01-02 15:04:05.000", r[0])
+		if err != nil {
+			t.Fatalf("line %d: %v", i+2, err)
+		}
+		v, err := strconv.ParseFloat(r[3], 64)
+		if err != nil {
+			t.Fatalf("line %d: %v", i+2, err)
+		}
+		out = append(out, refRow{sensor.Key{Device: r[1], Sensor: r[2]}, ts, v})
+	}
+	return out
+}
+
+// TestReferenceWindows stores the reference readings and re-aggregates them: at
+// 5 s every TS and value comes back unchanged (the reference is already 5 s
+// aggregates); at 10 s and 60 s the SQL rule agrees with sensor.WindowEnd.
+func TestReferenceWindows(t *testing.T) {
+	ref := readReference(t)
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		rs := make([]sensor.StoredReading, len(ref))
+		first, last := ref[0].ts, ref[0].ts
+		for i, r := range ref {
+			k := sensor.Key{Device: uniq + "r" + r.key.Device, Sensor: r.key.Sensor}
+			rs[i] = sensor.StoredReading{Reading: sensor.Reading{TS: r.ts, Key: k, Value: r.v}, Source: uniq + "/ref", Sequence: int64(i / 15), Index: i % 15}
+			if r.ts.Before(first) {
+				first = r.ts
+			}
+			if r.ts.After(last) {
+				last = r.ts
+			}
+		}
+		start := time.Now()
+		n, err := s.InsertReadings(ctx, rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("inserted %d reference readings in %s", n, time.Since(start).Round(time.Millisecond))
+		if n != len(rs) {
+			t.Fatalf("inserted %d, want %d", n, len(rs))
+		}
+		// The window starts one hour before the first reading, aligned.
+		w := sensor.Window{Start: first.Truncate(time.Hour).Add(-time.Hour), End: last.Truncate(time.Hour).Add(time.Hour)}
+		for _, width := range []time.Duration{5 * time.Second, 10 * time.Second, time.Minute} {
+			want := map[sensor.Key][]sensor.Point{}
+			idx := map[sensor.Key]map[time.Time]int{}
+			for _, r := range rs {
+				k := r.Key
+				end := sensor.WindowEnd(r.TS, width)
+				if idx[k] == nil {
+					idx[k] = map[time.Time]int{}
+				}
+				i, ok := idx[k][end]
+				if !ok {
+					i = len(want[k])
+					idx[k][end] = i
+					want[k] = append(want[k], sensor.Point{End: end})
+				}
+				p := &want[k][i]
+				p.Value = (p.Value*float64(p.Count) + r.Value) / float64(p.Count+1)
+				p.Count++
+			}
+			for k, pts := range want {
+				got, err := s.Points(ctx, k, w, width)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sortPoints(pts)
+				opts := cmp.Options{}
+				if width != 5*time.Second {
+					opts = append(opts, cmpopts.EquateApprox(0, 1e-9))
+				}
+				if d := cmp.Diff(pts, got, opts...); d != "" {
+					t.Errorf("width %s, %s (-want +got):\n%s", width, k, d)
+				}
+			}
+		}
+		// At 5 s every reference line comes back as itself, exactly.
+		back := 0
+		for _, k := range keys(rs) {
+			got, err := s.Points(ctx, k, w, 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range got {
+				if p.Count != 1 {
+					t.Fatalf("%s %s: %d readings in a 5 s window, want 1", k, p.End, p.Count)
+				}
+			}
+			back += len(got)
+		}
+		if back != len(ref) {
+			t.Errorf("re-aggregated %d points, want the %d reference lines", back, len(ref))
+		}
+	})
+}
+
+func keys(rs []sensor.StoredReading) []sensor.Key {
+	seen := map[sensor.Key]bool{}
+	var out []sensor.Key
+	for _, r := range rs {
+		if !seen[r.Key] {
+			seen[r.Key] = true
+			out = append(out, r.Key)
+		}
+	}
+	return out
+}
+
+func sortPoints(ps []sensor.Point) {
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && ps[j].End.Before(ps[j-1].End); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+func TestRuns(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		w1 := sensor.Window{Start: ms(1535497200000), End: ms(1535511600000)}
+		r1 := sensor.Run{ID: uniq + w1.RunID(), Window: w1, Sensors: 15, Created: ms(4102444800000)} // far future, so it is the latest
+		if err := s.PutRun(ctx, r1); err != nil {
+			t.Fatal(err)
+		}
+		again := r1
+		again.Created = ms(4102444800000 + 60000)
+		if err := s.PutRun(ctx, again); err != nil {
+			t.Fatalf("PutRun again: %v", err)
+		}
+		got, err := s.Run(ctx, r1.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(r1, got); d != "" {
+			t.Errorf("Run after a repeated PutRun (-want +got):\n%s", d)
+		}
+		latest, err := s.LatestRun(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if latest.ID != r1.ID {
+			t.Errorf("LatestRun = %s, want %s", latest.ID, r1.ID)
+		}
+		if _, err := s.Run(ctx, uniq+"missing"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Run(missing) error = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestLatestRunEmpty(t *testing.T) {
+	s := mustOpen(t, "sqlite::memory:")
+	if _, err := s.LatestRun(t.Context()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LatestRun on an empty store: %v, want ErrNotFound", err)
+	}
+}
+
+func TestOutcomes(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		run := uniq + "run"
+		if err := s.PutRun(ctx, sensor.Run{ID: run, Window: sensor.Window{Start: ms(0), End: ms(3600000)}, Sensors: 6}); err != nil {
+			t.Fatal(err)
+		}
+		k := func(d string) sensor.Key { return sensor.Key{Device: d, Sensor: "1"} }
+		upd := ms(1700000000000)
+		type step struct {
+			start   *sensor.Key
+			finish  *sensor.Outcome
+			attempt int // want from StartAttempt
+		}
+		fin := func(o sensor.Outcome) *sensor.Outcome { o.Run, o.Updated = run, upd; return &o }
+		key := func(d string) *sensor.Key { kk := k(d); return &kk }
+		steps := []step{
+			{start: key("a"), attempt: 1},
+			{finish: fin(sensor.Outcome{Key: k("a"), Status: sensor.StatusDone, Rows: 100, Anomalies: 3, Attempts: 1, Duration: 250 * time.Millisecond, Blob: run + "/preds_a_1.csv"})},
+			{start: key("b"), attempt: 1},
+			{finish: fin(sensor.Outcome{Key: k("b"), Status: sensor.StatusFailed, Attempts: 1, Error: "model missing"})},
+			{start: key("b"), attempt: 2},
+			{finish: fin(sensor.Outcome{Key: k("b"), Status: sensor.StatusDone, Rows: 50, Anomalies: 1, Attempts: 2, Duration: time.Second, Blob: run + "/preds_b_1.csv"})},
+			{start: key("c"), attempt: 1},
+			{start: key("c"), attempt: 2},
+			{start: key("c"), attempt: 3},
+			{finish: fin(sensor.Outcome{Key: k("c"), Status: sensor.StatusPoisoned, Attempts: 1, Error: "boom"})}, // stale attempt count: the stored 3 wins
+			{start: key("d"), attempt: 1},
+			{finish: fin(sensor.Outcome{Key: k("e"), Status: sensor.StatusEmpty})}, // finish without start: attempts 1
+		}
+		for i, st := range steps {
+			if st.start != nil {
+				got, err := s.StartAttempt(ctx, run, *st.start)
+				if err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+				if got != st.attempt {
+					t.Errorf("step %d: StartAttempt(%s) = %d, want %d", i, st.start, got, st.attempt)
+				}
+			}
+			if st.finish != nil {
+				if err := s.FinishOutcome(ctx, *st.finish); err != nil {
+					t.Fatalf("step %d: %v", i, err)
+				}
+			}
+		}
+		got, err := s.Outcomes(ctx, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []sensor.Outcome{
+			{Run: run, Key: k("a"), Status: sensor.StatusDone, Rows: 100, Anomalies: 3, Attempts: 1, Duration: 250 * time.Millisecond, Blob: run + "/preds_a_1.csv", Updated: upd},
+			{Run: run, Key: k("b"), Status: sensor.StatusDone, Rows: 50, Anomalies: 1, Attempts: 2, Duration: time.Second, Blob: run + "/preds_b_1.csv", Updated: upd},
+			{Run: run, Key: k("c"), Status: sensor.StatusPoisoned, Attempts: 3, Error: "boom", Updated: upd},
+			{Run: run, Key: k("d"), Status: sensor.StatusRunning, Attempts: 1},
+			{Run: run, Key: k("e"), Status: sensor.StatusEmpty, Attempts: 1, Updated: upd},
+		}
+		if d := cmp.Diff(want, got, cmpopts.IgnoreFields(sensor.Outcome{}, "Updated")); d != "" {
+			t.Errorf("Outcomes (-want +got):\n%s", d)
+		}
+		if !got[0].Updated.Equal(upd) {
+			t.Errorf("Updated = %s, want %s", got[0].Updated, upd)
+		}
+
+		sum, err := s.RunSummary(ctx, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSum := Summary{Total: 6, Done: 2, Empty: 1, Poisoned: 1, Running: 1, Pending: 1, Rows: 150, Anomalies: 4,
+			Slowest: []sensor.Outcome{want[1], want[0]}}
+		if d := cmp.Diff(wantSum, sum, cmpopts.IgnoreFields(Summary{}, "Run"), cmpopts.IgnoreFields(sensor.Outcome{}, "Updated")); d != "" {
+			t.Errorf("RunSummary (-want +got):\n%s", d)
+		}
+		if sum.Run.ID != run {
+			t.Errorf("RunSummary.Run.ID = %q, want %q", sum.Run.ID, run)
+		}
+		if _, err := s.RunSummary(ctx, uniq+"nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("RunSummary(unknown) = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestConcurrentWriters checks that parallel writers on a SQLite file do not
+// fail with SQLITE_BUSY (writes go through one connection).
+func TestConcurrentWriters(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		run := uniq + "c"
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 8 {
+					k := sensor.Key{Device: "d" + strconv.Itoa(g), Sensor: strconv.Itoa(i % 2)}
+					if _, err := s.StartAttempt(ctx, run, k); err != nil {
+						errs <- err
+						return
+					}
+					r := reading(uniq, int64(g), i, k, int64(5000*(i+1)), float64(i))
+					if _, err := s.InsertReadings(ctx, []sensor.StoredReading{r}); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := s.Points(ctx, k, sensor.Window{Start: ms(0), End: ms(60000)}, 5*time.Second); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("concurrent write: %v (transient=%v)", err, IsTransient(err))
+		}
+		got, err := s.Outcomes(ctx, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for _, o := range got {
+			total += o.Attempts
+		}
+		if len(got) != 16 || total != 64 {
+			t.Errorf("%d outcomes with %d attempts, want 16 with 64", len(got), total)
+		}
+	})
+}
+
+func TestIsTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"canceled", context.Canceled, false},
+		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), true},
+		{"not found", ErrNotFound, false},
+		{"plain", errors.New("syntax error"), false},
+	} {
+		if got := IsTransient(tc.err); got != tc.want {
+			t.Errorf("%s: IsTransient = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestIsTransientBusy provokes a real SQLITE_BUSY with a second, independent
+// connection holding the write lock, and checks the classification.
+func TestIsTransientBusy(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "busy.db")
+	s := mustOpen(t, "sqlite:"+p)
+	other := mustOpen(t, "sqlite:"+p)
+	ctx := t.Context()
+	tx, err := other.w.BeginTx(ctx, nil) // _txlock=immediate: takes the write lock now
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := s.w.ExecContext(ctx, "PRAGMA busy_timeout = 1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.InsertReadings(ctx, []sensor.StoredReading{reading("b", 1, 0, sensor.Key{Device: "1", Sensor: "1"}, 5000, 1)})
+	if err == nil {
+		t.Fatal("insert while another connection holds the write lock succeeded")
+	}
+	if !IsTransient(err) {
+		t.Errorf("IsTransient(%v) = false, want true", err)
+	}
+}
+
+func TestPointsValue(t *testing.T) {
+	// NaN and infinities are not valid readings; ingest rejects them. Large and tiny values round-trip.
+	s := mustOpen(t, "sqlite::memory:")
+	k := sensor.Key{Device: "1", Sensor: "1"}
+	vals := []float64{math.MaxFloat64 / 4, math.SmallestNonzeroFloat64, -0.1, 1e-300}
+	for i, v := range vals {
+		if _, err := s.InsertReadings(t.Context(), []sensor.StoredReading{reading("v", int64(i), 0, k, int64(5000*(i+1)), v)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Points(t.Context(), k, sensor.Window{Start: ms(0), End: ms(60000)}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range got {
+		if p.Value != vals[i] {
+			t.Errorf("point %d = %g, want %g", i, p.Value, vals[i])
+		}
+	}
+}
+
+// BenchmarkInsertReadings measures one InsertReadings call of 10,000 new rows
+// (the size of a large Event Hubs batch) on a SQLite file.
+func BenchmarkInsertReadings(b *testing.B) {
+	s, err := Open(b.Context(), "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const n = 10000
+	rs := make([]sensor.StoredReading, n)
+	seq := int64(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range rs {
+			rs[i] = reading("bench/0", seq, i, sensor.Key{Device: strconv.Itoa(i % 3), Sensor: strconv.Itoa(i % 5)}, 1535497200000+int64(i)*5000, float64(i))
+		}
+		seq++
+		got, err := s.InsertReadings(b.Context(), rs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != n {
+			b.Fatalf("inserted %d, want %d", got, n)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
