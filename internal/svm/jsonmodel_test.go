@@ -13,16 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The -update flag rewrites golden files in testdata. It is registered only
-// if no other test file of the package has registered it already.
-var _ = func() bool {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files in testdata")
-	}
-	return true
-}()
-
-// updating reports whether -update was given.
+// updating reports whether -update (rewrite golden files in testdata) was
+// given. The flag is registered by another test file of the package
+// (model_test.go or sklearn_test.go); it is looked up here at run time.
 func updating() bool {
 	f := flag.Lookup("update")
 	return f != nil && f.Value.String() == "true"

@@ -95,6 +95,9 @@ func parseLibSVM(r io.Reader) (Params, error) {
 		line++
 		fields := strings.Fields(sc.Text())
 		if len(fields) == 0 {
+			if len(seen) == 0 {
+				continue // blank lines before the model
+			}
 			return fail("empty header line")
 		}
 		key, args := fields[0], fields[1:]
