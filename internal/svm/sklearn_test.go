@@ -14,14 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// The -update flag rewrites golden files (registered once per package).
-var _ = func() bool {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files in testdata")
-	}
-	return true
-}()
-
+// updateGolden reports whether -update was given (the flag is registered by
+// another test file of the package).
 func updateGolden() bool {
 	f := flag.Lookup("update")
 	return f != nil && f.Value.String() == "true"
