@@ -36,7 +36,7 @@ func timerPayload(fn string, b Binding, st timerState, rc *azfunc.RetryContext) 
 	if st.UseMonitor {
 		info.ScheduleStatus = &azfunc.ScheduleStatus{
 			Last:        st.Last.UTC(),
-			Next:        st.Schedule.Next(st.Now).UTC(),
+			Next:        st.Now.UTC(), // while an occurrence runs, the monitor still names it as Next
 			LastUpdated: st.Last.UTC(),
 		}
 	}

@@ -1,0 +1,374 @@
+// Package localrun runs the whole pipeline on one machine, as `make run` does:
+// Azurite, an embedded SQLite database and the custom handler driven by the local
+// Functions host (internal/localhost), fed with the reference data (or a synthetic
+// fleet), scored in one run, checked against the reference predictions and
+// summarised in a table and a self-contained HTML report.
+//
+// Stack is the running pipeline with the steps as methods (the end-to-end tests
+// use them one by one); Run is the whole of `batchscore run`.
+package localrun
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/localhost"
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/sqlstore"
+)
+
+// Window is the aggregation width of the pipeline (AGGREGATE_WINDOW).
+const Window = 5 * time.Second
+
+// Config configures Run.
+type Config struct {
+	AppDir     string
+	AzuriteBin string
+	// Data is a TS,Device,Sensor,Value CSV; Models a folder of model blobs;
+	// Expected the reference predictions (compared when set). All three default
+	// to the reference data when Data and Models are empty and Synthetic is nil.
+	Data, Models, Expected string
+	// Synthetic, when set, replaces Data/Models with a generated fleet.
+	Synthetic  *Synthetic
+	OutDir     string // predictions copy, report and log; default ./out
+	Partitions int    // event hub partitions; default 4
+	Settings   map[string]string
+	Queues     *localhost.QueueOptions
+	Terminal   bool // show progress bars (else plain lines)
+	MaxPlots   int  // sensors plotted in the report; 0 = all up to 60
+	Stdout     io.Writer
+}
+
+// Result is what a run produced.
+type Result struct {
+	RunID      string
+	Window     sensor.Window
+	Summary    sqlstore.Summary
+	Sensors    []SensorResult
+	Stages     []Stage
+	Parity     *Parity
+	Blobs      []string // prediction blob names in container preds
+	PredsDir   string
+	ReportPath string
+	LogPath    string
+	Elapsed    time.Duration
+}
+
+// ErrParity is wrapped by Run's error when predictions differ from the reference.
+var ErrParity = errors.New("predictions differ from the reference")
+
+// Run executes the local pipeline end to end and prints progress, the per-sensor
+// table, where the predictions are, the parity line and the report path.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	started := time.Now()
+	out := c.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	if c.OutDir == "" {
+		c.OutDir = "out"
+	}
+	if c.Partitions < 1 {
+		c.Partitions = 4
+	}
+	if err := os.MkdirAll(c.OutDir, 0o755); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	}
+	prog := newProgress(out, c.Terminal)
+	res := &Result{LogPath: filepath.Join(c.OutDir, "run.log")}
+
+	// Input: readings and models.
+	t0 := time.Now()
+	readings, models, expected, label, err := inputs(c)
+	if err != nil {
+		return nil, err
+	}
+	if len(readings) == 0 {
+		return nil, errors.New("no readings to ingest")
+	}
+	res.Window = dataWindow(readings)
+	res.RunID = res.Window.RunID()
+	fmt.Fprintf(out, "input: %s: %s readings of %d sensors, %s models, window (%s, %s]\n", label,
+		thousands(len(readings)), countKeys(readings), thousands(len(models)),
+		res.Window.Start.Format(time.RFC3339), res.Window.End.Format(time.RFC3339))
+
+	logf, err := os.Create(res.LogPath)
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	defer logf.Close()
+	sqlPath := filepath.Join(c.OutDir, "batchscore.db")
+	st, err := StartStack(ctx, StackOptions{AppDir: c.AppDir, AzuriteBin: c.AzuriteBin, Settings: c.Settings, Queues: c.Queues,
+		Log: logf, SQLPath: sqlPath})
+	if err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
+	}
+	defer st.Close()
+	if err := st.UploadModels(ctx, models); err != nil {
+		return nil, err
+	}
+	res.Stages = append(res.Stages, Stage{"setup", time.Since(t0), "Azurite, SQLite, handler start, " + thousands(len(models)) + " models uploaded"})
+	fmt.Fprintf(out, "setup: Azurite %s, handler up, %d models uploaded (%s)\n", st.Azurite.BlobURL(), len(models), ms(time.Since(t0)))
+
+	// Ingest.
+	t0 = time.Now()
+	bodies, _ := EventBodies(readings)
+	prog.start("ingest", len(bodies))
+	err = st.Ingest(ctx, readings, c.Partitions, func(done, total int) { prog.set(done, "events") })
+	if err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
+	}
+	ing := st.Host.FunctionStats(FnIngest)
+	d := time.Since(t0)
+	res.Stages = append(res.Stages, Stage{"ingest", d, fmt.Sprintf("%s events in %d batches over %d partitions, %s readings/s",
+		thousands(len(bodies)), ing.Batches, c.Partitions, thousands(int(float64(len(readings))/d.Seconds())))})
+	prog.finish(fmt.Sprintf("ingest: %s readings in %s events, %d batches (%s)", thousands(len(readings)), thousands(len(bodies)), ing.Batches, ms(d)))
+
+	// Fan-out.
+	t0 = time.Now()
+	if _, err := st.Backfill(ctx, res.Window); err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
+	}
+	run, err := st.Store.Run(ctx, res.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("fan-out registered no run %s: %w", res.RunID, err)
+	}
+	d = time.Since(t0)
+	res.Stages = append(res.Stages, Stage{"fan-out", d, fmt.Sprintf("run %s, %s sensors enqueued", res.RunID, thousands(run.Sensors))})
+	fmt.Fprintf(out, "fan-out: run %s, %d sensors enqueued (%s)\n", res.RunID, run.Sensors, ms(d))
+
+	// Scoring.
+	t0 = time.Now()
+	prog.start("scoring", run.Sensors)
+	sum, err := st.WaitRun(ctx, res.RunID, func(s sqlstore.Summary) {
+		prog.set(s.Done+s.Empty+s.Poisoned, fmt.Sprintf("%d in flight, %d failed attempts", s.Running, s.Failed))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
+	}
+	res.Summary = sum
+	d = time.Since(t0)
+	score := st.Host.FunctionStats(FnScore)
+	res.Stages = append(res.Stages, Stage{"scoring", d, fmt.Sprintf("%s sensors, %s rows, %.1f sensors/s; %d invocations, %d retried, %d poisoned",
+		thousands(sum.Total), thousands(sum.Rows), float64(sum.Total)/d.Seconds(), score.Invocations, score.Released, score.Poisoned)})
+	prog.finish(fmt.Sprintf("scoring: %d done, %d empty, %d poisoned of %d sensors; %s rows, %s anomalies (%s, %.1f sensors/s)",
+		sum.Done, sum.Empty, sum.Poisoned, sum.Total, thousands(sum.Rows), thousands(sum.Anomalies), ms(d), float64(sum.Total)/d.Seconds()))
+
+	outcomes, err := st.Store.Outcomes(ctx, res.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("outcomes: %w", err)
+	}
+	var busy time.Duration
+	for _, o := range outcomes {
+		res.Sensors = append(res.Sensors, SensorResult{Key: o.Key, Status: o.Status, Rows: o.Rows, Anomalies: o.Anomalies,
+			Attempts: o.Attempts, Duration: o.Duration, Blob: o.Blob, Error: o.Error})
+		busy += o.Duration
+	}
+	sort.Slice(res.Sensors, func(i, j int) bool { return lessKey(res.Sensors[i].Key, res.Sensors[j].Key) })
+	res.Stages = append(res.Stages, Stage{"reads, scoring, writes", busy,
+		"sum over sensors of score-sensor time (model load, SQL points, scoring, predictions blob write)"})
+
+	// Predictions: copy, parse, compare.
+	t0 = time.Now()
+	blobs, err := st.PredictionBlobs(ctx, res.RunID)
+	if err != nil {
+		return nil, err
+	}
+	res.PredsDir = filepath.Join(c.OutDir, "preds")
+	if err := os.RemoveAll(filepath.Join(res.PredsDir, res.RunID)); err != nil {
+		return nil, fmt.Errorf("clear predictions copy: %w", err)
+	}
+	preds := map[sensor.Key][]Prediction{}
+	var all []Prediction
+	for name, data := range blobs {
+		res.Blobs = append(res.Blobs, name)
+		p := filepath.Join(res.PredsDir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, fmt.Errorf("predictions copy: %w", err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return nil, fmt.Errorf("predictions copy: %w", err)
+		}
+		ps, err := ReadPredictions(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("predictions blob %s: %w", name, err)
+		}
+		for _, q := range ps {
+			preds[q.Key] = append(preds[q.Key], q)
+		}
+		all = append(all, ps...)
+	}
+	sort.Strings(res.Blobs)
+	res.Stages = append(res.Stages, Stage{"collect", time.Since(t0), fmt.Sprintf("%d prediction blobs downloaded, %s rows", len(blobs), thousands(len(all)))})
+
+	printTable(out, res.Sensors)
+	fmt.Fprintf(out, "predictions: %d blobs in container %q under %s/ (Azurite, gone when the run ends); copies in %s\n",
+		len(res.Blobs), PredsContainer, res.RunID, filepath.Join(res.PredsDir, res.RunID))
+
+	parityLine := ""
+	if expected != nil {
+		par := Compare(expected, all)
+		res.Parity = &par
+		parityLine = fmt.Sprintf("%s of %s predictions identical to the reference", thousands(par.Identical), thousands(par.Expected))
+		for _, m := range par.Mismatches {
+			fmt.Fprintln(out, "  mismatch:", m)
+		}
+		fmt.Fprintf(out, "%s (largest decision difference %.3g)\n", parityLine, par.MaxDecisionDiff)
+	}
+	fmt.Fprintln(out, "stages:")
+	for _, s := range res.Stages {
+		fmt.Fprintf(out, "  %-24s %10s  %s\n", s.Name, ms(s.Duration), s.Detail)
+	}
+	res.Elapsed = time.Since(started)
+	fmt.Fprintf(out, "end to end: %d sensors in %s, %.1f sensors/s\n", sum.Total, ms(res.Elapsed), float64(sum.Total)/res.Elapsed.Seconds())
+
+	res.ReportPath = filepath.Join(c.OutDir, "report.html")
+	maxPlots := c.MaxPlots
+	if maxPlots == 0 {
+		maxPlots = 60
+	}
+	var rb bytes.Buffer
+	if err := WriteHTML(&rb, Report{Title: "batchscore local run (" + label + ")", RunID: res.RunID, Window: res.Window,
+		Generated: time.Now(), Sensors: res.Sensors, Stages: res.Stages, Parity: parityLine, Preds: preds, MaxPlots: maxPlots}); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(res.ReportPath, rb.Bytes(), 0o644); err != nil {
+		return nil, fmt.Errorf("write report: %w", err)
+	}
+	fmt.Fprintf(out, "report: %s\n", res.ReportPath)
+	fmt.Fprintf(out, "log: %s\n", res.LogPath)
+	fmt.Fprintf(out, "status: batchscore status -sql sqlite:%s -run %s\n", sqlPath, res.RunID)
+	if res.Parity != nil && !res.Parity.OK() {
+		return res, fmt.Errorf("%w: %s", ErrParity, parityLine)
+	}
+	if sum.Poisoned > 0 {
+		return res, fmt.Errorf("%d sensors poisoned (see the table and %s)", sum.Poisoned, res.LogPath)
+	}
+	return res, nil
+}
+
+func inputs(c Config) (readings []sensor.Reading, models map[string][]byte, expected []Prediction, label string, err error) {
+	if s := c.Synthetic; s != nil {
+		if err := s.Validate(); err != nil {
+			return nil, nil, nil, "", err
+		}
+		models, err := s.Models()
+		if err != nil {
+			return nil, nil, nil, "", fmt.Errorf("synthetic models: %w", err)
+		}
+		return s.Readings(), models, nil, fmt.Sprintf("synthetic %dx%d, %d rows per sensor", s.Devices, s.Sensors, s.Rows), nil
+	}
+	data, modelsDir, exp := c.Data, c.Models, c.Expected
+	label = "reference"
+	if data == "" || modelsDir == "" {
+		ref, err := FindReference(".")
+		if err != nil {
+			return nil, nil, nil, "", err
+		}
+		if data == "" {
+			data = ref.Data
+			if exp == "" {
+				exp = ref.Expected
+			}
+		}
+		if modelsDir == "" {
+			modelsDir = ref.Models
+		}
+	}
+	if c.Data != "" {
+		label = c.Data
+	}
+	f, err := os.Open(data)
+	if err != nil {
+		return nil, nil, nil, "", fmt.Errorf("readings: %w", err)
+	}
+	defer f.Close()
+	if readings, err = ReadReadings(f); err != nil {
+		return nil, nil, nil, "", fmt.Errorf("readings %s: %w", data, err)
+	}
+	if models, err = ReadModels(modelsDir); err != nil {
+		return nil, nil, nil, "", err
+	}
+	if exp != "" {
+		ef, err := os.Open(exp)
+		if err != nil {
+			return nil, nil, nil, "", fmt.Errorf("expected predictions: %w", err)
+		}
+		defer ef.Close()
+		if expected, err = ReadPredictions(ef); err != nil {
+			return nil, nil, nil, "", fmt.Errorf("expected predictions %s: %w", exp, err)
+		}
+	}
+	return readings, models, expected, label, nil
+}
+
+// dataWindow is the scoring window that covers every reading: (first TS - width,
+// last TS], both ends aligned to the window width.
+func dataWindow(rs []sensor.Reading) sensor.Window {
+	first, last := rs[0].TS, rs[0].TS
+	for _, r := range rs {
+		if r.TS.Before(first) {
+			first = r.TS
+		}
+		if r.TS.After(last) {
+			last = r.TS
+		}
+	}
+	return sensor.Window{
+		Start: sensor.WindowEnd(first, Window).Add(-Window),
+		End:   sensor.WindowEnd(last, Window),
+	}
+}
+
+func countKeys(rs []sensor.Reading) int {
+	seen := map[sensor.Key]bool{}
+	for _, r := range rs {
+		seen[r.Key] = true
+	}
+	return len(seen)
+}
+
+// printTable prints the per-sensor table; for a large fleet the first 20 rows
+// and the 10 slowest.
+func printTable(w io.Writer, rs []SensorResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "sensor\tstatus\trows\tanomalies\tattempts\ttime\t")
+	row := func(r SensorResult) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t\n", r.Key, r.Status, thousands(r.Rows), thousands(r.Anomalies), r.Attempts, ms(r.Duration))
+	}
+	if len(rs) <= 40 {
+		for _, r := range rs {
+			row(r)
+		}
+		tw.Flush()
+		return
+	}
+	for _, r := range rs[:20] {
+		row(r)
+	}
+	fmt.Fprintf(tw, "... %d more\t\t\t\t\t\t\n", len(rs)-20)
+	tw.Flush()
+	slow := append([]SensorResult(nil), rs...)
+	sort.Slice(slow, func(i, j int) bool { return slow[i].Duration > slow[j].Duration })
+	fmt.Fprintln(w, "slowest sensors:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, r := range slow[:10] {
+		row(r)
+	}
+	tw.Flush()
+}
+
+func ms(d time.Duration) string {
+	if d >= 10*time.Second {
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}

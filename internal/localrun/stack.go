@@ -1,0 +1,451 @@
+package localrun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/azurite"
+	"github.com/batchscore/batchscore/internal/localhost"
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/sqlstore"
+	"github.com/batchscore/batchscore/internal/storage"
+)
+
+// Names of the functions the stack drives (the folder names of the app).
+const (
+	FnIngest    = "ingest"
+	FnFanout    = "timer-fanout"
+	FnScore     = "score-sensor"
+	FnBackfill  = "backfill"
+	FnRunStatus = "run-status"
+)
+
+// Containers and queue, as docs/design.md names them (the defaults of the settings).
+const (
+	ModelsContainer  = "models"
+	RawContainer     = "raw"
+	RejectsContainer = "rejects"
+	PredsContainer   = "preds"
+	ScoreQueue       = "score-jobs"
+)
+
+// StackOptions configure StartStack.
+type StackOptions struct {
+	AppDir     string // the packaged app folder (dist/)
+	AzuriteBin string // "" finds it (AZURITE_BIN, node_modules/.bin/azurite)
+	// Dir holds the Azurite data, the SQLite file and the logs; "" makes a
+	// temporary folder that Close removes.
+	Dir string
+	// Settings are added to (and override) the app settings: the Values of the app's
+	// local.settings.sample.json, then AzureWebJobsStorage and SQL_URL of the stack.
+	Settings map[string]string
+	// Queues overrides host.json extensions.queues (tests: a short visibilityTimeout).
+	Queues *localhost.QueueOptions
+	// SQLPath is the SQLite file; "" puts it in Dir. An existing file is replaced.
+	SQLPath string
+	// Log receives the host's and the handler's log lines; nil writes them to
+	// Dir/run.log.
+	Log io.Writer
+}
+
+// Stack is a running local pipeline: Azurite, an embedded SQLite database and the
+// handler behind the local Functions host.
+type Stack struct {
+	Host     *localhost.Host
+	Azurite  *azurite.Server
+	Storage  *storage.Account
+	Store    *sqlstore.Store
+	Settings map[string]string
+	Dir      string
+	SQLPath  string
+	LogPath  string
+
+	tmp     bool
+	logFile *os.File
+}
+
+// StartStack starts Azurite on free ports, creates the containers and the queue,
+// and starts the handler through the local host with a fresh SQLite database.
+// On error everything started is stopped again.
+func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
+	s := &Stack{Dir: o.Dir}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.Dir == "" {
+		if s.Dir, err = os.MkdirTemp("", "batchscore-run-"); err != nil {
+			return nil, fmt.Errorf("temp folder: %w", err)
+		}
+		s.tmp = true
+	}
+	logw := o.Log
+	if logw == nil {
+		s.LogPath = filepath.Join(s.Dir, "run.log")
+		if s.logFile, err = os.Create(s.LogPath); err != nil {
+			return nil, fmt.Errorf("log file: %w", err)
+		}
+		logw = s.logFile
+	}
+	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	azDir := filepath.Join(s.Dir, "azurite")
+	if err := os.MkdirAll(azDir, 0o755); err != nil {
+		return nil, fmt.Errorf("azurite folder: %w", err)
+	}
+	if s.Azurite, err = azurite.Start(ctx, azurite.Options{Bin: o.AzuriteBin, Dir: azDir}); err != nil {
+		return nil, fmt.Errorf("start azurite: %w", err)
+	}
+	cs := s.Azurite.ConnectionString()
+	if s.Storage, err = storage.New(storage.Config{ConnectionString: cs}); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	if err := s.Storage.Blobs().EnsureContainers(ctx, ModelsContainer, RawContainer, RejectsContainer, PredsContainer); err != nil {
+		return nil, fmt.Errorf("create containers: %w", err)
+	}
+	if err := s.Storage.Queue(ScoreQueue).Ensure(ctx); err != nil {
+		return nil, fmt.Errorf("create queue: %w", err)
+	}
+
+	s.Settings, err = sampleSettings(o.AppDir)
+	if err != nil {
+		return nil, err
+	}
+	s.SQLPath = o.SQLPath
+	if s.SQLPath == "" {
+		s.SQLPath = filepath.Join(s.Dir, "batchscore.db")
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(s.SQLPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("replace %s: %w", s.SQLPath, err)
+		}
+	}
+	s.Settings["AzureWebJobsStorage"] = cs
+	s.Settings["SQL_URL"] = "sqlite:" + s.SQLPath
+	s.Settings["FUNCTIONS_WORKER_RUNTIME"] = "custom"
+	if _, ok := s.Settings["FANOUT_SCHEDULE"]; !ok {
+		s.Settings["FANOUT_SCHEDULE"] = "0 0 * * * *"
+	}
+	for k, v := range o.Settings {
+		s.Settings[k] = v
+	}
+	// The store is opened (and migrated) before the handler, so the handler and
+	// this process never race to create the schema.
+	if s.Store, err = sqlstore.Open(ctx, s.Settings["SQL_URL"]); err != nil {
+		return nil, fmt.Errorf("open sql store: %w", err)
+	}
+	if s.Host, err = localhost.Start(ctx, localhost.Options{
+		AppDir:   o.AppDir,
+		Settings: s.Settings,
+		Logger:   logger,
+		Queues:   o.Queues,
+	}); err != nil {
+		return nil, fmt.Errorf("start local host: %w", err)
+	}
+	return s, nil
+}
+
+// sampleSettings reads Values of the app's local.settings.sample.json (or
+// local.settings.json), when there is one.
+func sampleSettings(appDir string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, name := range []string{"local.settings.json", "local.settings.sample.json"} {
+		b, err := os.ReadFile(filepath.Join(appDir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		var ls struct {
+			Values map[string]any
+		}
+		if err := json.Unmarshal(b, &ls); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", name, err)
+		}
+		for k, v := range ls.Values {
+			out[k] = fmt.Sprint(v)
+		}
+		return out, nil
+	}
+	return out, nil
+}
+
+// Close stops the handler, closes the store and stops Azurite, then removes a
+// temporary folder. It returns the first error.
+func (s *Stack) Close() error {
+	var errs []error
+	if s.Host != nil {
+		s.Host.Stop()
+	}
+	if s.Store != nil {
+		if err := s.Store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store: %w", err))
+		}
+	}
+	if s.Azurite != nil {
+		if err := s.Azurite.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop azurite: %w", err))
+		}
+	}
+	if s.logFile != nil {
+		s.logFile.Close()
+	}
+	if s.tmp {
+		if err := os.RemoveAll(s.Dir); err != nil {
+			errs = append(errs, fmt.Errorf("remove %s: %w", s.Dir, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// UploadModels uploads model blobs unchanged, by blob name.
+func (s *Stack) UploadModels(ctx context.Context, models map[string][]byte) error {
+	names := make([]string, 0, len(models))
+	for n := range models {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := s.Storage.Blobs().Put(ctx, ModelsContainer, n, models[n], "application/octet-stream"); err != nil {
+			return fmt.Errorf("upload model: %w", err)
+		}
+	}
+	return nil
+}
+
+// ReadModels reads every file of a folder whose name is a model blob name
+// (model_{device}_{sensor}[.ext]), bytes unchanged.
+func ReadModels(dir string) (map[string][]byte, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read models: %w", err)
+	}
+	out := map[string][]byte{}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		if _, ok := sensor.ParseModelName(e.Name()); !ok {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read model: %w", err)
+		}
+		out[e.Name()] = b
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no model_{device}_{sensor} files in %s", dir)
+	}
+	return out, nil
+}
+
+// EventBodies groups readings into event bodies as a device would send them: one
+// event per device and timestamp, a JSON object for one reading and an array for
+// several, {"TS":"2018-08-28 23:00:05.000","Device":1,"Sensor":1,"Value":10.16}
+// (ids as numbers when they are decimal digits). It returns the bodies with their
+// timestamps, in the order of first appearance.
+func EventBodies(rs []sensor.Reading) ([][]byte, []time.Time) {
+	type group struct {
+		ts   time.Time
+		body []byte
+		n    int
+	}
+	idx := map[string]int{}
+	var gs []*group
+	for _, r := range rs {
+		k := r.Key.Device + "\x00" + strconv.FormatInt(r.TS.UnixMilli(), 10)
+		i, ok := idx[k]
+		if !ok {
+			i = len(gs)
+			idx[k] = i
+			gs = append(gs, &group{ts: r.TS})
+		}
+		g := gs[i]
+		if g.n > 0 {
+			g.body = append(g.body, ',')
+		}
+		g.body = appendReading(g.body, r)
+		g.n++
+	}
+	bodies := make([][]byte, len(gs))
+	times := make([]time.Time, len(gs))
+	for i, g := range gs {
+		if g.n > 1 {
+			g.body = append(append([]byte{'['}, g.body...), ']')
+		}
+		bodies[i], times[i] = g.body, g.ts
+	}
+	return bodies, times
+}
+
+func appendReading(b []byte, r sensor.Reading) []byte {
+	b = append(b, `{"TS":"`...)
+	b = r.TS.UTC().AppendFormat(b, TSLayout)
+	b = append(b, `","Device":`...)
+	b = appendID(b, r.Key.Device)
+	b = append(b, `,"Sensor":`...)
+	b = appendID(b, r.Key.Sensor)
+	b = append(b, `,"Value":`...)
+	b = strconv.AppendFloat(b, r.Value, 'g', -1, 64)
+	return append(b, '}')
+}
+
+func appendID(b []byte, id string) []byte {
+	if isDigits(id) && (len(id) == 1 || id[0] != '0') && len(id) < 16 {
+		return append(b, id...)
+	}
+	q, _ := json.Marshal(id)
+	return append(b, q...)
+}
+
+// Ingest publishes the readings to the ingest function's event hub, one event per
+// device and timestamp, round-robin over partitions, with the reading's TS as the
+// enqueued time, then waits until every event is checkpointed. progress, if not
+// nil, is called with the number of events delivered so far and the total.
+func (s *Stack) Ingest(ctx context.Context, rs []sensor.Reading, partitions int, progress func(done, total int)) error {
+	hub, err := s.Host.EventHub(FnIngest)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	if partitions < 1 {
+		partitions = 1
+	}
+	bodies, times := EventBodies(rs)
+	before := s.Host.FunctionStats(FnIngest)
+	per := make([][][]byte, partitions)
+	perT := make([][]time.Time, partitions)
+	for i := range bodies {
+		p := i % partitions
+		per[p] = append(per[p], bodies[i])
+		perT[p] = append(perT[p], times[i])
+	}
+	for p := range partitions {
+		if len(per[p]) == 0 {
+			continue
+		}
+		if _, err := hub.Publish(strconv.Itoa(p), per[p], perT[p]); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+	}
+	total := len(bodies)
+	for {
+		st := s.Host.FunctionStats(FnIngest)
+		done := st.Delivered - before.Delivered
+		if progress != nil {
+			progress(done, total)
+		}
+		if st.SkippedBatches > before.SkippedBatches {
+			return fmt.Errorf("ingest: %d event batches failed after their retries (see %s)", st.SkippedBatches-before.SkippedBatches, s.logName())
+		}
+		if done >= total {
+			return nil
+		}
+		if err := s.Host.Err(); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ingest: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Stack) logName() string {
+	if s.LogPath != "" {
+		return s.LogPath
+	}
+	return "the log"
+}
+
+// Backfill fans out a scoring run over w through the backfill function (POST
+// {"start","end"}) and returns the run id.
+func (s *Stack) Backfill(ctx context.Context, w sensor.Window) (string, error) {
+	body, err := json.Marshal(map[string]string{
+		"start": w.Start.UTC().Format(time.RFC3339Nano),
+		"end":   w.End.UTC().Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return "", fmt.Errorf("backfill: %w", err)
+	}
+	res, err := s.Host.InvokeHTTP(ctx, FnBackfill, http.MethodPost, body, nil)
+	if err != nil {
+		return "", fmt.Errorf("backfill: %w", err)
+	}
+	if res.Status < 200 || res.Status > 299 {
+		return "", fmt.Errorf("backfill: status %d: %s", res.Status, strings.TrimSpace(string(res.Body)))
+	}
+	return w.RunID(), nil
+}
+
+// FireTimer fires the timer-fanout function as its schedule would at now and
+// returns the run id of the window that ends at now.
+func (s *Stack) FireTimer(ctx context.Context, now time.Time) error {
+	if _, err := s.Host.FireTimer(ctx, FnFanout, now); err != nil {
+		return fmt.Errorf("fire timer: %w", err)
+	}
+	return nil
+}
+
+// WaitRun waits until the run has an outcome for every sensor it enqueued, none
+// running, and the host is idle (no message left in score-jobs, none in flight).
+// progress, if not nil, gets each summary polled.
+func (s *Stack) WaitRun(ctx context.Context, runID string, progress func(sqlstore.Summary)) (sqlstore.Summary, error) {
+	for {
+		sum, err := s.Store.RunSummary(ctx, runID)
+		if err != nil {
+			return sqlstore.Summary{}, fmt.Errorf("wait for run %s: %w", runID, err)
+		}
+		if progress != nil {
+			progress(sum)
+		}
+		if sum.Pending == 0 && sum.Running == 0 && sum.Failed == 0 {
+			idle, err := s.Host.Idle(ctx)
+			if err != nil {
+				return sum, fmt.Errorf("wait for run %s: %w", runID, err)
+			}
+			if idle {
+				return sum, nil
+			}
+		}
+		if err := s.Host.Err(); err != nil {
+			return sum, fmt.Errorf("wait for run %s: %w", runID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return sum, fmt.Errorf("wait for run %s: %w", runID, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// PredictionBlobs returns the prediction blobs of a run, name -> bytes.
+func (s *Stack) PredictionBlobs(ctx context.Context, runID string) (map[string][]byte, error) {
+	list, err := s.Storage.Blobs().List(ctx, PredsContainer, runID+"/")
+	if err != nil {
+		return nil, fmt.Errorf("list predictions: %w", err)
+	}
+	out := make(map[string][]byte, len(list))
+	for _, b := range list {
+		data, _, err := s.Storage.Blobs().Get(ctx, PredsContainer, b.Name)
+		if err != nil {
+			return nil, fmt.Errorf("download predictions: %w", err)
+		}
+		out[b.Name] = data
+	}
+	return out, nil
+}
