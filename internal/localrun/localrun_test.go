@@ -1,0 +1,264 @@
+package localrun
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/svm"
+)
+
+func ts(s string) time.Time {
+	t, err := time.Parse(TSLayout, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 17768: "17,768", 1234567: "1,234,567", -4500: "-4,500"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestEventBodies(t *testing.T) {
+	rs := []sensor.Reading{
+		{TS: ts("2018-08-28 23:00:05.000"), Key: sensor.Key{Device: "1", Sensor: "1"}, Value: 10.16},
+		{TS: ts("2018-08-28 23:00:05.000"), Key: sensor.Key{Device: "1", Sensor: "4"}, Value: 84.53},
+		{TS: ts("2018-08-28 23:00:05.000"), Key: sensor.Key{Device: "pump07", Sensor: "0x"}, Value: -1e-7},
+		{TS: ts("2018-08-28 23:00:10.000"), Key: sensor.Key{Device: "1", Sensor: "1"}, Value: 12},
+	}
+	bodies, times := EventBodies(rs)
+	var got []string
+	for _, b := range bodies {
+		got = append(got, string(b))
+	}
+	want := []string{
+		`[{"TS":"2018-08-28 23:00:05.000","Device":1,"Sensor":1,"Value":10.16},{"TS":"2018-08-28 23:00:05.000","Device":1,"Sensor":4,"Value":84.53}]`,
+		`{"TS":"2018-08-28 23:00:05.000","Device":"pump07","Sensor":"0x","Value":-1e-07}`,
+		`{"TS":"2018-08-28 23:00:10.000","Device":1,"Sensor":1,"Value":12}`,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bodies (-want +got):\n%s", diff)
+	}
+	wantT := []time.Time{ts("2018-08-28 23:00:05.000"), ts("2018-08-28 23:00:05.000"), ts("2018-08-28 23:00:10.000")}
+	if diff := cmp.Diff(wantT, times); diff != "" {
+		t.Errorf("times (-want +got):\n%s", diff)
+	}
+}
+
+func TestDataWindow(t *testing.T) {
+	rs := []sensor.Reading{{TS: ts("2018-08-28 23:00:10.000")}, {TS: ts("2018-08-28 23:00:05.000")}, {TS: ts("2018-08-29 03:12:30.000")}}
+	got := dataWindow(rs)
+	want := sensor.Window{Start: ts("2018-08-28 23:00:00.000"), End: ts("2018-08-29 03:12:30.000")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("window (-want +got):\n%s", diff)
+	}
+	// An unaligned reading is covered by the window that holds it.
+	got = dataWindow([]sensor.Reading{{TS: ts("2018-08-28 23:00:07.250")}})
+	want = sensor.Window{Start: ts("2018-08-28 23:00:05.000"), End: ts("2018-08-28 23:00:10.000")}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("unaligned window (-want +got):\n%s", diff)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	k := sensor.Key{Device: "1", Sensor: "1"}
+	want := []Prediction{
+		{TS: ts("2018-08-28 23:00:05.000"), Key: k, Value: 10.16, Anomaly: false, Decision: 1e-4},
+		{TS: ts("2018-08-28 23:00:10.000"), Key: k, Value: 12.46, Anomaly: true, Decision: -1e-4},
+		{TS: ts("2018-08-28 23:00:15.000"), Key: k, Value: 11, Anomaly: false, Decision: 2e-4},
+	}
+	tests := []struct {
+		name          string
+		got           []Prediction
+		identical     int
+		nMismatch     int
+		ok            bool
+		mismatchMatch string
+	}{
+		{name: "identical", got: want, identical: 3, ok: true},
+		{name: "missing row", got: want[:2], identical: 2, nMismatch: 1, mismatchMatch: "missing"},
+		{name: "flipped prediction", got: []Prediction{want[0], {TS: want[1].TS, Key: k, Value: 12.46, Anomaly: false, Decision: 1e-9}, want[2]},
+			identical: 2, nMismatch: 1, mismatchMatch: "prediction 0"},
+		{name: "extra row", got: append(append([]Prediction(nil), want...), Prediction{TS: ts("2018-08-28 23:00:20.000"), Key: k, Value: 1}),
+			identical: 3, nMismatch: 1, mismatchMatch: "not in the reference"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := Compare(want, tt.got)
+			if p.Identical != tt.identical || len(p.Mismatches) != tt.nMismatch || p.OK() != tt.ok {
+				t.Fatalf("Compare = %d identical, mismatches %q, ok %v; want %d, %d, %v", p.Identical, p.Mismatches, p.OK(), tt.identical, tt.nMismatch, tt.ok)
+			}
+			if tt.mismatchMatch != "" && !strings.Contains(p.Mismatches[0], tt.mismatchMatch) {
+				t.Errorf("mismatch %q does not mention %q", p.Mismatches[0], tt.mismatchMatch)
+			}
+		})
+	}
+}
+
+func TestReadPredictionsBothLayouts(t *testing.T) {
+	ours := "TS,Device,Sensor,Val,Prediction,Decision\n2018-08-28 23:00:05.000,1,1,10.16,0,8.8883906780034411e-05\n"
+	ref := "TS,Device,Sensor,Val,decision,Prediction\n2018-08-28 23:00:05.000,1,1,10.16,8.8883906780034411e-05,0\n"
+	a, err := ReadPredictions(strings.NewReader(ours))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadPredictions(strings.NewReader(ref))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Errorf("layouts disagree (-ours +reference):\n%s", diff)
+	}
+	if _, err := ReadPredictions(strings.NewReader("TS,Device,Sensor,Val,Prediction,Decision\n2018-08-28 23:00:05.000,1,1,10.16,-1,0\n")); err == nil {
+		t.Error("prediction -1 accepted, want an error (0 or 1 only)")
+	}
+}
+
+func TestReferenceFilesParse(t *testing.T) {
+	ref, err := FindReference(".")
+	if err != nil {
+		t.Skip(err)
+	}
+	f, err := os.Open(ref.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rs, err := ReadReadings(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := os.Open(ref.Expected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ps, err := ReadPredictions(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 17768 || len(ps) != 17768 || countKeys(rs) != 15 {
+		t.Errorf("reference has %d readings of %d sensors and %d predictions, want 17768 of 15 and 17768", len(rs), countKeys(rs), len(ps))
+	}
+	models, err := ReadModels(ref.Models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(models) != 15 {
+		t.Errorf("%d reference models, want 15", len(models))
+	}
+}
+
+func TestParseFleet(t *testing.T) {
+	tests := []struct {
+		in      string
+		d, s    int
+		wantErr bool
+	}{
+		{in: "100x10", d: 100, s: 10},
+		{in: "3X5", d: 3, s: 5},
+		{in: "0x5", wantErr: true},
+		{in: "10", wantErr: true},
+		{in: "axb", wantErr: true},
+		{in: "2000x1000", wantErr: true},
+	}
+	for _, tt := range tests {
+		d, s, err := ParseFleet(tt.in)
+		if (err != nil) != tt.wantErr || d != tt.d || s != tt.s {
+			t.Errorf("ParseFleet(%q) = %d, %d, %v; want %d, %d, error %v", tt.in, d, s, err, tt.d, tt.s, tt.wantErr)
+		}
+	}
+}
+
+// The synthetic models must flag the injected spikes and little else.
+func TestSyntheticModelsFindInjectedAnomalies(t *testing.T) {
+	s := Synthetic{Devices: 3, Sensors: 4, Rows: 500, Noise: 0.05, AnomalyRate: 0.02, Seed: 3}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	models, err := s.Models()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(models) != 12 {
+		t.Fatalf("%d models, want 12", len(models))
+	}
+	loaded := map[sensor.Key]*svm.Model{}
+	for name, b := range models {
+		k, ok := sensor.ParseModelName(name)
+		if !ok {
+			t.Fatalf("model name %q does not parse", name)
+		}
+		m, err := svm.LoadJSON(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("model %s: %v", name, err)
+		}
+		loaded[k] = m
+	}
+	var flagged, spikes, caught int
+	for _, r := range s.Readings() {
+		d := loaded[r.Key].Decision([]float64{r.Value})
+		mu, sigma := s.level(atoi(r.Key.Device), atoi(r.Key.Sensor))
+		spike := abs(r.Value-mu) > 5.5*sigma
+		if svm.IsAnomaly(d) {
+			flagged++
+			if spike {
+				caught++
+			}
+		}
+		if spike {
+			spikes++
+		}
+	}
+	n := s.Devices * s.Sensors * s.Rows
+	if spikes == 0 || caught != spikes {
+		t.Errorf("%d of %d injected spikes flagged, want all", caught, spikes)
+	}
+	if fp := flagged - caught; fp > n/50 {
+		t.Errorf("%d normal readings of %d flagged, want at most 2 %%", fp, n)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func TestWriteHTMLSelfContained(t *testing.T) {
+	k := sensor.Key{Device: "1", Sensor: "1"}
+	preds := map[sensor.Key][]Prediction{k: {
+		{TS: ts("2018-08-28 23:00:05.000"), Key: k, Value: 10, Anomaly: false},
+		{TS: ts("2018-08-28 23:00:10.000"), Key: k, Value: 30, Anomaly: true},
+		{TS: ts("2018-08-28 23:00:15.000"), Key: k, Value: 11, Anomaly: false},
+	}}
+	var b bytes.Buffer
+	err := WriteHTML(&b, Report{Title: "t", RunID: "r", Window: sensor.Window{Start: ts("2018-08-28 23:00:00.000"), End: ts("2018-08-28 23:00:15.000")},
+		Sensors: []SensorResult{{Key: k, Status: sensor.StatusDone, Rows: 3, Anomalies: 1}}, Parity: "3 of 3 predictions identical to the reference", Preds: preds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := b.String()
+	for _, want := range []string{"<svg", "3 of 3 predictions identical", "sensor 1/1", "1 anomalies"} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, bad := range []string{"<script", "@font-face", "http://fonts", "https://", "<?xml"} {
+		if strings.Contains(html, bad) {
+			t.Errorf("report contains %q; it must be self-contained", bad)
+		}
+	}
+}
