@@ -27,47 +27,53 @@ const (
 	expMax = 709.78
 )
 
-// expCoef are 1/k! for k = 0..13.
-var expCoef = [14]float64{
-	1, 1, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
-	1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800,
-}
+// The polynomial's coefficients 1/k! (c0 = c1 = 1). The pairs
+// (c_2k + c_2k+1 r) are combined by Horner's rule in r^2, as in the assembly.
+const (
+	expC2  = 1.0 / 2
+	expC3  = 1.0 / 6
+	expC4  = 1.0 / 24
+	expC5  = 1.0 / 120
+	expC6  = 1.0 / 720
+	expC7  = 1.0 / 5040
+	expC8  = 1.0 / 40320
+	expC9  = 1.0 / 362880
+	expC10 = 1.0 / 3628800
+	expC11 = 1.0 / 39916800
+	expC12 = 1.0 / 479001600
+	expC13 = 1.0 / 6227020800
+)
 
 // expSlice replaces every x[i] (<= expMax) by exp(x[i]) as described above.
+// The loop body is expPoly written out, so that it compiles to straight-line
+// code.
 func expSlice(x []float64) {
 	for i, v := range x {
-		x[i] = expPoly(v)
+		if !(v >= expMin) {
+			if v == v { // not NaN
+				x[i] = 0
+			}
+			continue
+		}
+		t := v*expLog2e + expShifter
+		n := t - expShifter
+		r := v - n*expLn2Hi
+		r -= n * expLn2Lo
+		r2 := r * r
+		p := (expC12 + expC13*r)
+		p = p*r2 + (expC10 + expC11*r)
+		p = p*r2 + (expC8 + expC9*r)
+		p = p*r2 + (expC6 + expC7*r)
+		p = p*r2 + (expC4 + expC5*r)
+		p = p*r2 + (expC2 + expC3*r)
+		p = p*r2 + (1 + r)
+		x[i] = p * math.Float64frombits((math.Float64bits(t)+1023)<<52)
 	}
 }
 
-// expPoly is one lane of expSlice.
+// expPoly is exp(x) for one argument (see expSlice).
 func expPoly(x float64) float64 {
-	if !(x >= expMin) {
-		if x != x { // NaN
-			return x
-		}
-		return 0
-	}
-	t := x*expLog2e + expShifter
-	n := t - expShifter
-	r := x - n*expLn2Hi
-	r -= n * expLn2Lo
-	p := expCoef[13]
-	p = p*r + expCoef[12]
-	p = p*r + expCoef[11]
-	p = p*r + expCoef[10]
-	p = p*r + expCoef[9]
-	p = p*r + expCoef[8]
-	p = p*r + expCoef[7]
-	p = p*r + expCoef[6]
-	p = p*r + expCoef[5]
-	p = p*r + expCoef[4]
-	p = p*r + expCoef[3]
-	p = p*r + expCoef[2]
-	p = p*r + expCoef[1]
-	p = p*r + expCoef[0]
-	// The low mantissa bits of t hold n + 2^51; adding the exponent bias and
-	// shifting drops everything but n + 1023 into the exponent field.
-	scale := math.Float64frombits((math.Float64bits(t) + 1023) << 52)
-	return p * scale
+	v := [1]float64{x}
+	expSlice(v[:])
+	return v[0]
 }

@@ -13,18 +13,23 @@ func (b *svBlocks) rbfSumGo(z []float64, negGamma float64) float64 {
 		b1 := min(b0+chunk, b.nblk)
 		for blk := b0; blk < b1; blk++ {
 			d := b.data[blk*nf*svLanes : (blk+1)*nf*svLanes]
-			var a [svLanes]float64
+			var a0, a1, a2, a3, a4, a5, a6, a7 float64
 			for j, zj := range z {
 				v := (*[svLanes]float64)(d[j*svLanes:])
-				for l := range a {
-					t := v[l] - zj
-					a[l] += t * t
-				}
+				t0, t1, t2, t3 := v[0]-zj, v[1]-zj, v[2]-zj, v[3]-zj
+				t4, t5, t6, t7 := v[4]-zj, v[5]-zj, v[6]-zj, v[7]-zj
+				a0 += t0 * t0
+				a1 += t1 * t1
+				a2 += t2 * t2
+				a3 += t3 * t3
+				a4 += t4 * t4
+				a5 += t5 * t5
+				a6 += t6 * t6
+				a7 += t7 * t7
 			}
 			o := (*[svLanes]float64)(args[(blk-b0)*svLanes:])
-			for l := range a {
-				o[l] = a[l] * negGamma
-			}
+			o[0], o[1], o[2], o[3] = a0*negGamma, a1*negGamma, a2*negGamma, a3*negGamma
+			o[4], o[5], o[6], o[7] = a4*negGamma, a5*negGamma, a6*negGamma, a7*negGamma
 		}
 		k := (b1 - b0) * svLanes
 		expSlice(args[:k])
