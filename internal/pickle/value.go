@@ -70,13 +70,13 @@ type Set struct {
 	Frozen bool
 }
 
-// Dict is a Python dict, keeping insertion order. Keys that are strings
-// replace earlier equal keys, as Python does; other keys are kept as they
-// come.
+// Dict is a Python dict, keeping insertion order. A str key (or a bytes
+// key, as Python 2 str keys arrive) replaces an earlier equal key, as Python
+// does; other keys are kept as they come.
 type Dict struct {
 	Keys   []Value
 	Values []Value
-	index  map[string]int
+	index  map[string]int // "s"+str or "b"+bytes -> position
 }
 
 // NewDict returns an empty dict.
@@ -85,32 +85,45 @@ func NewDict() *Dict { return &Dict{} }
 // Len returns the number of entries.
 func (d *Dict) Len() int { return len(d.Keys) }
 
+func indexKey(k Value) (string, bool) {
+	switch s := k.(type) {
+	case string:
+		return "s" + s, true
+	case []byte:
+		return "b" + string(s), true
+	}
+	return "", false
+}
+
 // Set adds or replaces an entry.
 func (d *Dict) Set(k, v Value) {
-	if s, ok := k.(string); ok {
+	if ik, ok := indexKey(k); ok {
 		if d.index == nil {
 			d.index = make(map[string]int)
 		}
-		if i, ok := d.index[s]; ok {
+		if i, ok := d.index[ik]; ok {
 			d.Values[i] = v
 			return
 		}
-		d.index[s] = len(d.Keys)
+		d.index[ik] = len(d.Keys)
 	}
 	d.Keys = append(d.Keys, k)
 	d.Values = append(d.Values, v)
 }
 
-// Get returns the value stored under the string key k.
+// Get returns the value stored under the str key k or, failing that, under
+// the bytes key k (a Python 2 str).
 func (d *Dict) Get(k string) (Value, bool) {
 	if d == nil || d.index == nil {
 		return nil, false
 	}
-	i, ok := d.index[k]
-	if !ok {
-		return nil, false
+	if i, ok := d.index["s"+k]; ok {
+		return d.Values[i], true
 	}
-	return d.Values[i], true
+	if i, ok := d.index["b"+k]; ok {
+		return d.Values[i], true
+	}
+	return nil, false
 }
 
 // Object is what a call or an instantiation in the stream would have made,
