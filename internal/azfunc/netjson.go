@@ -173,7 +173,7 @@ func netDouble(f float64) string {
 
 // netDoubleString is .NET Core's double.ToString() (invariant culture):
 // shortest round-trip digits, fixed notation for decimal exponents in
-// [-5, 15), otherwise d.dddE+XX with at least two exponent digits.
+// (-5, 15), otherwise d.dddE+XX with at least two exponent digits.
 func netDoubleString(f float64) string {
 	if f == 0 {
 		if math.Signbit(f) {
@@ -184,7 +184,7 @@ func netDoubleString(f float64) string {
 	e := strconv.FormatFloat(f, 'e', -1, 64) // -d.ddde±XX
 	mant, expText, _ := strings.Cut(e, "e")
 	exp, _ := strconv.Atoi(expText)
-	if exp >= -5 && exp < 15 {
+	if exp > -5 && exp < 15 {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
 	sign := "+"

@@ -1,0 +1,275 @@
+package azfunc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+type handled struct {
+	status  int
+	ctype   string
+	resp    Response
+	res     *HTTPResponse
+	stdout  []map[string]any
+	stderr  []map[string]any
+	rawBody string
+}
+
+func serve(t *testing.T, h func(Options) http.Handler, opts Options, body []byte, header http.Header) handled {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	opts.Logger = NewLogger(&stdout, &stderr, slog.LevelDebug)
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/fn", bytes.NewReader(body))
+	req.Header = header
+	rec := httptest.NewRecorder()
+	h(opts).ServeHTTP(rec, req)
+	out := handled{status: rec.Code, ctype: rec.Header().Get("Content-Type"), rawBody: rec.Body.String()}
+	var raw struct {
+		Outputs     map[string]json.RawMessage
+		Logs        []string
+		ReturnValue any
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &raw); err != nil {
+		t.Fatalf("response is not the envelope: %v: %s", err, rec.Body)
+	}
+	if raw.Outputs == nil || raw.Logs == nil {
+		t.Errorf("Outputs and Logs must be {} and [], got %s", rec.Body)
+	}
+	out.resp = Response{Logs: raw.Logs, ReturnValue: raw.ReturnValue}
+	if r, ok := raw.Outputs["res"]; ok {
+		out.res = &HTTPResponse{}
+		if err := json.Unmarshal(r, out.res); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []struct {
+		buf *bytes.Buffer
+		dst *[]map[string]any
+	}{{&stdout, &out.stdout}, {&stderr, &out.stderr}} {
+		for _, line := range strings.Split(strings.TrimSpace(s.buf.String()), "\n") {
+			if line == "" {
+				continue
+			}
+			m := map[string]any{}
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("log line is not JSON: %q", line)
+			}
+			*s.dst = append(*s.dst, m)
+		}
+	}
+	return out
+}
+
+func TestHandle(t *testing.T) {
+	body, header, err := NewQueueRequest("job", queueValue, call("score-sensor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queueHandler := func(run func(context.Context, *Invocation, QueueMessage) (Response, error)) func(Options) http.Handler {
+		return func(o Options) http.Handler { return Handle("score-sensor", QueueTrigger("job"), run, o) }
+	}
+	for _, test := range []struct {
+		name       string
+		handler    func(Options) http.Handler
+		opts       Options
+		body       []byte
+		wantStatus int
+		wantRes    *HTTPResponse
+		wantLogs   []string
+		// wantStderr is the permanent attribute of the one stderr line; nil: no stderr line.
+		wantStderr *bool
+	}{
+		{
+			name: "success collects info lines, not debug ones",
+			handler: queueHandler(func(ctx context.Context, inv *Invocation, m QueueMessage) (Response, error) {
+				inv.Logger.Debug("detail")
+				inv.Logger.Info("scored", "rows", 3, "blob", "r1/preds_1_2.csv")
+				if inv.ID != "0f0e5a43-6c3b-4d2c-9a55-2f1de0a6b7c1" || m.DequeueCount != 2 {
+					return Response{}, fmt.Errorf("invocation %q dequeue %d", inv.ID, m.DequeueCount)
+				}
+				if !inv.Now().Equal(call("").UtcNow) {
+					return Response{}, fmt.Errorf("Now = %v", inv.Now())
+				}
+				return Response{Logs: []string{"own line"}}, nil
+			}),
+			body:       body,
+			wantStatus: 200,
+			wantLogs:   []string{"own line", "INFO scored rows=3 blob=r1/preds_1_2.csv"},
+		},
+		{
+			name: "transient error is a 500 and a stderr line",
+			handler: queueHandler(func(ctx context.Context, inv *Invocation, m QueueMessage) (Response, error) {
+				return Response{}, errors.New("blob service unavailable")
+			}),
+			body:       body,
+			wantStatus: 500,
+			wantLogs:   []string{`ERROR invocation failed permanent=false err="blob service unavailable" duration=` + "*"},
+			wantStderr: ptr(false),
+		},
+		{
+			name: "permanent error is a 500 with permanent=true",
+			handler: queueHandler(func(ctx context.Context, inv *Invocation, m QueueMessage) (Response, error) {
+				return Response{}, fmt.Errorf("job: %w", Permanent(errors.New("no sensors")))
+			}),
+			body:       body,
+			wantStatus: 500,
+			wantLogs:   []string{`ERROR invocation failed permanent=true err="job: no sensors" duration=` + "*"},
+			wantStderr: ptr(true),
+		},
+		{
+			name: "undecodable envelope is permanent",
+			handler: queueHandler(func(ctx context.Context, inv *Invocation, m QueueMessage) (Response, error) {
+				return Response{}, nil
+			}),
+			body:       []byte(`{"Data":{}}`),
+			wantStatus: 500,
+			wantLogs:   []string{`ERROR invocation failed permanent=true err="decode trigger: data \"job\": azfunc: no such binding in payload" duration=` + "*"},
+			wantStderr: ptr(true),
+		},
+		{
+			name: "panic is recovered as a transient error",
+			handler: queueHandler(func(ctx context.Context, inv *Invocation, m QueueMessage) (Response, error) {
+				var p *QueueMessage
+				_ = p.ID
+				return Response{}, nil
+			}),
+			body:       body,
+			wantStatus: 500,
+			wantLogs:   []string{`ERROR invocation failed permanent=false err="panic: runtime error: invalid memory address or nil pointer dereference" duration=` + "*"},
+			wantStderr: ptr(false),
+		},
+		{
+			name: "deadline from Options.Timeout",
+			handler: queueHandler(func(ctx context.Context, inv *Invocation, m QueueMessage) (Response, error) {
+				if _, ok := ctx.Deadline(); !ok {
+					return Response{}, errors.New("no deadline")
+				}
+				<-ctx.Done()
+				return Response{}, fmt.Errorf("score: %w", ctx.Err())
+			}),
+			opts:       Options{Timeout: 20 * time.Millisecond},
+			body:       body,
+			wantStatus: 500,
+			wantLogs:   []string{`ERROR invocation failed permanent=false err="score: context deadline exceeded" duration=` + "*"},
+			wantStderr: ptr(false),
+		},
+		{
+			name: "http trigger: permanent error is res 400",
+			handler: func(o Options) http.Handler {
+				return Handle("backfill", HTTPTrigger("req"), func(ctx context.Context, inv *Invocation, r HTTPRequest) (Response, error) {
+					return Response{}, Permanent(errors.New("end before start"))
+				}, o)
+			},
+			opts:       Options{HTTPOutput: "res"},
+			body:       mustBuild(NewHTTPRequest("req", httpValue, call("backfill"))),
+			wantStatus: 200,
+			wantRes: &HTTPResponse{StatusCode: 400, Headers: map[string]string{"Content-Type": "application/json"},
+				Body: `{"error":"end before start","invocationId":"0f0e5a43-6c3b-4d2c-9a55-2f1de0a6b7c1"}`},
+			wantLogs:   []string{`ERROR invocation failed permanent=true err="end before start" duration=` + "*"},
+			wantStderr: ptr(true),
+		},
+		{
+			name: "http trigger: transient error is res 500 without details",
+			handler: func(o Options) http.Handler {
+				return Handle("backfill", HTTPTrigger("req"), func(ctx context.Context, inv *Invocation, r HTTPRequest) (Response, error) {
+					return Response{}, errors.New("sql: connection refused")
+				}, o)
+			},
+			opts:       Options{HTTPOutput: "res"},
+			body:       mustBuild(NewHTTPRequest("req", httpValue, call("backfill"))),
+			wantStatus: 200,
+			wantRes: &HTTPResponse{StatusCode: 500, Headers: map[string]string{"Content-Type": "application/json"},
+				Body: `{"error":"internal error","invocationId":"0f0e5a43-6c3b-4d2c-9a55-2f1de0a6b7c1"}`},
+			wantLogs:   []string{`ERROR invocation failed permanent=false err="sql: connection refused" duration=` + "*"},
+			wantStderr: ptr(false),
+		},
+		{
+			name: "http trigger: success passes the core's response",
+			handler: func(o Options) http.Handler {
+				return Handle("run-status", HTTPTrigger("req"), func(ctx context.Context, inv *Invocation, r HTTPRequest) (Response, error) {
+					return JSONResponse("res", 200, map[string]string{"run": r.Query["code"]})
+				}, o)
+			},
+			opts:       Options{HTTPOutput: "res"},
+			body:       mustBuild(NewHTTPRequest("req", httpValue, call("run-status"))),
+			wantStatus: 200,
+			wantRes:    &HTTPResponse{StatusCode: 200, Headers: map[string]string{"Content-Type": "application/json"}, Body: `{"run":"k"}`},
+		},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			got := serve(t, test.handler, test.opts, test.body, header)
+			if got.status != test.wantStatus {
+				t.Errorf("status = %d, want %d (%s)", got.status, test.wantStatus, got.rawBody)
+			}
+			if got.ctype != "application/json; charset=utf-8" {
+				t.Errorf("Content-Type = %q", got.ctype)
+			}
+			if diff := cmp.Diff(test.wantRes, got.res); diff != "" {
+				t.Errorf("Outputs.res (-want +got):\n%s", diff)
+			}
+			if len(got.resp.Logs) != len(test.wantLogs) {
+				t.Fatalf("Logs = %q, want %q", got.resp.Logs, test.wantLogs)
+			}
+			for i, w := range test.wantLogs {
+				g := got.resp.Logs[i]
+				if p, ok := strings.CutSuffix(w, "*"); ok {
+					if !strings.HasPrefix(g, p) {
+						t.Errorf("Logs[%d] = %q, want prefix %q", i, g, p)
+					}
+				} else if g != w {
+					t.Errorf("Logs[%d] = %q, want %q", i, g, w)
+				}
+			}
+			for _, l := range append(append([]map[string]any{}, got.stdout...), got.stderr...) {
+				if l["invocation_id"] != "0f0e5a43-6c3b-4d2c-9a55-2f1de0a6b7c1" || l["function"] == nil {
+					t.Errorf("log line without invocation_id/function: %v", l)
+				}
+			}
+			if test.wantStderr == nil {
+				if len(got.stderr) != 0 {
+					t.Errorf("stderr lines %v, want none", got.stderr)
+				}
+				return
+			}
+			if len(got.stderr) != 1 {
+				t.Fatalf("stderr lines %v, want one", got.stderr)
+			}
+			if l := got.stderr[0]; l["level"] != "ERROR" || l["permanent"] != *test.wantStderr {
+				t.Errorf("stderr line %v, want level ERROR permanent=%v", l, *test.wantStderr)
+			}
+		})
+	}
+}
+
+func mustBuild(b []byte, _ http.Header, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func TestNewLoggerSplitsStreams(t *testing.T) {
+	var out, errs bytes.Buffer
+	l := NewLogger(&out, &errs, slog.LevelInfo)
+	l.Debug("hidden")
+	l.Info("to stdout")
+	l.Warn("to stderr")
+	l.Error("also stderr")
+	if got := strings.Count(out.String(), "\n"); got != 1 || !strings.Contains(out.String(), "to stdout") {
+		t.Errorf("stdout = %q", out.String())
+	}
+	if got := strings.Count(errs.String(), "\n"); got != 2 {
+		t.Errorf("stderr = %q", errs.String())
+	}
+}
