@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -220,7 +221,7 @@ func (m *machine) readLen(n int) (int, error) {
 // readLine reads up to and excluding the next '\n' (text opcodes).
 func (m *machine) readLine() (string, error) {
 	rest := m.d.data[m.d.pos:]
-	i := strings.IndexByte(string(rest), '\n')
+	i := bytes.IndexByte(rest, '\n')
 	if i < 0 {
 		return "", fmt.Errorf("%w: no end of line after offset %d", ErrTruncated, m.d.pos)
 	}
