@@ -69,7 +69,11 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{errors.New("run: give both -data and -models, or neither (the reference data)")}
 	}
 	if *visibility >= 0 {
-		hc, _, err := localhost.LoadApp(*app, appSettingsForLoad())
+		settings, err := localrun.AppSettings(*app)
+		if err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		hc, _, err := localhost.LoadApp(*app, settings)
 		if err != nil {
 			return fmt.Errorf("run: %w", err)
 		}
@@ -83,10 +87,4 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("run: %w", err)
 	}
 	return nil
-}
-
-// appSettingsForLoad gives placeholder values for the %SETTING% references of
-// function.json files, enough to read host.json before the stack exists.
-func appSettingsForLoad() map[string]string {
-	return map[string]string{"FANOUT_SCHEDULE": "0 0 * * * *"}
 }

@@ -157,8 +157,11 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	return s, nil
 }
 
-// sampleSettings reads Values of the app's local.settings.sample.json (or
-// local.settings.json), when there is one.
+// AppSettings returns the Values of the app folder's local.settings.json, or of
+// local.settings.sample.json when there is none (empty when neither exists): the
+// settings the stack starts from.
+func AppSettings(appDir string) (map[string]string, error) { return sampleSettings(appDir) }
+
 func sampleSettings(appDir string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, name := range []string{"local.settings.json", "local.settings.sample.json"} {

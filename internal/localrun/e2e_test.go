@@ -1,0 +1,403 @@
+package localrun
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/batchscore/batchscore/internal/localhost"
+	"github.com/batchscore/batchscore/internal/sensor"
+)
+
+// The end-to-end tests run the real chain: the handler built from ./handler,
+// the app folder laid out as `make package` does, the local host, Azurite and
+// SQLite. They need Azurite (make azurite; AZURITE_BIN) and are skipped by -short.
+
+var (
+	appOnce sync.Once
+	appDir  string
+	appErr  error
+)
+
+// packagedApp builds the handler and lays out an app folder (host.json, handler,
+// <function>/function.json) once for all tests, like `make package`.
+func packagedApp(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end: builds the handler, starts Azurite")
+	}
+	appOnce.Do(func() {
+		root, err := moduleRoot(".")
+		if err != nil {
+			appErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "batchscore-app-")
+		if err != nil {
+			appErr = err
+			return
+		}
+		appDir = dir
+		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "handler"), "./handler")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			appErr = fmt.Errorf("build handler: %v\n%s", err, out)
+			return
+		}
+		copyFile := func(src, dst string) error {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(dst, b, 0o644)
+		}
+		if appErr = copyFile(filepath.Join(root, "host.json"), filepath.Join(dir, "host.json")); appErr != nil {
+			return
+		}
+		if b := filepath.Join(root, "local.settings.sample.json"); isFile(b) {
+			if appErr = copyFile(b, filepath.Join(dir, "local.settings.sample.json")); appErr != nil {
+				return
+			}
+		}
+		fns, err := filepath.Glob(filepath.Join(root, "functions", "*", "function.json"))
+		if err != nil || len(fns) == 0 {
+			appErr = fmt.Errorf("no functions/*/function.json in %s", root)
+			return
+		}
+		for _, f := range fns {
+			name := filepath.Base(filepath.Dir(f))
+			if appErr = copyFile(f, filepath.Join(dir, name, "function.json")); appErr != nil {
+				return
+			}
+		}
+	})
+	if appErr != nil {
+		t.Fatal(appErr)
+	}
+	return appDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if appDir != "" {
+		os.RemoveAll(appDir)
+	}
+	os.Exit(code)
+}
+
+func reference(t *testing.T) (Reference, []sensor.Reading) {
+	t.Helper()
+	ref, err := FindReference(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(ref.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rs, err := ReadReadings(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref, rs
+}
+
+func startStack(t *testing.T, o StackOptions) *Stack {
+	t.Helper()
+	o.AppDir = packagedApp(t)
+	var log bytes.Buffer
+	var mu sync.Mutex
+	o.Log = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return log.Write(p) })
+	s, err := StartStack(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close stack: %v", err)
+		}
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("host and handler log:\n%s", log.String())
+			mu.Unlock()
+		}
+	})
+	return s
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestE2EReferenceParity is `make run` on the reference data: every one of the
+// 17,768 predictions must equal the reference's.
+func TestE2EReferenceParity(t *testing.T) {
+	app := packagedApp(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	var stdout bytes.Buffer
+	res, err := Run(ctx, Config{AppDir: app, OutDir: out, Stdout: &stdout})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stdout.String())
+	}
+	if res.Parity == nil || !res.Parity.OK() || res.Parity.Identical != 17768 {
+		t.Fatalf("parity = %+v\n%s", res.Parity, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "17,768 of 17,768 predictions identical to the reference") {
+		t.Errorf("output lacks the parity line:\n%s", stdout.String())
+	}
+	if len(res.Blobs) != 15 || len(res.Sensors) != 15 {
+		t.Errorf("%d prediction blobs and %d sensors, want 15 each", len(res.Blobs), len(res.Sensors))
+	}
+	anomalies := 0
+	for _, s := range res.Sensors {
+		anomalies += s.Anomalies
+	}
+	if anomalies != 6757 {
+		t.Errorf("%d anomalies, want the reference's 6,757", anomalies)
+	}
+	if !isFile(res.ReportPath) {
+		t.Errorf("no report at %s", res.ReportPath)
+	}
+}
+
+// TestE2EPoison: a job for a sensor whose model blob is garbage, and a job body
+// that is not a job, end in score-jobs-poison after maxDequeueCount attempts; the
+// sensor's failure is recorded as poisoned.
+func TestE2EPoison(t *testing.T) {
+	app := packagedApp(t)
+	settings, err := AppSettings(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, _, err := localhost.LoadApp(app, settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := hc.Queues
+	q.VisibilityTimeout = 0
+	q.MaxPollingInterval = 200 * time.Millisecond
+	s := startStack(t, StackOptions{Queues: &q})
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+
+	ref, rs := reference(t)
+	models, err := ReadModels(ref.Models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := sensor.Key{Device: "1", Sensor: "1"}
+	bad := sensor.Key{Device: "9", Sensor: "9"}
+	up := map[string][]byte{good.ModelName(): models[good.ModelName()], bad.ModelName(): []byte("this is not a model")}
+	if err := s.UploadModels(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	var subset []sensor.Reading
+	for _, r := range rs {
+		if r.Key == good && r.TS.Before(ts("2018-08-28 23:10:00.000")) {
+			subset = append(subset, r)
+			r.Key = bad
+			subset = append(subset, r)
+		}
+	}
+	if err := s.Ingest(ctx, subset, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A message that is not a job at all.
+	if err := s.Storage.Queue(ScoreQueue).Enqueue(ctx, []byte(`{"run": 42`)); err != nil {
+		t.Fatal(err)
+	}
+	w := dataWindow(subset)
+	run, err := s.Backfill(ctx, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := s.WaitRun(ctx, run, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done != 1 || sum.Poisoned != 1 || sum.Total != 2 {
+		t.Errorf("summary = %d done, %d poisoned of %d; want 1, 1 of 2", sum.Done, sum.Poisoned, sum.Total)
+	}
+	outs, err := s.Store.Outcomes(ctx, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outs {
+		if o.Key != bad {
+			continue
+		}
+		if o.Status != sensor.StatusPoisoned || o.Attempts != hc.Queues.MaxDequeueCount || o.Error == "" {
+			t.Errorf("outcome of %s = status %s, %d attempts, error %q; want poisoned after %d attempts with the error",
+				bad, o.Status, o.Attempts, o.Error, hc.Queues.MaxDequeueCount)
+		}
+	}
+	poison := s.Storage.Queue(localhost.PoisonQueue(ScoreQueue))
+	msgs, err := poison.Peek(ctx, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, m := range msgs {
+		bodies = append(bodies, string(m.Body))
+	}
+	if len(bodies) != 2 {
+		t.Fatalf("poison queue holds %d messages %q, want 2", len(bodies), bodies)
+	}
+	var sawJob, sawGarbage bool
+	for _, b := range bodies {
+		sawGarbage = sawGarbage || b == `{"run": 42`
+		sawJob = sawJob || (strings.Contains(b, `"device":"9"`) && strings.Contains(b, run))
+	}
+	if !sawJob || !sawGarbage {
+		t.Errorf("poison queue = %q, want the job of %s and the invalid body unchanged", bodies, bad)
+	}
+	st := s.Host.FunctionStats(FnScore)
+	if want := 2 * hc.Queues.MaxDequeueCount; st.Failed != want {
+		t.Errorf("%d failed invocations, want %d (maxDequeueCount for each of the 2 bad messages)", st.Failed, want)
+	}
+}
+
+// TestE2EIdempotence: redelivered event batches change nothing (SQL rows, raw and
+// rejects blobs), and a duplicated timer run leaves exactly the same prediction
+// blobs, names and bytes.
+func TestE2EIdempotence(t *testing.T) {
+	s := startStack(t, StackOptions{})
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	ref, rs := reference(t)
+	models, err := ReadModels(ref.Models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := map[sensor.Key]bool{{Device: "1", Sensor: "1"}: true, {Device: "2", Sensor: "3"}: true, {Device: "3", Sensor: "4"}: true}
+	up := map[string][]byte{}
+	for k := range keep {
+		up[k.ModelName()] = models[k.ModelName()]
+	}
+	if err := s.UploadModels(ctx, up); err != nil {
+		t.Fatal(err)
+	}
+	var subset []sensor.Reading
+	for _, r := range rs {
+		if keep[r.Key] && r.TS.Before(ts("2018-08-29 00:30:00.000")) {
+			subset = append(subset, r)
+		}
+	}
+	// One event that ingest rejects, so that the rejects container is exercised too.
+	hub, err := s.Host.EventHub(FnIngest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.Publish("3", [][]byte{[]byte(`{"TS":"not a time","Device":1,"Sensor":1,"Value":1}`)}, []time.Time{ts("2018-08-28 23:00:05.000")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ingest(ctx, subset, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Host.WaitIdle(ctx, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	rows := readingRows(t, s)
+	raw := blobSet(t, s, RawContainer, "")
+	rejects := blobSet(t, s, RejectsContainer, "")
+	if rows != len(subset) || len(raw) == 0 || len(rejects) == 0 {
+		t.Fatalf("after ingest: %d reading rows (want %d), %d raw blobs, %d rejects blobs (want some)", rows, len(subset), len(raw), len(rejects))
+	}
+
+	t.Run("redelivered batches change nothing", func(t *testing.T) {
+		max := s.Host.Config().EventHubs.MaxEventBatchSize
+		for _, p := range hub.Partitions() {
+			// The first batch of each partition, exactly as the feeder delivered it.
+			if err := hub.Redeliver(ctx, hub.Events(p, 0, int64(max))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := readingRows(t, s); got != rows {
+			t.Errorf("%d reading rows after redelivery, want %d", got, rows)
+		}
+		if diff := cmp.Diff(raw, blobSet(t, s, RawContainer, "")); diff != "" {
+			t.Errorf("raw blobs changed (-before +after):\n%s", diff)
+		}
+		if diff := cmp.Diff(rejects, blobSet(t, s, RejectsContainer, "")); diff != "" {
+			t.Errorf("rejects blobs changed (-before +after):\n%s", diff)
+		}
+	})
+
+	t.Run("duplicated timer run leaves the same blobs", func(t *testing.T) {
+		// FANOUT_SCHEDULE is hourly: the occurrence at 00:00 scores (23:00, 00:00].
+		now := ts("2018-08-29 00:00:00.000")
+		w := sensor.Window{Start: ts("2018-08-28 23:00:00.000"), End: now}
+		fire := func() map[string]string {
+			if err := s.FireTimer(ctx, now); err != nil {
+				t.Fatal(err)
+			}
+			sum, err := s.WaitRun(ctx, w.RunID(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.Done != 3 {
+				t.Fatalf("run %s: %d of %d sensors done, want 3", w.RunID(), sum.Done, sum.Total)
+			}
+			return blobSet(t, s, PredsContainer, "")
+		}
+		first := fire()
+		if len(first) != 3 {
+			t.Fatalf("%d prediction blobs after the first run, want 3: %v", len(first), first)
+		}
+		second := fire()
+		if diff := cmp.Diff(first, second); diff != "" {
+			t.Errorf("prediction blobs differ after the duplicated run (-first +second):\n%s", diff)
+		}
+	})
+}
+
+// readingRows counts the rows of the readings table.
+func readingRows(t *testing.T, s *Stack) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+s.SQLPath+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM readings").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// blobSet returns name -> base64 of the bytes of every blob under prefix.
+func blobSet(t *testing.T, s *Stack, container, prefix string) map[string]string {
+	t.Helper()
+	list, err := s.Storage.Blobs().List(t.Context(), container, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, b := range list {
+		data, _, err := s.Storage.Blobs().Get(t.Context(), container, b.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[b.Name] = base64.StdEncoding.EncodeToString(data)
+	}
+	return out
+}
