@@ -93,6 +93,7 @@ func Handle[T any](name string, decode func(*Request) (T, error), run func(ctx c
 				c:    c,
 			}),
 		}
+		ctx = withInvocation(ctx, inv)
 		resp, err := invoke(ctx, r, inv, maxBody, decode, run)
 		status := http.StatusOK
 		if err != nil {

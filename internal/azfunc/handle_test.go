@@ -273,3 +273,34 @@ func TestNewLoggerSplitsStreams(t *testing.T) {
 		t.Errorf("stderr = %q", errs.String())
 	}
 }
+
+func TestContextLogger(t *testing.T) {
+	body, header, err := NewTimerRequest("timer", timerValue, call("timer-fanout"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shared *slog.Logger // what a function core built once would hold
+	got := serve(t, func(o Options) http.Handler {
+		shared = ContextLogger(o.Logger).With("component", "fanout")
+		return Handle("timer-fanout", TimerTrigger("timer"), func(ctx context.Context, inv *Invocation, ti TimerInfo) (Response, error) {
+			if FromContext(ctx) != inv {
+				return Response{}, errors.New("FromContext does not give the invocation")
+			}
+			shared.InfoContext(ctx, "fanned out", "sensors", 15)
+			shared.Info("no context")
+			return Response{}, nil
+		}, o)
+	}, Options{}, body, header)
+	if diff := cmp.Diff([]string{"INFO fanned out component=fanout sensors=15"}, got.resp.Logs); diff != "" {
+		t.Errorf("Logs (-want +got):\n%s", diff)
+	}
+	if len(got.stdout) < 2 {
+		t.Fatalf("stdout lines = %v, want at least 2", got.stdout)
+	}
+	if got.stdout[0]["invocation_id"] == nil || got.stdout[0]["component"] != "fanout" {
+		t.Errorf("context line = %v, want invocation_id and component", got.stdout[0])
+	}
+	if got.stdout[1]["invocation_id"] != nil || got.stdout[1]["component"] != "fanout" {
+		t.Errorf("plain line = %v, want component and no invocation_id", got.stdout[1])
+	}
+}
