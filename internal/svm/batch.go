@@ -113,3 +113,15 @@ func newSVBlocks(sv, dual []float64, nsv, nf int) svBlocks {
 	}
 	return b
 }
+
+// KernelImplementation names the RBF kernel this process uses: "avx512" or
+// "avx2" (amd64 assembly, chosen from the CPU's features) or "go".
+func KernelImplementation() string {
+	switch kernelImpl {
+	case 1:
+		return "avx2"
+	case 2:
+		return "avx512"
+	}
+	return "go"
+}

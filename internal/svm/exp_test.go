@@ -26,6 +26,16 @@ func expByKernel(x float64) float64 {
 // machine runs, so that every test covers each of them.
 var implNames = map[int]string{0: "go", 1: "avx2", 2: "avx512"}
 
+func TestKernelImplementation(t *testing.T) {
+	for _, impl := range kernelsHere() {
+		undo := setImpl(impl)
+		if got := KernelImplementation(); got != implNames[impl] {
+			t.Errorf("KernelImplementation() = %q, want %q", got, implNames[impl])
+		}
+		undo()
+	}
+}
+
 func kernelsHere() []int {
 	var impls []int
 	for i := 0; i <= bestImpl; i++ {

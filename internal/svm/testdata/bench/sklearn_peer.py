@@ -8,9 +8,10 @@ Run with Debian's /usr/bin/python3 (scikit-learn 1.2.1). Subcommands:
           OPENBLAS_NUM_THREADS=1), write JSON: the fitted params, the rows, the
           decisions and the time; optionally the pickled pipeline and the rows
           as a CSV (--pickle, --csv).
-  score   the reference's per-model pattern on files: read a CSV
-          (TS,Device,Sensor,Value), unpickle a model, decision_function, write
-          CSV; prints the wall-clock seconds of that work as JSON.
+  score   the reference's per-model pattern on files: unpickle a model, read
+          a CSV with a header, decision_function on the --feature column,
+          write the rows with decision and anomaly columns (as `batchscore
+          score` does); prints the seconds of that work as JSON.
   golden  write the golden files the Go tests read: generated.json (sklearn
           models of every kernel and scaler variant with their decisions) and
           reference.json (the 15 reference models' params, exported from their
@@ -98,7 +99,7 @@ def cmd_fit(a):
             pickle.dump(pipe, f)
     if a.csv:
         with open(a.csv, "w", newline="") as f:
-            w = csv.writer(f)
+            w = csv.writer(f, lineterminator="\n")
             w.writerow(["TS", "Device", "Sensor", "Value"])
             for i, row in enumerate(X[:, 0]):
                 s = i * 5
@@ -106,22 +107,23 @@ def cmd_fit(a):
 
 
 def cmd_score(a):
+    # The reference's predict.py pattern, with the columns of `batchscore score`:
+    # every input column unchanged, then decision and anomaly (1 when decision <= 0).
     t = time.perf_counter()
     with open(a.model, "rb") as f:
         pipe = pickle.load(f)
-    rows = []
     with open(a.input, newline="") as f:
         r = csv.reader(f)
-        next(r)
-        for rec in r:
-            rows.append(rec)
-    X = np.array([[float(rec[3])] for rec in rows])
+        header = next(r)
+        rows = list(r)
+    col = header.index(a.feature)
+    X = np.array([[float(rec[col])] for rec in rows])
     d = pipe.decision_function(X)
     with open(a.output, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["TS", "Device", "Sensor", "Val", "Prediction", "Decision"])
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header + ["decision", "anomaly"])
         for rec, v in zip(rows, d):
-            w.writerow([rec[0], rec[1], rec[2], rec[3], 1 if v <= 0 else 0, repr(float(v))])
+            w.writerow(rec + [repr(float(v)), 1 if v <= 0 else 0])
     json.dump({"seconds": time.perf_counter() - t, "rows": len(rows)}, sys.stdout)
 
 
@@ -186,6 +188,7 @@ def main():
     s.add_argument("--model", required=True)
     s.add_argument("--input", required=True)
     s.add_argument("--output", required=True)
+    s.add_argument("--feature", default="Value")
     g = sub.add_parser("golden")
     g.add_argument("--dir", required=True)
     g.add_argument("--reference", required=True)
