@@ -304,3 +304,16 @@ func TestContextLogger(t *testing.T) {
 		t.Errorf("plain line = %v, want component and no invocation_id", got.stdout[1])
 	}
 }
+
+func TestCollectedValues(t *testing.T) {
+	c := &collector{}
+	l := slog.New(&teeHandler{next: slog.DiscardHandler, c: c})
+	l.Info("done", "result", struct {
+		Rows int `json:"rows"`
+	}{3}, "err", errors.New("a b"), "when", time.Duration(1500)*time.Millisecond)
+	l.WithGroup("g").With("k", "v").Info("grouped", "n", 1)
+	want := []string{`INFO done result={"rows":3} err="a b" when=1.5s`, `INFO grouped g.k=v g.n=1`}
+	if diff := cmp.Diff(want, c.snapshot()); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

@@ -2,6 +2,7 @@ package azfunc
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -108,7 +109,11 @@ func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 		if a.Equal(slog.Attr{}) {
 			return
 		}
-		fmt.Fprintf(&b, " %s%s=%s", prefix, a.Key, quoteIfNeeded(a.Value.String()))
+		text, isJSON := valueText(a.Value)
+		if !isJSON {
+			text = quoteIfNeeded(text)
+		}
+		fmt.Fprintf(&b, " %s%s=%s", prefix, a.Key, text)
 	}
 	for _, a := range h.attrs {
 		write("", a)
@@ -142,6 +147,24 @@ func (h *teeHandler) WithGroup(name string) slog.Handler {
 		g = h.group + "." + name
 	}
 	return &teeHandler{next: h.next.WithGroup(name), c: h.c, attrs: h.attrs, group: g}
+}
+
+// valueText renders a value for a collected line: errors by their message,
+// other non-scalar values (result structs, maps) as JSON, left unquoted.
+func valueText(v slog.Value) (text string, isJSON bool) {
+	if v.Kind() != slog.KindAny {
+		return v.String(), false
+	}
+	switch x := v.Any().(type) {
+	case error:
+		return x.Error(), false
+	case fmt.Stringer:
+		return x.String(), false
+	}
+	if b, err := json.Marshal(v.Any()); err == nil {
+		return string(b), true
+	}
+	return v.String(), false
 }
 
 func quoteIfNeeded(s string) string {
