@@ -15,8 +15,8 @@ import (
 // Default limits, used when the Options field is 0.
 const (
 	DefaultMaxInput       = 512 << 20 // bytes of input
-	DefaultMaxMemo        = 1 << 20   // memo entries
-	DefaultMaxStack       = 1 << 22   // values on the stack (all marks together)
+	DefaultMaxMemo        = 1 << 18   // memo entries
+	DefaultMaxStack       = 1 << 20   // values on the stack (all marks together)
 	DefaultMaxMarks       = 256       // MARKs open at once
 	DefaultMaxNumberBytes = 64        // bytes of a LONG1/LONG4, digits of a text number
 	DefaultMaxNested      = 4         // Decode called from OnBuild inside Decode
@@ -122,7 +122,7 @@ func (d *Decoder) Decode() (Value, error) {
 	}
 	d.nested++
 	defer func() { d.nested-- }()
-	m := machine{d: d, memo: make(map[int]Value)}
+	m := machine{d: d}
 	return m.run()
 }
 
@@ -130,7 +130,8 @@ type machine struct {
 	d     *Decoder
 	stack []Value
 	marks []int
-	memo  map[int]Value
+	memo  []memoEntry // indexed by memo index (below MaxMemo)
+	nmemo int         // entries stored, the index MEMOIZE uses
 	proto int
 }
 
@@ -229,23 +230,34 @@ func (m *machine) readLine() (string, error) {
 	return string(rest[:i]), nil
 }
 
+type memoEntry struct {
+	v  Value
+	ok bool
+}
+
 func (m *machine) memoPut(idx int, v Value) error {
-	if idx < 0 {
-		return fmt.Errorf("negative memo index %d", idx)
+	if idx < 0 || idx >= m.d.opt.MaxMemo {
+		return fmt.Errorf("memo index %d is over the limit of %d entries", idx, m.d.opt.MaxMemo)
 	}
-	if _, ok := m.memo[idx]; !ok && len(m.memo) >= m.d.opt.MaxMemo {
-		return fmt.Errorf("memo over the limit of %d entries", m.d.opt.MaxMemo)
+	if idx >= len(m.memo) {
+		if idx < cap(m.memo) {
+			m.memo = m.memo[:idx+1]
+		} else {
+			m.memo = append(m.memo, make([]memoEntry, idx+1-len(m.memo))...)
+		}
 	}
-	m.memo[idx] = v
+	if !m.memo[idx].ok {
+		m.nmemo++
+	}
+	m.memo[idx] = memoEntry{v: v, ok: true}
 	return nil
 }
 
 func (m *machine) memoGet(idx int) (Value, error) {
-	v, ok := m.memo[idx]
-	if !ok {
+	if idx < 0 || idx >= len(m.memo) || !m.memo[idx].ok {
 		return nil, fmt.Errorf("memo index %d was never stored", idx)
 	}
-	return v, nil
+	return m.memo[idx].v, nil
 }
 
 func (m *machine) global(mod, name string) (Value, error) {
@@ -574,7 +586,7 @@ func (m *machine) step(op byte) error {
 		}
 		return m.memoTop(int(v))
 	case opMemoize:
-		return m.memoTop(len(m.memo))
+		return m.memoTop(m.nmemo)
 	case opGet, opBinGet, opLongBinGet:
 		var idx int
 		switch op {

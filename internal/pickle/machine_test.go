@@ -177,7 +177,7 @@ func TestErrors(t *testing.T) {
 		{"stop with open mark", "\x80\x02(N.", Options{}, "1 unclosed MARKs"},
 		{"stop on empty stack", "\x80\x02.", Options{}, "empty stack"},
 		{"tuple without mark", "\x80\x02Nt.", Options{}, "no MARK"},
-		{"memo limit", "\x80\x04N\x94\x94\x94.", Options{MaxMemo: 2}, "memo over the limit of 2 entries"},
+		{"memo limit", "\x80\x04N\x94\x94\x94.", Options{MaxMemo: 2}, "memo index 2 is over the limit of 2 entries"},
 		{"stack limit", "\x80\x04NNNN.", Options{MaxStack: 3}, "stack over the limit of 3 values"},
 		{"input limit", "\x80\x04NNNN.", Options{MaxInput: 5}, "input of 7 bytes is over the limit of 5"},
 		{"number limit", "\x80\x02\x8a\x41" + strings.Repeat("\x01", 65) + ".", Options{}, "integer of 65 bytes is over the limit of 64"},

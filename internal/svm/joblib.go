@@ -162,7 +162,7 @@ func joblibHook(d *pickle.Decoder, o *pickle.Object) (pickle.Value, bool, error)
 		return nil, false, err
 	}
 	if nbytes > d.Remaining() {
-		return nil, false, fmt.Errorf("array of shape %v and dtype %s needs %d bytes, %d left: %w", shape, dt.descr, nbytes, d.Remaining(), pickle.ErrTruncated)
+		return nil, false, fmt.Errorf("%w: joblib array of shape %v and dtype %s needs %d bytes, %d left", pickle.ErrTruncated, shape, dt.descr, nbytes, d.Remaining())
 	}
 	raw, err := d.ReadRaw(nbytes)
 	if err != nil {

@@ -52,13 +52,16 @@ func allowGlobal(g pickle.Global) bool { return allowedGlobals[g] }
 // or a Pipeline whose last step is a OneClassSVM with an optional
 // StandardScaler before it. Nothing in the data is executed: the pickle is
 // read by a restricted machine that only accepts the globals such a model
-// names (see internal/pickle). Errors are one line saying what was found and
+// names (see internal/pickle). An uncompressed joblib file is read too (see
+// LoadJoblib). Errors are one line saying what was found and
 // what is supported, and wrap ErrInvalidModel.
 func LoadPickle(data []byte) (*Model, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty pickle; %s", ErrInvalidModel, supportedSklearn)
 	}
-	v, err := pickle.Load(data, pickle.Options{Allow: allowGlobal})
+	// joblibHook also reads joblib's array wrappers, should an uncompressed
+	// joblib file be given here.
+	v, err := pickle.Load(data, pickle.Options{Allow: allowGlobal, OnBuild: joblibHook})
 	if err != nil {
 		return nil, pickleError(err)
 	}
@@ -71,6 +74,9 @@ func pickleError(err error) error {
 	var ge *pickle.GlobalError
 	if errors.As(err, &ge) && strings.HasPrefix(ge.Global.Module, "sklearn.") {
 		return fmt.Errorf("%w: found %s; %s", ErrInvalidModel, ge.Global, supportedSklearn)
+	}
+	if errors.Is(err, pickle.ErrTruncated) {
+		return fmt.Errorf("%w: truncated or damaged file: %w", ErrInvalidModel, err)
 	}
 	return fmt.Errorf("%w: %w", ErrInvalidModel, err)
 }

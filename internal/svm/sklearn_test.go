@@ -71,7 +71,7 @@ func TestSklearnMatrix(t *testing.T) {
 		t.Fatalf("only %d models in models.csv", len(manifest))
 	}
 	formats := make(map[string]int)
-	worst, worstModel := 0.0, ""
+	worst, worstModel, worstScaled := 0.0, "", 0.0
 	for _, rec := range manifest {
 		name, file, format := rec[0], rec[1], rec[2]
 		nf, err := strconv.Atoi(rec[3])
@@ -100,6 +100,7 @@ func TestSklearnMatrix(t *testing.T) {
 				if math.Abs(d-w.decision) <= 1e-300 {
 					rel = 0
 				}
+				worstScaled = math.Max(worstScaled, math.Abs(d-w.decision)/math.Max(1, math.Abs(w.decision)))
 				if rel > worst {
 					worst, worstModel = rel, name
 				}
@@ -117,7 +118,8 @@ func TestSklearnMatrix(t *testing.T) {
 			t.Errorf("no model in format %s", f)
 		}
 	}
-	t.Logf("%d models; worst relative decision error %.3g (%s)", len(manifest), worst, worstModel)
+	t.Logf("%d models; worst relative decision error %.3g (%s); worst |d-want|/max(1,|want|) %.3g",
+		len(manifest), worst, worstModel, worstScaled)
 }
 
 // TestSklearnErrors checks the one-line errors for files that are not
@@ -163,5 +165,38 @@ func TestSklearnErrors(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(want), got.String()); diff != "" {
 		t.Errorf("errors differ from %s (-want +got):\n%s", golden, diff)
+	}
+}
+
+// BenchmarkLoadPickle measures loading a reference model (2 support
+// vectors) and a generated one with 16 features.
+func BenchmarkLoadPickle(b *testing.B) {
+	for _, file := range []string{"reference/models/model_1_1", "sklearn/models/rbf_nf16_scaled_pickle4.pkl"} {
+		data, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(filepath.Base(file), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := LoadPickle(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLoadJoblib measures a zlib-compressed joblib file.
+func BenchmarkLoadJoblib(b *testing.B) {
+	data, err := os.ReadFile(filepath.Join(sklearnDir, "models", "rbf_nf4_every_joblib-zlib.joblib"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := LoadJoblib(data); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
