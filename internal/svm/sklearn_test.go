@@ -38,6 +38,13 @@ func loadSklearnFile(t *testing.T, format, file string) *Model {
 	if err != nil {
 		t.Fatalf("%s: %v", file, err)
 	}
+	viaLoad, err := Load(data)
+	if err != nil {
+		t.Fatalf("%s: Load: %v", file, err)
+	}
+	if diff := cmp.Diff(m.Params(), viaLoad.Params()); diff != "" {
+		t.Errorf("%s: Load and the format's loader disagree (-want +got):\n%s", file, diff)
+	}
 	return m
 }
 
@@ -113,7 +120,8 @@ func TestSklearnMatrix(t *testing.T) {
 			}
 		})
 	}
-	for _, f := range []string{"pickle0", "pickle1", "pickle2", "pickle3", "pickle4", "pickle5", "joblib", "joblib-zlib", "joblib-gzip"} {
+	for _, f := range []string{"pickle0", "pickle1", "pickle2", "pickle3", "pickle4", "pickle5", "joblib", "joblib-zlib", "joblib-gzip",
+		"pickle2-py2", "pickle-numpy2-2", "pickle-numpy2-3"} {
 		if formats[f] == 0 {
 			t.Errorf("no model in format %s", f)
 		}

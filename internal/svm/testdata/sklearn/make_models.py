@@ -23,9 +23,11 @@ Fixed seeds: running it again gives the same models.
 """
 import copy
 import csv
+import io
 import os
 import pickle
 import shutil
+import struct
 
 import joblib
 import numpy as np
@@ -58,8 +60,51 @@ def test_rows(nf):
     return loc + 2.5 * sd * rng.randn(N_TEST, nf)
 
 
+class Py2Pickler(pickle._Pickler):
+    """Writes bytes and ASCII str as Python 2's str (SHORT_BINSTRING,
+    BINSTRING), as scikit-learn 0.19 on Python 2.7 pickled attribute names
+    and numpy array data, instead of Python 3's _codecs.encode reductions."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def _binstring(self, data, obj):
+        if len(data) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+        self.memoize(obj)
+
+    def save_bytes(self, obj):
+        self._binstring(obj, obj)
+
+    def save_str(self, obj):
+        if obj.isascii():
+            self._binstring(obj.encode("ascii"), obj)
+        else:
+            pickle._Pickler.save_str(self, obj)
+
+    dispatch[bytes] = save_bytes
+    dispatch[str] = save_str
+
+
 def save(obj, name, fmt):
     os.makedirs(MODELS, exist_ok=True)
+    if fmt == "pickle2-py2":
+        fn = name + ".pkl"
+        buf = io.BytesIO()
+        Py2Pickler(buf, protocol=2).dump(obj)
+        with open(os.path.join(MODELS, fn), "wb") as f:
+            f.write(buf.getvalue())
+        return fn
+    if fmt.startswith("pickle-numpy2-"):
+        # numpy 2 moved numpy.core to numpy._core; GLOBAL names are plain
+        # text in protocols 2 and 3, so the rename needs no length fix.
+        fn = name + ".pkl"
+        data = pickle.dumps(obj, protocol=int(fmt[-1]))
+        assert b"cnumpy.core." in data
+        with open(os.path.join(MODELS, fn), "wb") as f:
+            f.write(data.replace(b"cnumpy.core.", b"cnumpy._core."))
+        return fn
     if fmt.startswith("pickle"):
         fn = name + ".pkl"
         with open(os.path.join(MODELS, fn), "wb") as f:
@@ -130,6 +175,11 @@ def main():
         joblib.dump(m, os.path.join(MODELS, name + ".joblib"), protocol=proto)
         manifest.append([name, name + ".joblib", "joblib", 4, "protocol %d" % proto])
 
+    add("rbf_nf4_py2_strings", fitted(gamma=0.1), "pickle2-py2", 4, "Python 2 style str (BINSTRING) keys and array data")
+    add("poly_nf7_py2_strings", Pipeline([("scaler", StandardScaler()), ("svm", OneClassSVM(kernel="poly", nu=0.3, gamma=0.05, coef0=1.0))]).fit(train(7, 7)[0]),
+        "pickle2-py2", 7, "Python 2 style strings, poly kernel")
+    for proto in (2, 3):
+        add("rbf_nf4_numpy2_paths_protocol%d" % proto, fitted(gamma="scale"), "pickle-numpy2-%d" % proto, 4, "numpy._core module paths")
     add("rbf_nf4_gamma_scale_pickle5", fitted(gamma="scale"), "pickle5", 4, "gamma='scale': uses fitted _gamma")
     add("rbf_nf4_gamma_auto_pickle4", fitted(gamma="auto"), "pickle4", 4, "gamma='auto'")
     for fmt in ("pickle3", "joblib"):
