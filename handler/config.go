@@ -1,0 +1,282 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+
+	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
+	"github.com/batchscore/batchscore/internal/storage"
+)
+
+// Config is the handler's configuration: the app settings of docs/design.md
+// and the host-owned settings the handler needs.
+type Config struct {
+	Port string // FUNCTIONS_CUSTOMHANDLER_PORT (legacy FUNCTIONS_HTTPWORKER_PORT)
+
+	Storage storage.Config // AzureWebJobsStorage and its __ settings
+
+	SQLURL               string
+	ModelsContainer      string
+	RawContainer         string
+	RejectsContainer     string
+	PredictionsContainer string
+	ScoreQueue           string
+	FanoutSchedule       string
+	FanoutChunkSize      int
+	FanoutParallelism    int
+	AggregateWindow      time.Duration
+	IngestMaxSkew        time.Duration
+	IngestMaxEventBytes  int
+	ModelCacheBytes      int64
+	MaxDequeueCount      int
+	InvocationTimeout    time.Duration
+	LogLevel             slog.Level
+}
+
+// spec is what envconfig fills. envconfig upper-cases every key, so only our
+// own UPPER_SNAKE settings are read through it; the host's mixed-case names
+// (AzureWebJobsStorage...) and the port are read with getenv. Each field
+// records its own parse error (see setting), so that one error can list every
+// bad setting instead of the first.
+type spec struct {
+	SQLURL               setting[string]        `envconfig:"SQL_URL" default:"sqlite:batchscore.db"`
+	ModelsContainer      setting[string]        `envconfig:"MODELS_CONTAINER" default:"models"`
+	RawContainer         setting[string]        `envconfig:"RAW_CONTAINER" default:"raw"`
+	RejectsContainer     setting[string]        `envconfig:"REJECTS_CONTAINER" default:"rejects"`
+	PredictionsContainer setting[string]        `envconfig:"PREDICTIONS_CONTAINER" default:"preds"`
+	ScoreQueue           setting[string]        `envconfig:"SCORE_QUEUE" default:"score-jobs"`
+	FanoutSchedule       setting[string]        `envconfig:"FANOUT_SCHEDULE" default:"0 0 * * * *"`
+	FanoutChunkSize      setting[int]           `envconfig:"FANOUT_CHUNK_SIZE" default:"1"`
+	FanoutParallelism    setting[int]           `envconfig:"FANOUT_PARALLELISM" default:"16"`
+	AggregateWindow      setting[time.Duration] `envconfig:"AGGREGATE_WINDOW" default:"5s"`
+	IngestMaxSkew        setting[time.Duration] `envconfig:"INGEST_MAX_SKEW" default:"24h"`
+	IngestMaxEventBytes  setting[int]           `envconfig:"INGEST_MAX_EVENT_BYTES" default:"1048576"`
+	ModelCacheBytes      setting[int64]         `envconfig:"MODEL_CACHE_BYTES" default:"268435456"`
+	MaxDequeueCount      setting[int]           `envconfig:"MAX_DEQUEUE_COUNT" default:"5"`
+	InvocationTimeout    setting[time.Duration] `envconfig:"INVOCATION_TIMEOUT" default:"9m30s"`
+	LogLevel             setting[string]        `envconfig:"LOG_LEVEL" default:"info"`
+}
+
+// setting is an envconfig.Decoder that keeps the parse error of its value
+// instead of stopping envconfig at the first bad setting.
+type setting[T string | int | int64 | time.Duration] struct {
+	V   T
+	Err error
+}
+
+func (s *setting[T]) Decode(raw string) error {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		s.Err = errors.New("set but empty (remove it to get the default)")
+		return nil
+	}
+	var err error
+	kind := "integer"
+	switch p := any(&s.V).(type) {
+	case *string:
+		*p = raw
+	case *int:
+		*p, err = strconv.Atoi(raw)
+	case *int64:
+		*p, err = strconv.ParseInt(raw, 10, 64)
+	case *time.Duration:
+		kind = "duration (like 90s, 5m, 24h)"
+		*p, err = time.ParseDuration(raw)
+	}
+	if err != nil {
+		s.Err = fmt.Errorf("%q is not a valid %s", raw, kind)
+	}
+	return nil
+}
+
+// loadConfig reads and validates every setting and returns one error that
+// lists all that are missing or invalid. Our own settings come from the
+// process environment (envconfig reads it; the host puts app settings there),
+// host-owned ones through getenv.
+func loadConfig(getenv func(string) string) (Config, error) {
+	var s spec
+	var problems []string
+	bad := func(name string, err error) { problems = append(problems, fmt.Sprintf("%s: %v", name, err)) }
+	if err := envconfig.Process("", &s); err != nil {
+		return Config{}, fmt.Errorf("read settings: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		err  error
+	}{
+		{"SQL_URL", s.SQLURL.Err}, {"MODELS_CONTAINER", s.ModelsContainer.Err}, {"RAW_CONTAINER", s.RawContainer.Err},
+		{"REJECTS_CONTAINER", s.RejectsContainer.Err}, {"PREDICTIONS_CONTAINER", s.PredictionsContainer.Err},
+		{"SCORE_QUEUE", s.ScoreQueue.Err}, {"FANOUT_SCHEDULE", s.FanoutSchedule.Err}, {"FANOUT_CHUNK_SIZE", s.FanoutChunkSize.Err},
+		{"FANOUT_PARALLELISM", s.FanoutParallelism.Err}, {"AGGREGATE_WINDOW", s.AggregateWindow.Err},
+		{"INGEST_MAX_SKEW", s.IngestMaxSkew.Err}, {"INGEST_MAX_EVENT_BYTES", s.IngestMaxEventBytes.Err},
+		{"MODEL_CACHE_BYTES", s.ModelCacheBytes.Err}, {"MAX_DEQUEUE_COUNT", s.MaxDequeueCount.Err},
+		{"INVOCATION_TIMEOUT", s.InvocationTimeout.Err}, {"LOG_LEVEL", s.LogLevel.Err},
+	} {
+		if f.err != nil {
+			bad(f.name, f.err)
+		}
+	}
+
+	c := Config{
+		SQLURL:               s.SQLURL.V,
+		ModelsContainer:      s.ModelsContainer.V,
+		RawContainer:         s.RawContainer.V,
+		RejectsContainer:     s.RejectsContainer.V,
+		PredictionsContainer: s.PredictionsContainer.V,
+		ScoreQueue:           s.ScoreQueue.V,
+		FanoutSchedule:       s.FanoutSchedule.V,
+		FanoutChunkSize:      s.FanoutChunkSize.V,
+		FanoutParallelism:    s.FanoutParallelism.V,
+		AggregateWindow:      s.AggregateWindow.V,
+		IngestMaxSkew:        s.IngestMaxSkew.V,
+		IngestMaxEventBytes:  s.IngestMaxEventBytes.V,
+		ModelCacheBytes:      s.ModelCacheBytes.V,
+		MaxDequeueCount:      s.MaxDequeueCount.V,
+		InvocationTimeout:    s.InvocationTimeout.V,
+	}
+
+	// Host-owned settings.
+	c.Port = strings.TrimSpace(getenv("FUNCTIONS_CUSTOMHANDLER_PORT"))
+	if c.Port == "" {
+		c.Port = strings.TrimSpace(getenv("FUNCTIONS_HTTPWORKER_PORT"))
+	}
+	if n, err := strconv.Atoi(c.Port); c.Port == "" {
+		bad("FUNCTIONS_CUSTOMHANDLER_PORT", errors.New("not set (the Functions host sets it when it starts the handler)"))
+	} else if err != nil || n < 0 || n > 65535 {
+		bad("FUNCTIONS_CUSTOMHANDLER_PORT", fmt.Errorf("%q is not a TCP port", c.Port))
+	}
+	if sc, err := storage.ConfigFromEnv(getenv, "AzureWebJobsStorage"); err != nil {
+		bad("AzureWebJobsStorage", err)
+	} else {
+		c.Storage = sc
+	}
+
+	// Values.
+	if s.SQLURL.Err == nil && !strings.HasPrefix(c.SQLURL, "sqlite:") && !strings.HasPrefix(c.SQLURL, "sqlserver://") {
+		bad("SQL_URL", errors.New("want sqlite:PATH, sqlite::memory: or sqlserver://..."))
+	}
+	for _, f := range []struct {
+		name, v string
+		err     error
+	}{
+		{"MODELS_CONTAINER", c.ModelsContainer, s.ModelsContainer.Err}, {"RAW_CONTAINER", c.RawContainer, s.RawContainer.Err},
+		{"REJECTS_CONTAINER", c.RejectsContainer, s.RejectsContainer.Err}, {"PREDICTIONS_CONTAINER", c.PredictionsContainer, s.PredictionsContainer.Err},
+		{"SCORE_QUEUE", c.ScoreQueue, s.ScoreQueue.Err},
+	} {
+		if f.err == nil && (len(f.v) < 3 || len(f.v) > 63 || !storageName.MatchString(f.v)) {
+			bad(f.name, fmt.Errorf("%q is not a container/queue name (3-63 lowercase letters, digits, single hyphens)", f.v))
+		}
+	}
+	if s.FanoutSchedule.Err == nil {
+		if err := (timerfanout.Config{Schedule: c.FanoutSchedule}).Validate(); err != nil {
+			bad("FANOUT_SCHEDULE", err)
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+		err  error
+	}{
+		{"FANOUT_CHUNK_SIZE", int64(c.FanoutChunkSize), s.FanoutChunkSize.Err},
+		{"FANOUT_PARALLELISM", int64(c.FanoutParallelism), s.FanoutParallelism.Err},
+		{"INGEST_MAX_EVENT_BYTES", int64(c.IngestMaxEventBytes), s.IngestMaxEventBytes.Err},
+		{"MODEL_CACHE_BYTES", c.ModelCacheBytes, s.ModelCacheBytes.Err},
+		{"MAX_DEQUEUE_COUNT", int64(c.MaxDequeueCount), s.MaxDequeueCount.Err},
+		{"AGGREGATE_WINDOW", int64(c.AggregateWindow), s.AggregateWindow.Err},
+		{"INGEST_MAX_SKEW", int64(c.IngestMaxSkew), s.IngestMaxSkew.Err},
+		{"INVOCATION_TIMEOUT", int64(c.InvocationTimeout), s.InvocationTimeout.Err},
+	} {
+		if f.err == nil && f.v <= 0 {
+			bad(f.name, errors.New("must be positive"))
+		}
+	}
+	if s.AggregateWindow.Err == nil && c.AggregateWindow > 0 && c.AggregateWindow%time.Millisecond != 0 {
+		bad("AGGREGATE_WINDOW", errors.New("must be a whole number of milliseconds"))
+	}
+	if s.LogLevel.Err == nil {
+		if err := c.LogLevel.UnmarshalText([]byte(s.LogLevel.V)); err != nil {
+			bad("LOG_LEVEL", fmt.Errorf("%q: want debug, info, warn or error", s.LogLevel.V))
+		}
+	}
+	problems = append(problems, checkHostJSON(getenv("FUNCTIONS_APP_ROOT_PATH"), c)...)
+
+	if len(problems) > 0 {
+		return Config{}, fmt.Errorf("invalid settings:\n  %s", strings.Join(problems, "\n  "))
+	}
+	return c, nil
+}
+
+// storageName is the container/queue name rule (length 3-63 checked apart).
+var storageName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// checkHostJSON compares the settings that must agree with host.json, when the
+// app root (FUNCTIONS_APP_ROOT_PATH, set by the host) holds one:
+// INVOCATION_TIMEOUT below functionTimeout, MAX_DEQUEUE_COUNT equal to
+// extensions.queues.maxDequeueCount.
+func checkHostJSON(root string, c Config) []string {
+	if root == "" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(root, "host.json"))
+	if err != nil {
+		return nil // not our business to require it; the host has read it already
+	}
+	var h struct {
+		FunctionTimeout string `json:"functionTimeout"`
+		Extensions      struct {
+			Queues struct {
+				MaxDequeueCount *int `json:"maxDequeueCount"`
+			} `json:"queues"`
+		} `json:"extensions"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return []string{fmt.Sprintf("host.json: %v", err)}
+	}
+	var out []string
+	if t, ok := parseTimeSpan(h.FunctionTimeout); ok && t > 0 && c.InvocationTimeout >= t {
+		out = append(out, fmt.Sprintf("INVOCATION_TIMEOUT: %s is not below host.json functionTimeout %s", c.InvocationTimeout, t))
+	}
+	want := 5 // the Queues extension's default
+	if h.Extensions.Queues.MaxDequeueCount != nil {
+		want = *h.Extensions.Queues.MaxDequeueCount
+	}
+	if c.MaxDequeueCount > 0 && c.MaxDequeueCount != want {
+		out = append(out, fmt.Sprintf("MAX_DEQUEUE_COUNT: %d differs from host.json extensions.queues.maxDequeueCount %d", c.MaxDequeueCount, want))
+	}
+	return out
+}
+
+// parseTimeSpan reads a .NET TimeSpan "hh:mm:ss" (optionally "d.hh:mm:ss").
+func parseTimeSpan(s string) (time.Duration, bool) {
+	var days int
+	if d, rest, ok := strings.Cut(s, "."); ok && !strings.Contains(d, ":") {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			return 0, false
+		}
+		days, s = n, rest
+	}
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 {
+		return 0, false
+	}
+	var v [3]int
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return 0, false
+		}
+		v[i] = n
+	}
+	return time.Duration(days)*24*time.Hour + time.Duration(v[0])*time.Hour + time.Duration(v[1])*time.Minute + time.Duration(v[2])*time.Second, true
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/batchscore/batchscore/internal/storage"
+)
+
+// ourSettings are every setting the handler reads; setEnv clears those not given.
+var ourSettings = []string{
+	"SQL_URL", "MODELS_CONTAINER", "RAW_CONTAINER", "REJECTS_CONTAINER", "PREDICTIONS_CONTAINER", "SCORE_QUEUE",
+	"FANOUT_SCHEDULE", "FANOUT_CHUNK_SIZE", "FANOUT_PARALLELISM", "AGGREGATE_WINDOW", "INGEST_MAX_SKEW",
+	"INGEST_MAX_EVENT_BYTES", "MODEL_CACHE_BYTES", "MAX_DEQUEUE_COUNT", "INVOCATION_TIMEOUT", "LOG_LEVEL",
+	"FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT", "FUNCTIONS_APP_ROOT_PATH",
+	"AzureWebJobsStorage", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__blobServiceUri",
+	"AzureWebJobsStorage__serviceUri", "AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__credential",
+	"AzureWebJobsStorage__clientId",
+}
+
+// setEnv makes exactly env the handler's environment (restored after the test).
+func setEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, k := range ourSettings {
+		t.Setenv(k, "") // registers the restore
+		if v, ok := env[k]; ok {
+			t.Setenv(k, v)
+		} else {
+			os.Unsetenv(k)
+		}
+	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	minimal := map[string]string{
+		"FUNCTIONS_CUSTOMHANDLER_PORT": "7071",
+		"AzureWebJobsStorage":          storage.AzuriteConnectionString,
+	}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range minimal {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "<unset>" {
+				delete(m, kv[i])
+				continue
+			}
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	appRoot := t.TempDir()
+	if err := os.WriteFile(filepath.Join(appRoot, "host.json"), []byte(`{"version":"2.0","functionTimeout":"00:05:00","extensions":{"queues":{"maxDequeueCount":3}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, test := range []struct {
+		name    string
+		env     map[string]string
+		want    func(*Config) // edits the defaults into the wanted config
+		wantErr []string     // every line the one error must contain
+	}{
+		{name: "defaults", env: minimal, want: func(*Config) {}},
+		{
+			name: "every own setting and the legacy port",
+			env: with("FUNCTIONS_CUSTOMHANDLER_PORT", "<unset>", "FUNCTIONS_HTTPWORKER_PORT", "8081",
+				"SQL_URL", "sqlite::memory:", "MODELS_CONTAINER", "m-1", "RAW_CONTAINER", "r-1", "REJECTS_CONTAINER", "x-1",
+				"PREDICTIONS_CONTAINER", "p-1", "SCORE_QUEUE", "jobs", "FANOUT_SCHEDULE", "0 */5 * * * *",
+				"FANOUT_CHUNK_SIZE", "10", "FANOUT_PARALLELISM", "4", "AGGREGATE_WINDOW", "1m", "INGEST_MAX_SKEW", "1h",
+				"INGEST_MAX_EVENT_BYTES", "2048", "MODEL_CACHE_BYTES", "1024", "MAX_DEQUEUE_COUNT", "3",
+				"INVOCATION_TIMEOUT", "4m", "LOG_LEVEL", "debug", "FUNCTIONS_APP_ROOT_PATH", appRoot),
+			want: func(c *Config) {
+				c.Port, c.SQLURL, c.ModelsContainer, c.RawContainer, c.RejectsContainer = "8081", "sqlite::memory:", "m-1", "r-1", "x-1"
+				c.PredictionsContainer, c.ScoreQueue, c.FanoutSchedule = "p-1", "jobs", "0 */5 * * * *"
+				c.FanoutChunkSize, c.FanoutParallelism, c.AggregateWindow, c.IngestMaxSkew = 10, 4, time.Minute, time.Hour
+				c.IngestMaxEventBytes, c.ModelCacheBytes, c.MaxDequeueCount, c.InvocationTimeout = 2048, 1024, 3, 4*time.Minute
+				c.LogLevel = -4
+			},
+		},
+		{
+			name: "identity-based storage",
+			env:  with("AzureWebJobsStorage", "<unset>", "AzureWebJobsStorage__accountName", "acct", "AzureWebJobsStorage__credential", "managedidentity", "AzureWebJobsStorage__clientId", "cid"),
+			want: func(c *Config) {
+				c.Storage = storage.Config{AccountName: "acct", Credential: "managedidentity", ClientID: "cid"}
+			},
+		},
+		{
+			name: "every problem in one error",
+			env: with("FUNCTIONS_CUSTOMHANDLER_PORT", "<unset>", "AzureWebJobsStorage", "UseDevelopmentStorage=true",
+				"SQL_URL", "postgres://x", "SCORE_QUEUE", "Score_Jobs", "FANOUT_SCHEDULE", "0 0 * * *",
+				"FANOUT_CHUNK_SIZE", "many", "AGGREGATE_WINDOW", "5", "MAX_DEQUEUE_COUNT", "0", "LOG_LEVEL", "loud",
+				"RAW_CONTAINER", " "),
+			wantErr: []string{
+				"FUNCTIONS_CUSTOMHANDLER_PORT: not set",
+				"AzureWebJobsStorage: storage connection AzureWebJobsStorage: UseDevelopmentStorage=true is not supported",
+				"SQL_URL: want sqlite:PATH",
+				`SCORE_QUEUE: "Score_Jobs" is not a container/queue name`,
+				"FANOUT_SCHEDULE:",
+				`FANOUT_CHUNK_SIZE: "many" is not a valid integer`,
+				`AGGREGATE_WINDOW: "5" is not a valid duration`,
+				"MAX_DEQUEUE_COUNT: must be positive",
+				`LOG_LEVEL: "loud": want debug, info, warn or error`,
+				"RAW_CONTAINER: set but empty",
+			},
+		},
+		{
+			name: "settings that disagree with host.json",
+			env:  with("FUNCTIONS_APP_ROOT_PATH", appRoot),
+			wantErr: []string{
+				"INVOCATION_TIMEOUT: 9m30s is not below host.json functionTimeout 5m0s",
+				"MAX_DEQUEUE_COUNT: 5 differs from host.json extensions.queues.maxDequeueCount 3",
+			},
+		},
+		{
+			name:    "no storage at all",
+			env:     with("AzureWebJobsStorage", "<unset>"),
+			wantErr: []string{"AzureWebJobsStorage: storage connection AzureWebJobsStorage: no connection string"},
+		},
+		{
+			name:    "bad port",
+			env:     with("FUNCTIONS_CUSTOMHANDLER_PORT", "70000"),
+			wantErr: []string{`FUNCTIONS_CUSTOMHANDLER_PORT: "70000" is not a TCP port`},
+		},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			setEnv(t, test.env)
+			got, err := loadConfig(os.Getenv)
+			if test.wantErr != nil {
+				if err == nil {
+					t.Fatalf("loadConfig succeeded, want an error with %q", test.wantErr)
+				}
+				lines := strings.Split(err.Error(), "\n")
+				if len(lines)-1 != len(test.wantErr) {
+					t.Errorf("error has %d problems, want %d:\n%v", len(lines)-1, len(test.wantErr), err)
+				}
+				for _, w := range test.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error does not contain %q:\n%v", w, err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Config{
+				Port: "7071", Storage: storage.Config{ConnectionString: storage.AzuriteConnectionString},
+				SQLURL: "sqlite:batchscore.db", ModelsContainer: "models", RawContainer: "raw", RejectsContainer: "rejects",
+				PredictionsContainer: "preds", ScoreQueue: "score-jobs", FanoutSchedule: "0 0 * * * *", FanoutChunkSize: 1,
+				FanoutParallelism: 16, AggregateWindow: 5 * time.Second, IngestMaxSkew: 24 * time.Hour, IngestMaxEventBytes: 1 << 20,
+				ModelCacheBytes: 256 << 20, MaxDequeueCount: 5, InvocationTimeout: 9*time.Minute + 30*time.Second,
+			}
+			test.want(&want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseTimeSpan(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"00:10:00": 10 * time.Minute, "01:00:05": time.Hour + 5*time.Second, "1.02:00:00": 26 * time.Hour,
+	} {
+		if got, ok := parseTimeSpan(in); !ok || got != want {
+			t.Errorf("parseTimeSpan(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "10m", "-1", "a:b:c"} {
+		if _, ok := parseTimeSpan(in); ok {
+			t.Errorf("parseTimeSpan(%q) ok, want failure", in)
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/batchscore/batchscore/functions/ingest"
+	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
+	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
+	"github.com/batchscore/batchscore/internal/azfunc"
+)
+
+// Function names: the folder names of function.json in the app, and so the
+// paths the host POSTs to. Binding names are those of each function.json.
+const (
+	fnIngest      = "ingest"       // eventHubTrigger "events", cardinality many
+	fnTimerFanout = "timer-fanout" // timerTrigger "timer"
+	fnScoreSensor = "score-sensor" // queueTrigger "job"
+)
+
+var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor}
+
+// routes is the handler's whole HTTP surface:
+//
+//	GET  /              readiness (answered at once, before set-up)
+//	POST /ingest        Event Hubs batch -> raw blob, rejects blob, readings in SQL
+//	POST /timer-fanout  timer -> one score-jobs message per sensor chunk
+//	POST /score-sensor  score-jobs message -> predictions blobs and outcomes
+func (a *app) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", a.readiness)
+	for _, name := range functionNames {
+		mux.Handle("POST /"+name, a.function(name))
+	}
+	return mux
+}
+
+// newFunctions builds the function handlers on the set-up dependencies. Each
+// core is adapted by azfunc.Handle, the one place that decodes the envelope,
+// applies INVOCATION_TIMEOUT and maps errors to the host's outcome.
+func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handler {
+	// Cores are shared by all invocations; their lines carry the invocation
+	// id when they log with the invocation's context.
+	coreLog := azfunc.ContextLogger(logger)
+	opts := azfunc.Options{Logger: logger, Timeout: cfg.InvocationTimeout}
+
+	ing := ingest.New(ingest.Config{
+		RawContainer:     cfg.RawContainer,
+		RejectsContainer: cfg.RejectsContainer,
+		MaxSkew:          cfg.IngestMaxSkew,
+		MaxEventBytes:    cfg.IngestMaxEventBytes,
+		Logger:           coreLog.With("component", fnIngest),
+	}, d.blobs, d.store)
+
+	fan := timerfanout.New(timerfanout.Config{
+		Schedule:        cfg.FanoutSchedule,
+		ChunkSize:       cfg.FanoutChunkSize,
+		Parallelism:     cfg.FanoutParallelism,
+		ModelsContainer: cfg.ModelsContainer,
+		Logger:          coreLog.With("component", fnTimerFanout),
+	}, d.blobs, d.queue, d.store)
+
+	score := scoresensor.New(scoresensor.Config{
+		ModelsContainer:      cfg.ModelsContainer,
+		PredictionsContainer: cfg.PredictionsContainer,
+		Width:                cfg.AggregateWindow,
+		MaxDequeueCount:      cfg.MaxDequeueCount,
+		CacheBytes:           cfg.ModelCacheBytes,
+		Logger:               coreLog.With("component", fnScoreSensor),
+	}, d.blobs, d.store, d.blobs, d.store)
+
+	return map[string]http.Handler{
+		fnIngest: azfunc.Handle(fnIngest, azfunc.EventHubTrigger("events"),
+			func(ctx context.Context, inv *azfunc.Invocation, b azfunc.EventBatch) (azfunc.Response, error) {
+				res, err := ing.Run(ctx, b)
+				if err != nil {
+					return azfunc.Response{}, err
+				}
+				inv.Logger.InfoContext(ctx, "ingest done", "partition", b.Partition.PartitionId, "result", res)
+				return azfunc.Response{}, nil
+			}, opts),
+
+		fnTimerFanout: azfunc.Handle(fnTimerFanout, azfunc.TimerTrigger("timer"),
+			func(ctx context.Context, inv *azfunc.Invocation, t azfunc.TimerInfo) (azfunc.Response, error) {
+				res, err := fan.Run(ctx, t, inv.Now())
+				if err != nil {
+					return azfunc.Response{}, err
+				}
+				inv.Logger.InfoContext(ctx, "fan-out done", "past_due", t.IsPastDue, "result", res)
+				return azfunc.Response{}, nil
+			}, opts),
+
+		fnScoreSensor: azfunc.Handle(fnScoreSensor, azfunc.QueueTrigger("job"),
+			func(ctx context.Context, inv *azfunc.Invocation, m azfunc.QueueMessage) (azfunc.Response, error) {
+				res, err := score.Run(ctx, m)
+				if err != nil {
+					return azfunc.Response{}, err
+				}
+				inv.Logger.InfoContext(ctx, "scoring done", "message", m.ID, "dequeue_count", m.DequeueCount, "result", res)
+				return azfunc.Response{}, nil
+			}, opts),
+	}
+}

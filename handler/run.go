@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/azfunc"
+)
+
+// Server timeouts. The host talks to the handler over loopback; bodies are at
+// most a few hundred MiB (an Event Hubs batch) and a response waits for the
+// invocation, so WriteTimeout follows INVOCATION_TIMEOUT.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 2 * time.Minute
+	idleTimeout       = 2 * time.Minute
+	shutdownGrace     = 10 * time.Second
+)
+
+// run is the whole program: it reads the settings, listens on the host's port
+// at once (the host polls GET / and gives up after its initialization
+// timeout), builds the storage and SQL clients in the background, serves until
+// ctx ends or SIGTERM/SIGINT arrives, and then shuts down gracefully: new
+// connections are refused, in-flight invocations get shutdownGrace to finish.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("handler", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	check := fs.Bool("check", false, "validate the settings and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Fprintln(stdout, "settings OK")
+		return nil
+	}
+	logger := azfunc.NewLogger(stdout, stderr, cfg.LogLevel)
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	a := newApp(cfg, logger)
+	// In-flight invocations keep their contexts through the shutdown grace;
+	// baseCtx ends only when the server is closed for good.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	srv := &http.Server{
+		Handler:           a.routes(),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      cfg.InvocationTimeout + time.Minute,
+		IdleTimeout:       idleTimeout,
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String(), "pid", os.Getpid())
+
+	setupDone := make(chan struct{})
+	go func() {
+		defer close(setupDone)
+		a.setup(ctx)
+	}()
+
+	var result error
+	select {
+	case err := <-serveErr:
+		result = fmt.Errorf("serve: %w", err)
+		stop()
+	case <-ctx.Done():
+		logger.Info("shutting down", "grace", shutdownGrace.String())
+		shCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+		if err := srv.Shutdown(shCtx); err != nil {
+			logger.Warn("graceful shutdown incomplete; closing in-flight invocations", "err", err.Error())
+			cancelBase()
+			_ = srv.Close()
+		}
+		cancel()
+		if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			result = fmt.Errorf("serve: %w", err)
+		}
+	}
+	<-setupDone
+	if err := a.close(); err != nil {
+		result = errors.Join(result, err)
+	}
+	logger.Info("stopped")
+	return result
+}
