@@ -67,7 +67,7 @@ func TestLoadConfig(t *testing.T) {
 		name    string
 		env     map[string]string
 		want    func(*Config) // edits the defaults into the wanted config
-		wantErr []string     // every line the one error must contain
+		wantErr []string      // every line the one error must contain
 	}{
 		{name: "defaults", env: minimal, want: func(*Config) {}},
 		{
