@@ -17,6 +17,7 @@ const (
 	DefaultMaxInput       = 512 << 20 // bytes of input
 	DefaultMaxMemo        = 1 << 18   // memo entries
 	DefaultMaxStack       = 1 << 20   // values on the stack (all marks together)
+	DefaultMaxValues      = 1 << 20   // values pushed in all (made or fetched from the memo)
 	DefaultMaxMarks       = 256       // MARKs open at once
 	DefaultMaxNumberBytes = 64        // bytes of a LONG1/LONG4, digits of a text number
 	DefaultMaxNested      = 4         // Decode called from OnBuild inside Decode
@@ -46,6 +47,7 @@ type Options struct {
 	MaxInput       int
 	MaxMemo        int
 	MaxStack       int
+	MaxValues      int
 	MaxMarks       int
 	MaxNumberBytes int
 
@@ -75,6 +77,9 @@ func NewDecoder(data []byte, opt Options) *Decoder {
 	}
 	if opt.MaxStack <= 0 {
 		opt.MaxStack = DefaultMaxStack
+	}
+	if opt.MaxValues <= 0 {
+		opt.MaxValues = DefaultMaxValues
 	}
 	if opt.MaxMarks <= 0 {
 		opt.MaxMarks = DefaultMaxMarks
@@ -130,8 +135,10 @@ type machine struct {
 	d     *Decoder
 	stack []Value
 	marks []int
-	memo  []memoEntry // indexed by memo index (below MaxMemo)
-	nmemo int         // entries stored, the index MEMOIZE uses
+	memo   []memoEntry   // dense part of the memo, indexed by memo index
+	sparse map[int]Value // memo indexes far beyond the dense part
+	nmemo  int           // entries stored, the index MEMOIZE uses
+	pushes int           // values pushed so far (bounded by MaxValues)
 	proto int
 }
 
@@ -143,6 +150,10 @@ func (m *machine) push(v Value) error {
 	if len(m.stack) >= m.d.opt.MaxStack {
 		return fmt.Errorf("pickle: stack over the limit of %d values", m.d.opt.MaxStack)
 	}
+	if m.pushes >= m.d.opt.MaxValues {
+		return fmt.Errorf("pickle: more than %d values", m.d.opt.MaxValues)
+	}
+	m.pushes++
 	m.stack = append(m.stack, v)
 	return nil
 }
@@ -236,8 +247,23 @@ type memoEntry struct {
 }
 
 func (m *machine) memoPut(idx int, v Value) error {
-	if idx < 0 || idx >= m.d.opt.MaxMemo {
-		return fmt.Errorf("memo index %d is over the limit of %d entries", idx, m.d.opt.MaxMemo)
+	if idx < 0 {
+		return fmt.Errorf("negative memo index %d", idx)
+	}
+	if idx > len(m.memo)+1024 {
+		// Far ahead of the dense part: keep it in a map, so that a single
+		// large index never allocates a large slice.
+		if m.sparse == nil {
+			m.sparse = make(map[int]Value)
+		}
+		if _, ok := m.sparse[idx]; !ok {
+			if m.nmemo >= m.d.opt.MaxMemo {
+				return fmt.Errorf("memo over the limit of %d entries", m.d.opt.MaxMemo)
+			}
+			m.nmemo++
+		}
+		m.sparse[idx] = v
+		return nil
 	}
 	if idx >= len(m.memo) {
 		if idx < cap(m.memo) {
@@ -247,6 +273,9 @@ func (m *machine) memoPut(idx int, v Value) error {
 		}
 	}
 	if !m.memo[idx].ok {
+		if m.nmemo >= m.d.opt.MaxMemo {
+			return fmt.Errorf("memo over the limit of %d entries", m.d.opt.MaxMemo)
+		}
 		m.nmemo++
 	}
 	m.memo[idx] = memoEntry{v: v, ok: true}
@@ -254,10 +283,13 @@ func (m *machine) memoPut(idx int, v Value) error {
 }
 
 func (m *machine) memoGet(idx int) (Value, error) {
-	if idx < 0 || idx >= len(m.memo) || !m.memo[idx].ok {
-		return nil, fmt.Errorf("memo index %d was never stored", idx)
+	if idx >= 0 && idx < len(m.memo) && m.memo[idx].ok {
+		return m.memo[idx].v, nil
 	}
-	return m.memo[idx].v, nil
+	if v, ok := m.sparse[idx]; ok {
+		return v, nil
+	}
+	return nil, fmt.Errorf("memo index %d was never stored", idx)
 }
 
 func (m *machine) global(mod, name string) (Value, error) {

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math/big"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -139,6 +140,24 @@ func TestReductions(t *testing.T) {
 	}
 }
 
+func TestSparseMemo(t *testing.T) {
+	// LONG_BINPUT at index 2^31-1, then LONG_BINGET of it.
+	data := []byte("\x80\x04K\x07r\xff\xff\xff\x7f0j\xff\xff\xff\x7f.")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	v, err := Load(data, Options{})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v != int64(7) {
+		t.Errorf("got %v, want 7", v)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<10 {
+		t.Errorf("a far memo index allocated %d bytes", grew)
+	}
+}
+
 func TestDictGet(t *testing.T) {
 	d := dictOf("a", int64(1), []byte("b"), int64(2), int64(3), int64(4), "a", int64(5))
 	for _, tc := range []struct {
@@ -177,7 +196,9 @@ func TestErrors(t *testing.T) {
 		{"stop with open mark", "\x80\x02(N.", Options{}, "1 unclosed MARKs"},
 		{"stop on empty stack", "\x80\x02.", Options{}, "empty stack"},
 		{"tuple without mark", "\x80\x02Nt.", Options{}, "no MARK"},
-		{"memo limit", "\x80\x04N\x94\x94\x94.", Options{MaxMemo: 2}, "memo index 2 is over the limit of 2 entries"},
+		{"memo limit", "\x80\x04N\x94\x94\x94.", Options{MaxMemo: 2}, "memo over the limit of 2 entries"},
+		{"sparse memo limit", "\x80\x04Nr\x00\x00\x01\x00r\x00\x00\x02\x00r\x00\x00\x03\x00.", Options{MaxMemo: 2}, "memo over the limit of 2 entries"},
+		{"value limit", "\x80\x04]NaNaNa.", Options{MaxValues: 3}, "more than 3 values"},
 		{"stack limit", "\x80\x04NNNN.", Options{MaxStack: 3}, "stack over the limit of 3 values"},
 		{"input limit", "\x80\x04NNNN.", Options{MaxInput: 5}, "input of 7 bytes is over the limit of 5"},
 		{"number limit", "\x80\x02\x8a\x41" + strings.Repeat("\x01", 65) + ".", Options{}, "integer of 65 bytes is over the limit of 64"},

@@ -32,10 +32,11 @@
 // copyreg._reconstructor(cls, object, None) (protocols 0 and 1) gives an
 // *Object of class cls.
 //
-// Limits (Options) bound the input size, the memo, the stack, the mark
-// nesting and the size of numbers, and every length in the stream is checked
-// against the bytes actually present before anything is allocated, so the
-// memory used is proportional to the input.
+// Limits (Options) bound the input size, the memo, the stack, the number of
+// values made, the mark nesting and the size of numbers, and every length in
+// the stream is checked against the bytes actually present before anything
+// is allocated, so the memory used is bounded by the input size plus a fixed
+// amount, whatever the stream says.
 package pickle
 
 import (
