@@ -1,0 +1,155 @@
+package scoresensor
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/batchscore/batchscore/internal/svm"
+)
+
+func newMemCache(models *memModels, maxBytes int64) *Cache {
+	fetch := func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
+		return models.GetIfChanged(ctx, "models", name, etag)
+	}
+	return NewCache(maxBytes, fetch, svm.Load)
+}
+
+func decisionOf(t *testing.T, m *svm.Model, x float64) float64 {
+	t.Helper()
+	d := []float64{0}
+	m.DecisionBatch(d, []float64{x})
+	return d[0]
+}
+
+func TestCacheRevalidatesByETag(t *testing.T) {
+	models := &memModels{}
+	models.Set("m", linearModel(t, -10))
+	c := newMemCache(models, 1<<20)
+
+	for range 3 {
+		m, err := c.Get(t.Context(), "m")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := decisionOf(t, m, 12); got != 2 {
+			t.Fatalf("decision = %v, want 2", got)
+		}
+	}
+	models.Set("m", linearModel(t, -20)) // replaced: new ETag
+	m, err := c.Get(t.Context(), "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decisionOf(t, m, 12); got != -8 {
+		t.Fatalf("decision after the blob changed = %v, want -8", got)
+	}
+	want := []string{`m `, `m "0x1"`, `m "0x1"`, `m "0x1"`}
+	if diff := cmp.Diff(want, models.calls); diff != "" {
+		t.Errorf("GetIfChanged calls (-want +got):\n%s", diff)
+	}
+	st := c.Stats()
+	if st.Hits != 2 || st.Loads != 2 || st.Entries != 1 {
+		t.Errorf("stats %+v, want 2 hits, 2 loads, 1 entry", st)
+	}
+}
+
+func TestCacheLRUByBytes(t *testing.T) {
+	models := &memModels{}
+	for _, n := range []string{"a", "b", "c"} {
+		models.Set(n, linearModel(t, -10))
+	}
+	one := modelSize(len(linearModel(t, -10)), mustLoad(t, linearModel(t, -10)))
+	c := newMemCache(models, 2*one) // room for two models
+
+	get := func(name string) {
+		t.Helper()
+		if _, err := c.Get(t.Context(), name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get("a")
+	get("b")
+	get("a") // a is now the most recent
+	get("c") // evicts b
+	if st := c.Stats(); st.Entries != 2 || st.Evictions != 1 || st.Bytes != 2*one || st.Loads != 3 {
+		t.Fatalf("stats %+v, want 2 entries of %d bytes, 1 eviction, 3 loads", st, one)
+	}
+	get("a") // still cached: a hit
+	get("b") // was evicted: loaded again
+	if st := c.Stats(); st.Hits != 2 || st.Loads != 4 {
+		t.Errorf("stats %+v, want 2 hits and 4 loads", st)
+	}
+
+	tiny := newMemCache(models, one-1) // nothing fits
+	for range 2 {
+		if _, err := tiny.Get(t.Context(), "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := tiny.Stats(); st.Entries != 0 || st.Loads != 2 || st.Bytes != 0 {
+		t.Errorf("tiny cache stats %+v, want nothing kept and 2 loads", st)
+	}
+}
+
+func TestCacheLoadsOnceUnderConcurrency(t *testing.T) {
+	models := &memModels{}
+	models.Set("m", linearModel(t, -10))
+	release := make(chan struct{})
+	var fetches atomic.Int32
+	fetch := func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
+		fetches.Add(1)
+		<-release
+		return models.GetIfChanged(ctx, "models", name, etag)
+	}
+	c := NewCache(1<<20, fetch, svm.Load)
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			_, err := c.Get(t.Context(), "m")
+			errs <- err
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let the goroutines pile up on the first fetch
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.Stats(); st.Loads != 1 {
+		t.Errorf("%d loads for %d concurrent Gets (%d fetches), want 1", st.Loads, n, fetches.Load())
+	}
+}
+
+func TestCacheErrors(t *testing.T) {
+	models := &memModels{}
+	models.Set("bad", []byte("not a model"))
+	c := newMemCache(models, 1<<20)
+	if _, err := c.Get(t.Context(), "bad"); err == nil || !isLoadError(err) {
+		t.Errorf("Get(bad) err = %v, want a load error", err)
+	}
+	if _, err := c.Get(t.Context(), "missing"); err == nil || isLoadError(err) {
+		t.Errorf("Get(missing) err = %v, want a store error", err)
+	}
+	if st := c.Stats(); st.Entries != 0 {
+		t.Errorf("stats %+v, want nothing cached", st)
+	}
+}
+
+func mustLoad(t *testing.T, b []byte) *svm.Model {
+	t.Helper()
+	m, err := svm.Load(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -1,0 +1,311 @@
+package scoresensor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/storage"
+	"github.com/batchscore/batchscore/internal/svm"
+)
+
+// ModelStore reads model blobs, conditionally on their ETag.
+type ModelStore interface {
+	// GetIfChanged returns the blob's bytes and ETag, or changed=false when
+	// its ETag still equals etag. A missing blob gives an error wrapping
+	// storage.ErrNotFound.
+	GetIfChanged(ctx context.Context, container, name, etag string) (data []byte, newETag string, changed bool, err error)
+}
+
+// PointSource reads the aggregated points of one sensor.
+type PointSource interface {
+	// Points returns the window averages of width width whose window end lies
+	// in (w.Start, w.End], ordered by end.
+	Points(ctx context.Context, key sensor.Key, w sensor.Window, width time.Duration) ([]sensor.Point, error)
+}
+
+// PredictionSink writes predictions blobs.
+type PredictionSink interface {
+	Put(ctx context.Context, container, name string, data []byte, contentType string) error
+}
+
+// OutcomeStore records the attempts and outcomes of (run, sensor).
+type OutcomeStore interface {
+	// StartAttempt marks (run, key) running and counts one more attempt.
+	// It returns the attempt number (1 for the first).
+	StartAttempt(ctx context.Context, run string, key sensor.Key) (int, error)
+	// FinishOutcome records the end of the current attempt.
+	FinishOutcome(ctx context.Context, o sensor.Outcome) error
+}
+
+// Config is the function's configuration.
+type Config struct {
+	ModelsContainer      string        // MODELS_CONTAINER, default "models"
+	PredictionsContainer string        // PREDICTIONS_CONTAINER, default "preds"
+	Width                time.Duration // AGGREGATE_WINDOW, default 5s
+	MaxDequeueCount      int           // MAX_DEQUEUE_COUNT, default 5
+	CacheBytes           int64         // MODEL_CACHE_BYTES, default 256 MiB
+
+	// Load turns model bytes into a model; nil means svm.Load.
+	Load LoadFunc
+	// Logger receives one line per sensor; nil discards.
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.ModelsContainer == "" {
+		c.ModelsContainer = "models"
+	}
+	if c.PredictionsContainer == "" {
+		c.PredictionsContainer = "preds"
+	}
+	if c.Width <= 0 {
+		c.Width = 5 * time.Second
+	}
+	if c.MaxDequeueCount <= 0 {
+		c.MaxDequeueCount = 5
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 256 << 20
+	}
+	if c.Load == nil {
+		c.Load = svm.Load
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Function scores queue messages. It is safe for concurrent use; its model
+// cache is shared by all invocations.
+type Function struct {
+	cfg      Config
+	cache    *Cache
+	points   PointSource
+	preds    PredictionSink
+	outcomes OutcomeStore
+}
+
+// New returns the function. Zero Config fields take the defaults listed there.
+func New(cfg Config, models ModelStore, points PointSource, preds PredictionSink, outcomes OutcomeStore) *Function {
+	cfg = cfg.withDefaults()
+	fetch := func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
+		return models.GetIfChanged(ctx, cfg.ModelsContainer, name, etag)
+	}
+	return &Function{
+		cfg:      cfg,
+		cache:    NewCache(cfg.CacheBytes, fetch, cfg.Load),
+		points:   points,
+		preds:    preds,
+		outcomes: outcomes,
+	}
+}
+
+// Cache returns the function's model cache (for its statistics).
+func (f *Function) Cache() *Cache { return f.cache }
+
+// Result summarises one invocation, for the logs.
+type Result struct {
+	Run       string `json:"run"`
+	Sensors   int    `json:"sensors"`
+	Done      int    `json:"done"`
+	Empty     int    `json:"empty"`
+	Failed    int    `json:"failed"`
+	Rows      int    `json:"rows"`
+	Anomalies int    `json:"anomalies"`
+}
+
+// Run scores every sensor of the job in msg. See the package documentation
+// for the failure policy.
+func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, error) {
+	job, err := DecodeJob(msg.Body)
+	if err != nil {
+		return Result{}, azfunc.Permanent(fmt.Errorf("message %s: %w", msg.ID, err))
+	}
+	res := Result{Run: job.Run, Sensors: len(job.Sensors)}
+	final := int64(msg.DequeueCount) >= int64(f.cfg.MaxDequeueCount)
+	var errs []error
+	permanent := true
+	for _, e := range job.Sensors {
+		o, err := f.scoreOne(ctx, job, e)
+		log := f.cfg.Logger.With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
+		if err != nil {
+			if !isPermanent(err) {
+				permanent = false
+			}
+			res.Failed++
+			status := sensor.StatusFailed
+			if final {
+				status = sensor.StatusPoisoned
+			}
+			o.Status, o.Error = status, err.Error()
+			if ferr := f.outcomes.FinishOutcome(ctx, o); ferr != nil {
+				err = errors.Join(err, fmt.Errorf("record outcome: %w", ferr))
+				permanent = false
+			}
+			log.Error("score sensor", "status", status, "dequeue_count", msg.DequeueCount, "err", err)
+			errs = append(errs, fmt.Errorf("sensor %s: %w", e.Key, err))
+			continue
+		}
+		switch o.Status {
+		case sensor.StatusDone:
+			res.Done++
+		case sensor.StatusEmpty:
+			res.Empty++
+		}
+		res.Rows += o.Rows
+		res.Anomalies += o.Anomalies
+		log.Info("scored sensor", "status", o.Status, "rows", o.Rows, "anomalies", o.Anomalies,
+			"duration_ms", o.Duration.Milliseconds(), "blob", o.Blob)
+	}
+	if len(errs) > 0 {
+		err := fmt.Errorf("run %s: %d of %d sensors failed: %w", job.Run, len(errs), len(job.Sensors), errors.Join(errs...))
+		if permanent {
+			err = azfunc.Permanent(err)
+		}
+		return res, err
+	}
+	return res, nil
+}
+
+// DecodeJob parses and validates a score-jobs message body.
+func DecodeJob(body []byte) (sensor.Job, error) {
+	var job sensor.Job
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&job); err != nil {
+		return sensor.Job{}, fmt.Errorf("decode job: %w", err)
+	}
+	if dec.More() {
+		return sensor.Job{}, errors.New("decode job: trailing data after the JSON object")
+	}
+	if job.Run == "" {
+		return sensor.Job{}, errors.New("job has no run id")
+	}
+	if err := job.Window.Validate(); err != nil {
+		return sensor.Job{}, fmt.Errorf("job window: %w", err)
+	}
+	if len(job.Sensors) == 0 {
+		return sensor.Job{}, errors.New("job has no sensors")
+	}
+	seen := make(map[sensor.Key]bool, len(job.Sensors))
+	for i, e := range job.Sensors {
+		if err := e.Key.Validate(); err != nil {
+			return sensor.Job{}, fmt.Errorf("job sensor %d: %w", i, err)
+		}
+		if seen[e.Key] {
+			return sensor.Job{}, fmt.Errorf("job sensor %d: %s listed twice", i, e.Key)
+		}
+		seen[e.Key] = true
+		if e.Model == "" {
+			return sensor.Job{}, fmt.Errorf("job sensor %d: no model blob", i)
+		}
+	}
+	return job, nil
+}
+
+// BlobName returns the predictions blob of a sensor in a run:
+// {run}/preds_{device}_{sensor}.csv.
+func BlobName(run string, key sensor.Key) string {
+	return run + "/preds_" + key.Device + "_" + key.Sensor + ".csv"
+}
+
+// scoreOne scores one sensor and records its outcome when it succeeds. On
+// failure it returns the outcome so far (for the caller to record) and the
+// error.
+func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEntry) (sensor.Outcome, error) {
+	start := time.Now()
+	o := sensor.Outcome{Run: job.Run, Key: e.Key}
+	fail := func(err error) (sensor.Outcome, error) {
+		o.Duration = time.Since(start)
+		return o, err
+	}
+	attempt, err := f.outcomes.StartAttempt(ctx, job.Run, e.Key)
+	if err != nil {
+		return fail(fmt.Errorf("start attempt: %w", err))
+	}
+	o.Attempts = attempt
+	m, err := f.cache.Get(ctx, e.Model)
+	switch {
+	case err != nil && errors.Is(err, storage.ErrNotFound):
+		return fail(azfunc.Permanent(fmt.Errorf("model blob %s/%s not found: %w", f.cfg.ModelsContainer, e.Model, err)))
+	case err != nil && isLoadError(err):
+		return fail(azfunc.Permanent(err))
+	case err != nil:
+		return fail(fmt.Errorf("get model %s: %w", e.Model, err))
+	}
+	if m.NFeatures() != 1 {
+		return fail(azfunc.Permanent(fmt.Errorf("model %s takes %d features; a sensor's points give 1", e.Model, m.NFeatures())))
+	}
+	pts, err := f.points.Points(ctx, e.Key, job.Window, f.cfg.Width)
+	if err != nil {
+		return fail(fmt.Errorf("read points: %w", err))
+	}
+	x := make([]float64, len(pts))
+	for i, p := range pts {
+		x[i] = p.Value
+	}
+	dec := make([]float64, len(pts))
+	m.DecisionBatch(dec, x)
+	csv, anomalies := AppendCSV(nil, e.Key, pts, dec)
+
+	blob := BlobName(job.Run, e.Key)
+	if err := f.preds.Put(ctx, f.cfg.PredictionsContainer, blob, csv, "text/csv"); err != nil {
+		return fail(fmt.Errorf("write predictions %s: %w", blob, err))
+	}
+	o.Blob, o.Rows, o.Anomalies = blob, len(pts), anomalies
+	o.Status = sensor.StatusDone
+	if len(pts) == 0 {
+		o.Status = sensor.StatusEmpty
+	}
+	o.Duration = time.Since(start)
+	if err := f.outcomes.FinishOutcome(ctx, o); err != nil {
+		return fail(fmt.Errorf("record outcome: %w", err))
+	}
+	return o, nil
+}
+
+// CSVHeader is the first line of every predictions blob.
+const CSVHeader = "TS,Device,Sensor,Val,Prediction,Decision\n"
+
+// TimeLayout is the format of the TS column (UTC, milliseconds).
+const TimeLayout = "2006-01-02 15:04:05.000"
+
+// AppendCSV appends the predictions CSV of one sensor to dst and returns it
+// with the number of anomalies. Each row is the window end as TS (TimeLayout,
+// UTC), the device and sensor ids, the point's average Val, Prediction 1 for
+// an anomaly (svm.IsAnomaly) and 0 otherwise, and the Decision value. Val and
+// Decision are the shortest text that parses back to the same float64
+// (strconv 'g', -1). Ids need no quoting: sensor.Key.Validate rules out commas
+// and quotes.
+func AppendCSV(dst []byte, key sensor.Key, pts []sensor.Point, decisions []float64) ([]byte, int) {
+	anomalies := 0
+	dst = append(dst, CSVHeader...)
+	for i, p := range pts {
+		dst = p.End.UTC().AppendFormat(dst, TimeLayout)
+		dst = append(dst, ',')
+		dst = append(dst, key.Device...)
+		dst = append(dst, ',')
+		dst = append(dst, key.Sensor...)
+		dst = append(dst, ',')
+		dst = strconv.AppendFloat(dst, p.Value, 'g', -1, 64)
+		if svm.IsAnomaly(decisions[i]) {
+			dst = append(dst, ",1,"...)
+			anomalies++
+		} else {
+			dst = append(dst, ",0,"...)
+		}
+		dst = strconv.AppendFloat(dst, decisions[i], 'g', -1, 64)
+		dst = append(dst, '\n')
+	}
+	return dst, anomalies
+}
+
+func isPermanent(err error) bool { return azfunc.IsPermanent(err) }
