@@ -132,14 +132,14 @@ func (d *Decoder) Decode() (Value, error) {
 }
 
 type machine struct {
-	d     *Decoder
-	stack []Value
-	marks []int
+	d      *Decoder
+	stack  []Value
+	marks  []int
 	memo   []memoEntry   // dense part of the memo, indexed by memo index
 	sparse map[int]Value // memo indexes far beyond the dense part
 	nmemo  int           // entries stored, the index MEMOIZE uses
 	pushes int           // values pushed so far (bounded by MaxValues)
-	proto int
+	proto  int
 }
 
 func (m *machine) errorf(start int, op byte, format string, args ...any) error {
