@@ -30,6 +30,7 @@ import shutil
 import struct
 
 import joblib
+import joblib.numpy_pickle
 import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -180,6 +181,37 @@ def main():
         "pickle2-py2", 7, "Python 2 style strings, poly kernel")
     for proto in (2, 3):
         add("rbf_nf4_numpy2_paths_protocol%d" % proto, fitted(gamma="scale"), "pickle-numpy2-%d" % proto, 4, "numpy._core module paths")
+    # joblib <= 1.1 wrote no alignment padding (and its wrappers have no
+    # numpy_array_alignment_bytes); scikit-learn 0.19-0.20 users often saved
+    # with the vendored sklearn.externals.joblib of that kind.
+    for variant in ("joblib-legacy", "joblib-sklearn-externals"):
+        m = fitted(gamma=0.1)
+        name = "rbf_nf4_" + variant
+        dec = m.decision_function(rows[4])
+        for k, (d, p) in enumerate(zip(dec, m.predict(rows[4]))):
+            expected.append([name, k, "%.17g" % d, int(p)])
+        path = os.path.join(MODELS, name + ".joblib")
+        original = joblib.numpy_pickle.NumpyArrayWrapper.__init__
+
+        def legacy_init(self, *args, **kw):
+            original(self, *args, **kw)
+            del self.numpy_array_alignment_bytes
+
+        joblib.numpy_pickle.NumpyArrayWrapper.__init__ = legacy_init
+        try:
+            joblib.dump(m, path, protocol=3)
+        finally:
+            joblib.numpy_pickle.NumpyArrayWrapper.__init__ = original
+        with open(path, "rb") as f:
+            data = f.read()
+        assert b"numpy_array_alignment_bytes" not in data
+        if variant == "joblib-sklearn-externals":
+            assert b"cjoblib.numpy_pickle\n" in data
+            data = data.replace(b"cjoblib.numpy_pickle\n", b"csklearn.externals.joblib.numpy_pickle\n")
+            with open(path, "wb") as f:
+                f.write(data)
+        manifest.append([name, name + ".joblib", "joblib", 4, variant])
+
     add("rbf_nf4_gamma_scale_pickle5", fitted(gamma="scale"), "pickle5", 4, "gamma='scale': uses fitted _gamma")
     add("rbf_nf4_gamma_auto_pickle4", fitted(gamma="auto"), "pickle4", 4, "gamma='auto'")
     for fmt in ("pickle3", "joblib"):
