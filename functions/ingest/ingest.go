@@ -35,7 +35,7 @@ type Config struct {
 	MaxSkew             time.Duration // INGEST_MAX_SKEW, default 24h
 	MaxEventBytes       int           // INGEST_MAX_EVENT_BYTES, default 1 MiB
 	MaxReadingsPerEvent int           // default 10,000
-	// Logger receives one line per invocation and one per rejected event; nil discards.
+	// Logger is used when the context carries no azfunc.Invocation; nil discards.
 	Logger *slog.Logger
 }
 
@@ -96,12 +96,15 @@ func (f *Function) Run(ctx context.Context, batch azfunc.EventBatch) (Result, er
 
 	var raw, rejects bytes.Buffer
 	var readings []sensor.StoredReading
+	var firstReject *rejectLine
 	for _, ev := range batch.Events {
 		appendLine(&raw, rawLine{Seq: ev.SequenceNumber, Offset: ev.Offset, Enqueued: ev.EnqueuedTime.UTC(), Body: string(ev.Body)})
 		rs, rejs := f.decodeEvent(ev)
 		for _, r := range rejs {
 			appendLine(&rejects, r)
-			f.cfg.Logger.Warn("reject", "source", source, "seq", r.Seq, "index", r.Index, "reason", r.Reason)
+		}
+		if len(rejs) > 0 && firstReject == nil {
+			firstReject = &rejs[0]
 		}
 		res.Rejected += len(rejs)
 		for i, r := range rs {
@@ -130,7 +133,12 @@ func (f *Function) Run(ctx context.Context, batch azfunc.EventBatch) (Result, er
 		}
 		res.Inserted, res.Duplicates = n, len(readings)-n
 	}
-	f.cfg.Logger.Info("ingested", "source", source, "events", res.Events, "readings", res.Readings,
+	log := f.logger(ctx)
+	if firstReject != nil {
+		log.Warn("rejected events or readings", "source", source, "rejected", res.Rejected, "blob", f.cfg.RejectsContainer+"/"+name,
+			"first_seq", firstReject.Seq, "first_index", firstReject.Index, "first_reason", firstReject.Reason)
+	}
+	log.Info("ingested", "source", source, "events", res.Events, "readings", res.Readings,
 		"rejected", res.Rejected, "inserted", res.Inserted, "duplicates", res.Duplicates, "blob", name)
 	return res, nil
 }
@@ -365,4 +373,13 @@ func clip(b []byte) string {
 		return string(b[:64]) + "..."
 	}
 	return string(b)
+}
+
+// logger returns the invocation's logger when ctx carries one (so the lines
+// reach the host's invocation log), else Config.Logger.
+func (f *Function) logger(ctx context.Context) *slog.Logger {
+	if inv := azfunc.FromContext(ctx); inv != nil && inv.Logger != nil {
+		return inv.Logger
+	}
+	return f.cfg.Logger
 }

@@ -55,7 +55,7 @@ type Config struct {
 
 	// Load turns model bytes into a model; nil means svm.Load.
 	Load LoadFunc
-	// Logger receives one line per sensor; nil discards.
+	// Logger is used when the context carries no azfunc.Invocation; nil discards.
 	Logger *slog.Logger
 }
 
@@ -136,7 +136,7 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 	permanent := true
 	for _, e := range job.Sensors {
 		o, err := f.scoreOne(ctx, job, e)
-		log := f.cfg.Logger.With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
+		log := f.logger(ctx).With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
 		if err != nil {
 			if !isPermanent(err) {
 				permanent = false
@@ -309,3 +309,12 @@ func AppendCSV(dst []byte, key sensor.Key, pts []sensor.Point, decisions []float
 }
 
 func isPermanent(err error) bool { return azfunc.IsPermanent(err) }
+
+// logger returns the invocation's logger when ctx carries one (so the lines
+// reach the host's invocation log), else Config.Logger.
+func (f *Function) logger(ctx context.Context) *slog.Logger {
+	if inv := azfunc.FromContext(ctx); inv != nil && inv.Logger != nil {
+		return inv.Logger
+	}
+	return f.cfg.Logger
+}

@@ -41,7 +41,7 @@ type Config struct {
 	Lateness        time.Duration // how early the host may fire, default 5s (see the package doc)
 	// Now is the clock used to stamp runs; nil means time.Now.
 	Now func() time.Time
-	// Logger receives the skipped blobs and one line per run; nil discards.
+	// Logger is used when the context carries no azfunc.Invocation; nil discards.
 	Logger *slog.Logger
 }
 
@@ -106,7 +106,7 @@ func (f *Function) Run(ctx context.Context, t azfunc.TimerInfo, now time.Time) (
 		return Result{}, err
 	}
 	if t.IsPastDue {
-		f.cfg.Logger.Warn("timer is past due", "window_end", w.End)
+		f.logger(ctx).Warn("timer is past due", "window_end", w.End)
 	}
 	return f.RunWindow(ctx, w)
 }
@@ -142,7 +142,7 @@ func (f *Function) RunWindow(ctx context.Context, w sensor.Window) (Result, erro
 	if err != nil {
 		return res, fmt.Errorf("list models: %w", err)
 	}
-	entries, skipped := f.pickModels(blobs)
+	entries, skipped := pickModels(f.logger(ctx), blobs)
 	res.Sensors, res.Skipped = len(entries), skipped
 
 	bodies, err := Messages(res.Run, w, entries, f.cfg.ChunkSize)
@@ -162,15 +162,15 @@ func (f *Function) RunWindow(ctx context.Context, w sensor.Window) (Result, erro
 		return res, fmt.Errorf("enqueue run %s: %d of %d messages enqueued", res.Run, n, len(bodies))
 	}
 	if len(entries) == 0 {
-		f.cfg.Logger.Warn("no models found", "run", res.Run, "container", f.cfg.ModelsContainer)
+		f.logger(ctx).Warn("no models found", "run", res.Run, "container", f.cfg.ModelsContainer)
 	}
-	f.cfg.Logger.Info("fanned out", "run", res.Run, "sensors", res.Sensors, "messages", res.Messages, "skipped", res.Skipped)
+	f.logger(ctx).Info("fanned out", "run", res.Run, "sensors", res.Sensors, "messages", res.Messages, "skipped", res.Skipped)
 	return res, nil
 }
 
 // pickModels turns blob names into job entries sorted by (device, sensor),
 // one per sensor.
-func (f *Function) pickModels(blobs []storage.BlobInfo) ([]sensor.JobEntry, int) {
+func pickModels(log *slog.Logger, blobs []storage.BlobInfo) ([]sensor.JobEntry, int) {
 	names := make([]string, 0, len(blobs))
 	for _, b := range blobs {
 		names = append(names, b.Name)
@@ -183,12 +183,12 @@ func (f *Function) pickModels(blobs []storage.BlobInfo) ([]sensor.JobEntry, int)
 		k, ok := sensor.ParseModelName(name)
 		if !ok {
 			skipped++
-			f.cfg.Logger.Info("skip blob: not a model name", "blob", name)
+			log.Info("skip blob: not a model name", "blob", name)
 			continue
 		}
 		if kept, dup := byKey[k]; dup {
 			skipped++
-			f.cfg.Logger.Warn("skip blob: sensor has another model", "blob", name, "kept", kept, "device", k.Device, "sensor", k.Sensor)
+			log.Warn("skip blob: sensor has another model", "blob", name, "kept", kept, "device", k.Device, "sensor", k.Sensor)
 			continue
 		}
 		byKey[k] = name
@@ -223,4 +223,13 @@ func statusNext(t azfunc.TimerInfo) time.Time {
 		return time.Time{}
 	}
 	return t.ScheduleStatus.Next
+}
+
+// logger returns the invocation's logger when ctx carries one (so the lines
+// reach the host's invocation log), else Config.Logger.
+func (f *Function) logger(ctx context.Context) *slog.Logger {
+	if inv := azfunc.FromContext(ctx); inv != nil && inv.Logger != nil {
+		return inv.Logger
+	}
+	return f.cfg.Logger
 }
