@@ -74,9 +74,20 @@ func (m *Model) checkBatch(dst, X []float64) {
 // decisionRows scores rows one after another with a reused buffer.
 func (m *Model) decisionRows(dst, X []float64) {
 	nf := m.nf
-	var buf [(1 + svLanes) * 16]float64
-	z, zb := m.scratch(buf[:])
-	for i := range dst {
+	var buf [2 * (1 + svLanes) * 16]float64
+	z, zb := m.scratch(buf[:len(buf)/2])
+	i := 0
+	if m.kernel == RBF {
+		// Two rows at a time: the kernel interleaves their work.
+		z1, zb1 := m.scratch(buf[len(buf)/2:])
+		for ; i+1 < len(dst); i += 2 {
+			m.standardize(z, X[i*nf:i*nf+nf])
+			m.standardize(z1, X[(i+1)*nf:(i+2)*nf])
+			s0, s1 := m.blk.rbfSum2(z, z1, zb, zb1, -m.gamma)
+			dst[i], dst[i+1] = s0+m.intercept, s1+m.intercept
+		}
+	}
+	for ; i < len(dst); i++ {
 		m.standardize(z, X[i*nf:i*nf+nf])
 		dst[i] = m.decisionZ(z, zb)
 	}

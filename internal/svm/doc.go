@@ -14,9 +14,9 @@
 // squared distance of the RBF kernel is the sum of squared differences, never
 // ||z||^2 + ||sv||^2 - 2 z.sv. The RBF kernel uses this package's own
 // vectorised exponential (range reduction to [-ln2/2, ln2/2] and a degree-13
-// polynomial, within a few units in the last place of math.Exp; results
-// below 2^-1022 are flushed to 0), and it adds the kernel terms in four or
-// eight interleaved partial sums. Decision values therefore differ from
+// polynomial, within 2 units in the last place of math.Exp; results below
+// about 1.6e-308 are flushed to 0), and it adds the kernel terms in 8 or 16
+// interleaved partial sums. Decision values therefore differ from
 // scikit-learn's only in the last bits: the tests hold them to
 // 1e-12*max(1,|expected|) on the reference models and to 1e-9 relative on
 // generated ones, with identical labels. Decision, DecisionBatch and
@@ -26,8 +26,10 @@
 //
 // # Speed
 //
-// On amd64 CPUs with AVX2 and FMA (detected at run time), the RBF kernel runs
-// in Go assembly over a support-vector layout blocked four at a time; elsewhere
-// a pure-Go version of the same algorithm runs. See docs/speed.md for the
-// measurements against scikit-learn.
+// On amd64 CPUs with AVX-512, or AVX2 and FMA (detected at run time with
+// golang.org/x/sys/cpu), the RBF kernel runs in Go assembly over a
+// support-vector layout blocked eight at a time, two rows at once in batches;
+// elsewhere (or with the purego build tag) a pure-Go version of the same
+// algorithm runs. KernelImplementation names the one in use. See
+// docs/speed.md for the measurements against scikit-learn.
 package svm

@@ -2,17 +2,19 @@
 
 #include "textflag.h"
 
-// The RBF kernel: for blocks of eight support vectors (layout in batch.go) it
-// adds dual * exp(negGamma * ||z - sv||^2) into two vector accumulators and
-// stores their sum, reduced to four lanes, in out. zb holds each feature of z
-// broadcast eight times. The exponential is exp.go's algorithm, with FMA; its
-// polynomial is evaluated as pairs (c_2k + c_2k+1 r) combined by Horner's rule
-// in r^2, which halves the dependency chain.
+// The RBF kernels: for blocks of eight support vectors (layout in batch.go)
+// they add dual * exp(negGamma * ||z - sv||^2) into two vector accumulators
+// per row and store their sum, reduced to four lanes, in out. zb holds each
+// feature of z broadcast eight times. The exponential is exp.go's algorithm,
+// with FMA; its polynomial is evaluated as pairs (c_2k + c_2k+1 r) combined by
+// Horner's rule in r^2, which halves the dependency chain. Every row goes
+// through exactly the same operations in every kernel of one instruction set,
+// so one-row and two-row calls give bit-identical results.
 //
-// Registers: DI zb, SI sv, DX dual, BX iterations left, R10 bytes per
-// feature row of one iteration, R9 feature offset; X15 negGamma, X13 shifter,
-// X11/X10 sums. Chain A uses X0 X2 X3 X5 X12 and mask Y4/K1, chain B X1 X6 X7
-// X9 X14 and mask Y8/K2.
+// Registers: DI zb (R12 the second row's), SI sv, DX dual, BX iterations
+// left, R10 bytes per feature row of one block (nf*64), R9 feature offset;
+// X15 negGamma, X13 shifter. A chain is one vector of support vectors for
+// one row: x/r, t, n/r^2, p, a temporary, a mask, a sum.
 
 // func rbfSumAVX2(zb *float64, nf int, sv *float64, dual *float64, nblk int, negGamma float64, out *[4]float64)
 //
@@ -246,6 +248,206 @@ avx512feature:
 	VADDPD Y10, Y11, Y11
 	MOVQ out+48(FP), R8
 	VMOVUPD Y11, (R8)
+	VZEROUPPER
+	RET
+
+// func rbfSum2AVX512(zb0 *float64, zb1 *float64, nf int, sv *float64, dual *float64, npairs int, negGamma float64, out *[8]float64)
+//
+// rbfSumAVX512 for two rows at once (out[0:4] and out[4:8]): four chains in
+// flight hide the latency of the exponential, and each support vector loaded
+// serves both rows.
+TEXT ·rbfSum2AVX512(SB), NOSPLIT, $0-64
+	MOVQ zb0+0(FP), DI
+	MOVQ zb1+8(FP), R12
+	MOVQ nf+16(FP), R10
+	SHLQ $6, R10
+	MOVQ sv+24(FP), SI
+	MOVQ dual+32(FP), DX
+	MOVQ npairs+40(FP), BX
+	VBROADCASTSD negGamma+48(FP), Z15
+	VBROADCASTSD expConsts<>+32(SB), Z13
+	VXORPD Z11, Z11, Z11
+	VXORPD Z10, Z10, Z10
+	VXORPD Z26, Z26, Z26
+	VXORPD Z27, Z27, Z27
+
+avx512pair2:
+	VXORPD Z0, Z0, Z0
+	VXORPD Z1, Z1, Z1
+	VXORPD Z16, Z16, Z16
+	VXORPD Z21, Z21, Z21
+	XORQ R9, R9
+	LEAQ (SI)(R10*1), R11
+
+avx512feature2:
+	VMOVUPD (SI)(R9*1), Z2
+	VMOVUPD (R11)(R9*1), Z3
+	VSUBPD  (DI)(R9*1), Z2, Z6
+	VFMADD231PD Z6, Z6, Z0
+	VSUBPD  (DI)(R9*1), Z3, Z7
+	VFMADD231PD Z7, Z7, Z1
+	VSUBPD  (R12)(R9*1), Z2, Z17
+	VFMADD231PD Z17, Z17, Z16
+	VSUBPD  (R12)(R9*1), Z3, Z22
+	VFMADD231PD Z22, Z22, Z21
+	ADDQ $64, R9
+	CMPQ R9, R10
+	JLT  avx512feature2
+	LEAQ (SI)(R10*2), SI
+
+	// x = negGamma * distance
+	VMULPD Z15, Z0, Z0
+	VMULPD Z15, Z1, Z1
+	VMULPD Z15, Z16, Z16
+	VMULPD Z15, Z21, Z21
+	// masks of x < expMin (false for NaN)
+	VCMPPD.BCST $1, expConsts<>+64(SB), Z0, K1
+	VCMPPD.BCST $1, expConsts<>+64(SB), Z1, K2
+	VCMPPD.BCST $1, expConsts<>+64(SB), Z16, K3
+	VCMPPD.BCST $1, expConsts<>+64(SB), Z21, K4
+	// t = x*log2e + shifter; n = t - shifter
+	VBROADCASTSD expConsts<>+0(SB), Z2
+	VBROADCASTSD expConsts<>+0(SB), Z6
+	VBROADCASTSD expConsts<>+0(SB), Z17
+	VBROADCASTSD expConsts<>+0(SB), Z22
+	VFMADD213PD Z13, Z0, Z2
+	VFMADD213PD Z13, Z1, Z6
+	VFMADD213PD Z13, Z16, Z17
+	VFMADD213PD Z13, Z21, Z22
+	VSUBPD Z13, Z2, Z3
+	VSUBPD Z13, Z6, Z7
+	VSUBPD Z13, Z17, Z18
+	VSUBPD Z13, Z22, Z23
+	// r = x - n*ln2Hi - n*ln2Lo
+	VFMADD231PD.BCST expConsts<>+96(SB), Z3, Z0
+	VFMADD231PD.BCST expConsts<>+96(SB), Z7, Z1
+	VFMADD231PD.BCST expConsts<>+96(SB), Z18, Z16
+	VFMADD231PD.BCST expConsts<>+96(SB), Z23, Z21
+	VFMADD231PD.BCST expConsts<>+128(SB), Z3, Z0
+	VFMADD231PD.BCST expConsts<>+128(SB), Z7, Z1
+	VFMADD231PD.BCST expConsts<>+128(SB), Z18, Z16
+	VFMADD231PD.BCST expConsts<>+128(SB), Z23, Z21
+	// p(r) = sum c_k r^k: pairs (c_2k + c_2k+1 r) by Horner in r^2
+	VMULPD Z0, Z0, Z3
+	VMULPD Z1, Z1, Z7
+	VMULPD Z16, Z16, Z18
+	VMULPD Z21, Z21, Z23
+	VBROADCASTSD expConsts<>+192(SB), Z5
+	VBROADCASTSD expConsts<>+192(SB), Z9
+	VBROADCASTSD expConsts<>+192(SB), Z19
+	VBROADCASTSD expConsts<>+192(SB), Z24
+	VFMADD213PD.BCST expConsts<>+224(SB), Z0, Z5
+	VFMADD213PD.BCST expConsts<>+224(SB), Z1, Z9
+	VFMADD213PD.BCST expConsts<>+224(SB), Z16, Z19
+	VFMADD213PD.BCST expConsts<>+224(SB), Z21, Z24
+	VBROADCASTSD expConsts<>+256(SB), Z12
+	VBROADCASTSD expConsts<>+256(SB), Z14
+	VBROADCASTSD expConsts<>+256(SB), Z20
+	VBROADCASTSD expConsts<>+256(SB), Z25
+	VFMADD213PD.BCST expConsts<>+288(SB), Z0, Z12
+	VFMADD213PD.BCST expConsts<>+288(SB), Z1, Z14
+	VFMADD213PD.BCST expConsts<>+288(SB), Z16, Z20
+	VFMADD213PD.BCST expConsts<>+288(SB), Z21, Z25
+	VFMADD213PD Z12, Z3, Z5
+	VFMADD213PD Z14, Z7, Z9
+	VFMADD213PD Z20, Z18, Z19
+	VFMADD213PD Z25, Z23, Z24
+	VBROADCASTSD expConsts<>+320(SB), Z12
+	VBROADCASTSD expConsts<>+320(SB), Z14
+	VBROADCASTSD expConsts<>+320(SB), Z20
+	VBROADCASTSD expConsts<>+320(SB), Z25
+	VFMADD213PD.BCST expConsts<>+352(SB), Z0, Z12
+	VFMADD213PD.BCST expConsts<>+352(SB), Z1, Z14
+	VFMADD213PD.BCST expConsts<>+352(SB), Z16, Z20
+	VFMADD213PD.BCST expConsts<>+352(SB), Z21, Z25
+	VFMADD213PD Z12, Z3, Z5
+	VFMADD213PD Z14, Z7, Z9
+	VFMADD213PD Z20, Z18, Z19
+	VFMADD213PD Z25, Z23, Z24
+	VBROADCASTSD expConsts<>+384(SB), Z12
+	VBROADCASTSD expConsts<>+384(SB), Z14
+	VBROADCASTSD expConsts<>+384(SB), Z20
+	VBROADCASTSD expConsts<>+384(SB), Z25
+	VFMADD213PD.BCST expConsts<>+416(SB), Z0, Z12
+	VFMADD213PD.BCST expConsts<>+416(SB), Z1, Z14
+	VFMADD213PD.BCST expConsts<>+416(SB), Z16, Z20
+	VFMADD213PD.BCST expConsts<>+416(SB), Z21, Z25
+	VFMADD213PD Z12, Z3, Z5
+	VFMADD213PD Z14, Z7, Z9
+	VFMADD213PD Z20, Z18, Z19
+	VFMADD213PD Z25, Z23, Z24
+	VBROADCASTSD expConsts<>+448(SB), Z12
+	VBROADCASTSD expConsts<>+448(SB), Z14
+	VBROADCASTSD expConsts<>+448(SB), Z20
+	VBROADCASTSD expConsts<>+448(SB), Z25
+	VFMADD213PD.BCST expConsts<>+480(SB), Z0, Z12
+	VFMADD213PD.BCST expConsts<>+480(SB), Z1, Z14
+	VFMADD213PD.BCST expConsts<>+480(SB), Z16, Z20
+	VFMADD213PD.BCST expConsts<>+480(SB), Z21, Z25
+	VFMADD213PD Z12, Z3, Z5
+	VFMADD213PD Z14, Z7, Z9
+	VFMADD213PD Z20, Z18, Z19
+	VFMADD213PD Z25, Z23, Z24
+	VBROADCASTSD expConsts<>+512(SB), Z12
+	VBROADCASTSD expConsts<>+512(SB), Z14
+	VBROADCASTSD expConsts<>+512(SB), Z20
+	VBROADCASTSD expConsts<>+512(SB), Z25
+	VFMADD213PD.BCST expConsts<>+544(SB), Z0, Z12
+	VFMADD213PD.BCST expConsts<>+544(SB), Z1, Z14
+	VFMADD213PD.BCST expConsts<>+544(SB), Z16, Z20
+	VFMADD213PD.BCST expConsts<>+544(SB), Z21, Z25
+	VFMADD213PD Z12, Z3, Z5
+	VFMADD213PD Z14, Z7, Z9
+	VFMADD213PD Z20, Z18, Z19
+	VFMADD213PD Z25, Z23, Z24
+	VBROADCASTSD expConsts<>+576(SB), Z12
+	VBROADCASTSD expConsts<>+576(SB), Z14
+	VBROADCASTSD expConsts<>+576(SB), Z20
+	VBROADCASTSD expConsts<>+576(SB), Z25
+	VFMADD213PD.BCST expConsts<>+608(SB), Z0, Z12
+	VFMADD213PD.BCST expConsts<>+608(SB), Z1, Z14
+	VFMADD213PD.BCST expConsts<>+608(SB), Z16, Z20
+	VFMADD213PD.BCST expConsts<>+608(SB), Z21, Z25
+	VFMADD213PD Z12, Z3, Z5
+	VFMADD213PD Z14, Z7, Z9
+	VFMADD213PD Z20, Z18, Z19
+	VFMADD213PD Z25, Z23, Z24
+	// 2^n from the low bits of t
+	VPADDQ.BCST expConsts<>+160(SB), Z2, Z2
+	VPADDQ.BCST expConsts<>+160(SB), Z6, Z6
+	VPADDQ.BCST expConsts<>+160(SB), Z17, Z17
+	VPADDQ.BCST expConsts<>+160(SB), Z22, Z22
+	VPSLLQ $52, Z2, Z2
+	VPSLLQ $52, Z6, Z6
+	VPSLLQ $52, Z17, Z17
+	VPSLLQ $52, Z22, Z22
+	VMULPD Z2, Z5, Z5
+	VMULPD Z6, Z9, Z9
+	VMULPD Z17, Z19, Z19
+	VMULPD Z22, Z24, Z24
+	// flush x < expMin to 0
+	VXORPD Z5, Z5, K1, Z5
+	VXORPD Z9, Z9, K2, Z9
+	VXORPD Z19, Z19, K3, Z19
+	VXORPD Z24, Z24, K4, Z24
+	// sums += dual * exp
+	VFMADD231PD (DX), Z5, Z11
+	VFMADD231PD 64(DX), Z9, Z10
+	VFMADD231PD (DX), Z19, Z26
+	VFMADD231PD 64(DX), Z24, Z27
+	ADDQ $128, DX
+	DECQ BX
+	JNZ  avx512pair2
+
+	MOVQ out+56(FP), R8
+	VADDPD Z10, Z11, Z11
+	VEXTRACTF64X4 $1, Z11, Y10
+	VADDPD Y10, Y11, Y11
+	VMOVUPD Y11, (R8)
+	VADDPD Z27, Z26, Z26
+	VEXTRACTF64X4 $1, Z26, Y27
+	VADDPD Y27, Y26, Y26
+	VMOVUPD Y26, 32(R8)
 	VZEROUPPER
 	RET
 

@@ -14,3 +14,8 @@ var (
 func (b *svBlocks) rbfSum(z, _ []float64, negGamma float64) float64 {
 	return b.rbfSumGo(z, negGamma)
 }
+
+// rbfSum2 is rbfSum for two rows.
+func (b *svBlocks) rbfSum2(z0, z1, _, _ []float64, negGamma float64) (float64, float64) {
+	return b.rbfSumGo(z0, negGamma), b.rbfSumGo(z1, negGamma)
+}
