@@ -212,6 +212,16 @@ def main():
                 f.write(data)
         manifest.append([name, name + ".joblib", "joblib", 4, variant])
 
+    # Fitted on a DataFrame, both steps keep feature_names_in_, an array of
+    # Python str objects (joblib writes it as a nested pickle in the stream).
+    for fmt in ("pickle2", "pickle5", "joblib", "joblib-gzip"):
+        m = fitted(gamma=0.1)
+        stored = copy.deepcopy(m)
+        names = np.array(["temperature", "pressure", "flow", "level"], dtype=object)
+        for _, step in stored.steps:
+            step.feature_names_in_ = names
+        add("rbf_nf4_feature_names_" + fmt, m, fmt, 4, "feature_names_in_ object arrays", stored)
+
     add("rbf_nf4_gamma_scale_pickle5", fitted(gamma="scale"), "pickle5", 4, "gamma='scale': uses fitted _gamma")
     add("rbf_nf4_gamma_auto_pickle4", fitted(gamma="auto"), "pickle4", 4, "gamma='auto'")
     for fmt in ("pickle3", "joblib"):
