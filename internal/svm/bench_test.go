@@ -51,8 +51,9 @@ func randomRows(rng *rand.Rand, p Params, n int) []float64 {
 
 // BenchmarkDecisionBatch reports rows/s and ns per kernel evaluation of the
 // RBF kernel at 1, 4 and 16 features and about 100 and 1,000 support vectors,
-// on one core (DecisionBatch), on all cores (DecisionBatchParallel), and with
-// the pure-Go kernel.
+// on one core (DecisionBatch), on all cores (DecisionBatchParallel), with
+// each slower kernel this machine can run, and as a straightforward loop with
+// math.Exp (the baseline).
 func BenchmarkDecisionBatch(b *testing.B) {
 	const rows = 4096
 	for _, nf := range []int{1, 4, 16} {
@@ -73,6 +74,19 @@ func BenchmarkDecisionBatch(b *testing.B) {
 				{"1core", func() { m.DecisionBatch(dst, X) }, bestImpl},
 				{fmt.Sprintf("parallel%d", runtime.GOMAXPROCS(0)), func() { m.DecisionBatchParallel(dst, X, 0) }, bestImpl},
 			}
+			// The straightforward loop: one support vector after another, math.Exp.
+			naive := func() {
+				z := make([]float64, nf)
+				for i := range dst {
+					m.standardize(z, X[i*nf:(i+1)*nf])
+					dst[i] = m.decisionExact(z)
+				}
+			}
+			modes = append(modes, struct {
+				name string
+				run  func()
+				impl int
+			}{"1core-naive-math.Exp", naive, bestImpl})
 			for impl := range bestImpl {
 				modes = append(modes, struct {
 					name string
