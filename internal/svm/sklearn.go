@@ -39,6 +39,11 @@ func init() {
 		"builtins.object", "__builtin__.object",
 		"copyreg._reconstructor", "copy_reg._reconstructor",
 		"collections.OrderedDict",
+		// random_state=np.random.RandomState(...) kept on an estimator
+		"numpy.random._pickle.__randomstate_ctor",
+		"numpy.random._pickle.__bit_generator_ctor",
+		"numpy.random._pickle.__generator_ctor",
+		"numpy.random.__RandomState_ctor", // numpy < 1.17
 	} {
 		i := strings.LastIndexByte(s, '.')
 		allowedGlobals[pickle.Global{Module: s[:i], Name: s[i+1:]}] = true

@@ -222,6 +222,13 @@ def main():
             step.feature_names_in_ = names
         add("rbf_nf4_feature_names_" + fmt, m, fmt, 4, "feature_names_in_ object arrays", stored)
 
+    # A RandomState object kept as random_state (OneClassSVM ignores it).
+    for fmt in ("pickle3", "joblib-zlib"):
+        m = fitted(gamma=0.1)
+        stored = copy.deepcopy(m)
+        stored.steps[1][1].random_state = np.random.RandomState(7)
+        add("rbf_nf4_random_state_" + fmt, m, fmt, 4, "a RandomState object in the state", stored)
+
     add("rbf_nf4_gamma_scale_pickle5", fitted(gamma="scale"), "pickle5", 4, "gamma='scale': uses fitted _gamma")
     add("rbf_nf4_gamma_auto_pickle4", fitted(gamma="auto"), "pickle4", 4, "gamma='auto'")
     for fmt in ("pickle3", "joblib"):
