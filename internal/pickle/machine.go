@@ -142,16 +142,12 @@ type machine struct {
 	proto  int
 }
 
-func (m *machine) errorf(start int, op byte, format string, args ...any) error {
-	return fmt.Errorf("pickle: opcode %s at offset %d: %s", opName(op), start, fmt.Sprintf(format, args...))
-}
-
 func (m *machine) push(v Value) error {
 	if len(m.stack) >= m.d.opt.MaxStack {
-		return fmt.Errorf("pickle: stack over the limit of %d values", m.d.opt.MaxStack)
+		return fmt.Errorf("stack over the limit of %d values", m.d.opt.MaxStack)
 	}
 	if m.pushes >= m.d.opt.MaxValues {
-		return fmt.Errorf("pickle: more than %d values", m.d.opt.MaxValues)
+		return fmt.Errorf("more than %d values", m.d.opt.MaxValues)
 	}
 	m.pushes++
 	m.stack = append(m.stack, v)
@@ -311,19 +307,21 @@ func (m *machine) run() (Value, error) {
 		if op == opStop {
 			v, ok := m.pop()
 			if !ok {
-				return nil, m.errorf(start, op, "empty stack")
+				return nil, fmt.Errorf("pickle: opcode STOP at offset %d: empty stack", start)
 			}
 			if len(m.marks) != 0 {
-				return nil, m.errorf(start, op, "%d unclosed MARKs", len(m.marks))
+				return nil, fmt.Errorf("pickle: opcode STOP at offset %d: %d unclosed MARKs", start, len(m.marks))
 			}
 			return v, nil
 		}
 		if err := m.step(op); err != nil {
+			// Refused globals and truncation speak for themselves; every
+			// other error gets the opcode and its offset.
 			var ge *GlobalError
-			if errors.As(err, &ge) || errors.Is(err, ErrTruncated) || strings.HasPrefix(err.Error(), "pickle: ") {
+			if errors.As(err, &ge) || errors.Is(err, ErrTruncated) {
 				return nil, err
 			}
-			return nil, m.errorf(start, op, "%s", err.Error())
+			return nil, fmt.Errorf("pickle: opcode %s at offset %d: %w", opName(op), start, err)
 		}
 	}
 }
