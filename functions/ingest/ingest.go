@@ -35,7 +35,8 @@ type Config struct {
 	MaxSkew             time.Duration // INGEST_MAX_SKEW, default 24h
 	MaxEventBytes       int           // INGEST_MAX_EVENT_BYTES, default 1 MiB
 	MaxReadingsPerEvent int           // default 10,000
-	// Logger is used when the context carries no azfunc.Invocation; nil discards.
+	// Logger receives the lines, logged with the invocation's context (see
+	// azfunc.ContextLogger); nil discards.
 	Logger *slog.Logger
 }
 
@@ -133,12 +134,12 @@ func (f *Function) Run(ctx context.Context, batch azfunc.EventBatch) (Result, er
 		}
 		res.Inserted, res.Duplicates = n, len(readings)-n
 	}
-	log := f.logger(ctx)
+	log := f.cfg.Logger
 	if firstReject != nil {
-		log.Warn("rejected events or readings", "source", source, "rejected", res.Rejected, "blob", f.cfg.RejectsContainer+"/"+name,
+		log.WarnContext(ctx, "rejected events or readings", "source", source, "rejected", res.Rejected, "blob", f.cfg.RejectsContainer+"/"+name,
 			"first_seq", firstReject.Seq, "first_index", firstReject.Index, "first_reason", firstReject.Reason)
 	}
-	log.Info("ingested", "source", source, "events", res.Events, "readings", res.Readings,
+	log.InfoContext(ctx, "ingested", "source", source, "events", res.Events, "readings", res.Readings,
 		"rejected", res.Rejected, "inserted", res.Inserted, "duplicates", res.Duplicates, "blob", name)
 	return res, nil
 }
@@ -373,13 +374,4 @@ func clip(b []byte) string {
 		return string(b[:64]) + "..."
 	}
 	return string(b)
-}
-
-// logger returns the invocation's logger when ctx carries one (so the lines
-// reach the host's invocation log), else Config.Logger.
-func (f *Function) logger(ctx context.Context) *slog.Logger {
-	if inv := azfunc.FromContext(ctx); inv != nil && inv.Logger != nil {
-		return inv.Logger
-	}
-	return f.cfg.Logger
 }

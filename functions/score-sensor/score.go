@@ -55,7 +55,8 @@ type Config struct {
 
 	// Load turns model bytes into a model; nil means svm.Load.
 	Load LoadFunc
-	// Logger is used when the context carries no azfunc.Invocation; nil discards.
+	// Logger receives the lines, logged with the invocation's context (see
+	// azfunc.ContextLogger); nil discards.
 	Logger *slog.Logger
 }
 
@@ -136,7 +137,7 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 	permanent := true
 	for _, e := range job.Sensors {
 		o, err := f.scoreOne(ctx, job, e)
-		log := f.logger(ctx).With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
+		log := f.cfg.Logger.With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
 		if err != nil {
 			if !isPermanent(err) {
 				permanent = false
@@ -151,7 +152,7 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 				err = errors.Join(err, fmt.Errorf("record outcome: %w", ferr))
 				permanent = false
 			}
-			log.Error("score sensor", "status", status, "dequeue_count", msg.DequeueCount, "err", err)
+			log.ErrorContext(ctx, "score sensor", "status", status, "dequeue_count", msg.DequeueCount, "err", err)
 			errs = append(errs, fmt.Errorf("sensor %s: %w", e.Key, err))
 			continue
 		}
@@ -163,7 +164,7 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 		}
 		res.Rows += o.Rows
 		res.Anomalies += o.Anomalies
-		log.Info("scored sensor", "status", o.Status, "rows", o.Rows, "anomalies", o.Anomalies,
+		log.InfoContext(ctx, "scored sensor", "status", o.Status, "rows", o.Rows, "anomalies", o.Anomalies,
 			"duration_ms", o.Duration.Milliseconds(), "blob", o.Blob)
 	}
 	if len(errs) > 0 {
@@ -309,12 +310,3 @@ func AppendCSV(dst []byte, key sensor.Key, pts []sensor.Point, decisions []float
 }
 
 func isPermanent(err error) bool { return azfunc.IsPermanent(err) }
-
-// logger returns the invocation's logger when ctx carries one (so the lines
-// reach the host's invocation log), else Config.Logger.
-func (f *Function) logger(ctx context.Context) *slog.Logger {
-	if inv := azfunc.FromContext(ctx); inv != nil && inv.Logger != nil {
-		return inv.Logger
-	}
-	return f.cfg.Logger
-}

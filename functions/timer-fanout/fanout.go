@@ -41,7 +41,8 @@ type Config struct {
 	Lateness        time.Duration // how early the host may fire, default 5s (see the package doc)
 	// Now is the clock used to stamp runs; nil means time.Now.
 	Now func() time.Time
-	// Logger is used when the context carries no azfunc.Invocation; nil discards.
+	// Logger receives the lines, logged with the invocation's context (see
+	// azfunc.ContextLogger); nil discards.
 	Logger *slog.Logger
 }
 
@@ -106,7 +107,7 @@ func (f *Function) Run(ctx context.Context, t azfunc.TimerInfo, now time.Time) (
 		return Result{}, err
 	}
 	if t.IsPastDue {
-		f.logger(ctx).Warn("timer is past due", "window_end", w.End)
+		f.cfg.Logger.WarnContext(ctx, "timer is past due", "window_end", w.End)
 	}
 	return f.RunWindow(ctx, w)
 }
@@ -142,7 +143,7 @@ func (f *Function) RunWindow(ctx context.Context, w sensor.Window) (Result, erro
 	if err != nil {
 		return res, fmt.Errorf("list models: %w", err)
 	}
-	entries, skipped := pickModels(f.logger(ctx), blobs)
+	entries, skipped := pickModels(ctx, f.cfg.Logger, blobs)
 	res.Sensors, res.Skipped = len(entries), skipped
 
 	bodies, err := Messages(res.Run, w, entries, f.cfg.ChunkSize)
@@ -162,15 +163,15 @@ func (f *Function) RunWindow(ctx context.Context, w sensor.Window) (Result, erro
 		return res, fmt.Errorf("enqueue run %s: %d of %d messages enqueued", res.Run, n, len(bodies))
 	}
 	if len(entries) == 0 {
-		f.logger(ctx).Warn("no models found", "run", res.Run, "container", f.cfg.ModelsContainer)
+		f.cfg.Logger.WarnContext(ctx, "no models found", "run", res.Run, "container", f.cfg.ModelsContainer)
 	}
-	f.logger(ctx).Info("fanned out", "run", res.Run, "sensors", res.Sensors, "messages", res.Messages, "skipped", res.Skipped)
+	f.cfg.Logger.InfoContext(ctx, "fanned out", "run", res.Run, "sensors", res.Sensors, "messages", res.Messages, "skipped", res.Skipped)
 	return res, nil
 }
 
 // pickModels turns blob names into job entries sorted by (device, sensor),
 // one per sensor.
-func pickModels(log *slog.Logger, blobs []storage.BlobInfo) ([]sensor.JobEntry, int) {
+func pickModels(ctx context.Context, log *slog.Logger, blobs []storage.BlobInfo) ([]sensor.JobEntry, int) {
 	names := make([]string, 0, len(blobs))
 	for _, b := range blobs {
 		names = append(names, b.Name)
@@ -183,12 +184,12 @@ func pickModels(log *slog.Logger, blobs []storage.BlobInfo) ([]sensor.JobEntry, 
 		k, ok := sensor.ParseModelName(name)
 		if !ok {
 			skipped++
-			log.Info("skip blob: not a model name", "blob", name)
+			log.InfoContext(ctx, "skip blob: not a model name", "blob", name)
 			continue
 		}
 		if kept, dup := byKey[k]; dup {
 			skipped++
-			log.Warn("skip blob: sensor has another model", "blob", name, "kept", kept, "device", k.Device, "sensor", k.Sensor)
+			log.WarnContext(ctx, "skip blob: sensor has another model", "blob", name, "kept", kept, "device", k.Device, "sensor", k.Sensor)
 			continue
 		}
 		byKey[k] = name
@@ -223,13 +224,4 @@ func statusNext(t azfunc.TimerInfo) time.Time {
 		return time.Time{}
 	}
 	return t.ScheduleStatus.Next
-}
-
-// logger returns the invocation's logger when ctx carries one (so the lines
-// reach the host's invocation log), else Config.Logger.
-func (f *Function) logger(ctx context.Context) *slog.Logger {
-	if inv := azfunc.FromContext(ctx); inv != nil && inv.Logger != nil {
-		return inv.Logger
-	}
-	return f.cfg.Logger
 }
