@@ -30,6 +30,9 @@ type command struct {
 // commands is the table of subcommands, in the order "help" lists them.
 var commands = []command{
 	{"score", "score a CSV file offline with a model (any supported format)", runScore},
+	{"bench", "compare scoring speed with scikit-learn, and time score file to file", runBench},
+	{"run", "run the whole pipeline on this machine (Azurite, SQLite, the handler)", runLocal},
+	{"status", "show the progress of a scoring run from the SQL store", runStatus},
 }
 
 // usageError marks an error in the command line (exit status 2).
