@@ -59,13 +59,13 @@ func joblibDecompress(data []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("zlib: %w", err)
 		}
-		return readLimited(zr, "zlib")
+		return readLimited(zr, "zlib", maxJoblibBytes)
 	case bytes.HasPrefix(data, joblibCompressions[0].prefix):
 		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		return readLimited(zr, "gzip")
+		return readLimited(zr, "gzip", maxJoblibBytes)
 	}
 	for _, c := range joblibCompressions[1:] {
 		if bytes.HasPrefix(data, c.prefix) {
@@ -75,16 +75,17 @@ func joblibDecompress(data []byte) ([]byte, error) {
 	return data, nil
 }
 
-func readLimited(r io.Reader, name string) ([]byte, error) {
-	out, err := io.ReadAll(io.LimitReader(r, maxJoblibBytes+1))
+// readLimited decompresses at most limit bytes.
+func readLimited(r io.Reader, name string, limit int) ([]byte, error) {
+	out, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: truncated data: %w", name, err)
 		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(out) > maxJoblibBytes {
-		return nil, fmt.Errorf("%s: decompressed data over %d bytes", name, maxJoblibBytes)
+	if len(out) > limit {
+		return nil, fmt.Errorf("%s: decompressed data over %d bytes", name, limit)
 	}
 	return out, nil
 }
