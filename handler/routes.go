@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/batchscore/batchscore/functions/backfill"
 	"github.com/batchscore/batchscore/functions/ingest"
+	runstatus "github.com/batchscore/batchscore/functions/run-status"
 	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
 	"github.com/batchscore/batchscore/internal/azfunc"
@@ -17,9 +19,12 @@ const (
 	fnIngest      = "ingest"       // eventHubTrigger "events", cardinality many
 	fnTimerFanout = "timer-fanout" // timerTrigger "timer"
 	fnScoreSensor = "score-sensor" // queueTrigger "job"
+	fnBackfill    = "backfill"     // httpTrigger "req" (POST), http output "res"
+	fnRunStatus   = "run-status"   // httpTrigger "req" (GET), http output "res"
+	httpOut       = "res"
 )
 
-var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor}
+var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor, fnBackfill, fnRunStatus}
 
 // routes is the handler's whole HTTP surface:
 //
@@ -27,6 +32,11 @@ var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor}
 //	POST /ingest        Event Hubs batch -> raw blob, rejects blob, readings in SQL
 //	POST /timer-fanout  timer -> one score-jobs message per sensor chunk
 //	POST /score-sensor  score-jobs message -> predictions blobs and outcomes
+//	POST /backfill      HTTP POST {"start","end"} -> fan-out of that window (202)
+//	POST /run-status    HTTP GET ?run=ID -> progress of a run
+//
+// The HTTP-triggered functions arrive wrapped like the others
+// (enableForwardingHttpRequest is false) and answer through Outputs.res.
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", a.readiness)
@@ -70,6 +80,20 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handl
 		Logger:               coreLog.With("component", fnScoreSensor),
 	}, d.blobs, d.store, d.blobs, d.store)
 
+	back := backfill.New(backfill.Config{}, fan)
+	status := runstatus.New(d.store)
+	httpOpts := opts
+	httpOpts.HTTPOutput = httpOut
+	httpFn := func(run func(context.Context, azfunc.HTTPRequest) (azfunc.HTTPResponse, error)) func(context.Context, *azfunc.Invocation, azfunc.HTTPRequest) (azfunc.Response, error) {
+		return func(ctx context.Context, inv *azfunc.Invocation, r azfunc.HTTPRequest) (azfunc.Response, error) {
+			res, err := run(ctx, r)
+			if err != nil {
+				return azfunc.Response{}, err
+			}
+			return azfunc.Response{Outputs: map[string]any{httpOut: res}}, nil
+		}
+	}
+
 	return map[string]http.Handler{
 		fnIngest: azfunc.Handle(fnIngest, azfunc.EventHubTrigger("events"),
 			func(ctx context.Context, inv *azfunc.Invocation, b azfunc.EventBatch) (azfunc.Response, error) {
@@ -100,5 +124,8 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handl
 				inv.Logger.InfoContext(ctx, "scoring done", "message", m.ID, "dequeue_count", m.DequeueCount, "result", res)
 				return azfunc.Response{}, nil
 			}, opts),
+
+		fnBackfill:  azfunc.Handle(fnBackfill, azfunc.HTTPTrigger("req"), httpFn(back.Run), httpOpts),
+		fnRunStatus: azfunc.Handle(fnRunStatus, azfunc.HTTPTrigger("req"), httpFn(status.Run), httpOpts),
 	}
 }

@@ -361,6 +361,56 @@ func TestRunFunctions(t *testing.T) {
 		t.Logf("scored %d points of the run %s", len(lines)-1, run)
 	})
 
+	t.Run("backfill and run-status", func(t *testing.T) {
+		end := time.Now().UTC().Truncate(time.Hour)
+		w := sensor.Window{Start: end.Add(-2 * time.Hour), End: end.Add(-time.Hour)}
+		for _, test := range []struct {
+			name, function, method, query, body string
+			wantStatus                          int
+			wantBody                            string // substring of res.body
+		}{
+			{name: "backfill a window", function: fnBackfill, method: "POST",
+				body:       fmt.Sprintf(`{"start":%q,"end":%q}`, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339)),
+				wantStatus: 202, wantBody: `"run":"` + w.RunID() + `"`},
+			{name: "backfill with end before start is a 400", function: fnBackfill, method: "POST",
+				body:       fmt.Sprintf(`{"start":%q,"end":%q}`, w.End.Format(time.RFC3339), w.Start.Format(time.RFC3339)),
+				wantStatus: 400, wantBody: `"error":`},
+			{name: "status of the backfilled run", function: fnRunStatus, method: "GET", query: w.RunID(),
+				wantStatus: 200, wantBody: `"run":"` + w.RunID() + `"`},
+			{name: "status of an unknown run", function: fnRunStatus, method: "GET", query: "nope",
+				wantStatus: 404, wantBody: `nope`},
+		} {
+			t.Run(test.name, func(t *testing.T) {
+				req := azfunc.HTTPRequest{
+					Method:  test.method,
+					URL:     "http://localhost:7071/api/" + test.function,
+					Headers: http.Header{"Content-Type": {"application/json"}},
+					Body:    []byte(test.body),
+				}
+				if test.query != "" {
+					req.URL += "?run=" + test.query
+					req.Query = map[string]string{"run": test.query}
+				}
+				c := azfunc.NewCall(test.function, time.Now())
+				body, _, err := azfunc.NewHTTPRequest("req", req, c)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r := h.invoke(t, c, body)
+				if r.status != 200 {
+					t.Fatalf("host status %d, want 200 (the status is in res); Logs %q", r.status, r.body.Logs)
+				}
+				var res azfunc.HTTPResponse
+				if err := json.Unmarshal(r.body.Outputs["res"], &res); err != nil {
+					t.Fatalf("Outputs.res: %v (%s)", err, r.body.Outputs["res"])
+				}
+				if res.StatusCode != test.wantStatus || !strings.Contains(res.Body, test.wantBody) {
+					t.Errorf("res = %d %s, want %d containing %s", res.StatusCode, res.Body, test.wantStatus, test.wantBody)
+				}
+			})
+		}
+	})
+
 	t.Run("SIGTERM stops gracefully", func(t *testing.T) {
 		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 			t.Fatal(err)
