@@ -251,6 +251,7 @@ func (m *Model) Kernel() Kernel { return m.kernel }
 // IsAnomaly reports whether a decision value marks an anomaly: decision <= 0.
 // This is libsvm's rule (sign(0) is -1), so a decision of exactly 0 is an
 // anomaly; scikit-learn's predict gives -1 for such rows too.
+// A NaN decision (from a row with a NaN feature) also counts as an anomaly.
 func IsAnomaly(decision float64) bool { return !(decision > 0) }
 
 // Decision returns the decision value of one row x (see Params for the

@@ -359,3 +359,63 @@ func TestIsAnomaly(t *testing.T) {
 		}
 	}
 }
+
+// FuzzModel builds models from fuzzed shapes and numbers: New must never
+// panic, and an accepted RBF model must score every row with every kernel
+// implementation close to the plain math.Exp loop, batch equal to Decision.
+func FuzzModel(f *testing.F) {
+	f.Add(uint8(4), uint8(30), uint64(1), 0.25, 1.0, -3.0, true)
+	f.Add(uint8(1), uint8(1), uint64(2), 1e-300, 1e300, 0.0, false)
+	f.Add(uint8(17), uint8(9), uint64(3), 1e6, 1e-3, 1e3, true)
+	f.Fuzz(func(t *testing.T, nf, nsv uint8, seed uint64, gamma, spread, intercept float64, scaler bool) {
+		rng := rand.New(rand.NewPCG(seed, 99))
+		p := Params{Kernel: RBF, Gamma: gamma, Intercept: intercept, DualCoef: make([]float64, nsv)}
+		for i := range int(nsv) {
+			sv := make([]float64, nf)
+			for j := range sv {
+				sv[j] = rng.NormFloat64() * spread
+			}
+			p.SupportVectors = append(p.SupportVectors, sv)
+			p.DualCoef[i] = rng.Float64()
+		}
+		if scaler {
+			p.ScalerMean, p.ScalerScale = make([]float64, nf), make([]float64, nf)
+			for j := range int(nf) {
+				p.ScalerMean[j] = rng.NormFloat64() * spread
+				p.ScalerScale[j] = float64(rng.IntN(3)) * spread // 0 acts as 1
+			}
+		}
+		m, err := New(p)
+		if err != nil {
+			return
+		}
+		const rows = 9
+		X := make([]float64, rows*int(nf))
+		for i := range X {
+			X[i] = rng.NormFloat64() * spread * 2
+		}
+		scale := math.Abs(p.Intercept)
+		for _, d := range p.DualCoef {
+			scale += d
+		}
+		z := make([]float64, nf)
+		for _, impl := range kernelsHere() {
+			undo := setImpl(impl)
+			batch := make([]float64, rows)
+			m.DecisionBatch(batch, X)
+			for i := range rows {
+				x := X[i*int(nf) : (i+1)*int(nf)]
+				got := m.Decision(x)
+				m.standardize(z, x)
+				want := m.decisionExact(z)
+				if math.IsNaN(got) != math.IsNaN(want) || math.Abs(got-want) > 1e-14*scale+1e-300 {
+					t.Errorf("%s row %d: fast %.17g, exact %.17g", implNames[impl], i, got, want)
+				}
+				if batch[i] != got && !(math.IsNaN(got) && math.IsNaN(batch[i])) {
+					t.Errorf("%s row %d: batch %v, Decision %v", implNames[impl], i, batch[i], got)
+				}
+			}
+			undo()
+		}
+	})
+}
