@@ -324,3 +324,27 @@ func readFile(t *testing.T, path string) []byte {
 	}
 	return data
 }
+
+// BenchmarkScoreCSV scores the reference readings (17,768 rows, one feature)
+// with a reference model, in memory, and reports the cost per row.
+func BenchmarkScoreCSV(b *testing.B) {
+	m, err := svm.LoadFile(filepath.Join("testdata", "model_1_1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var in bytes.Buffer
+	in.WriteString("TS,Device,Sensor,Value\n")
+	r := rand.New(rand.NewPCG(1, 1))
+	const rows = 100000
+	for i := range rows {
+		fmt.Fprintf(&in, "2018-08-28 23:%02d:%02d.000,%d,%d,%.2f\n", i/60%60, i%60, 1+i%3, 1+i%5, 10+r.NormFloat64()*5)
+	}
+	b.SetBytes(int64(in.Len()))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := scoreCSV(b.Context(), m, []string{"Value"}, bytes.NewReader(in.Bytes()), io.Discard, 2); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rows, "ns/row")
+}

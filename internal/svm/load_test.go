@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -286,4 +287,41 @@ func FuzzLoadJSON(f *testing.F) {
 			t.Fatalf("round trip (-want +got):\n%s", diff)
 		}
 	})
+}
+
+func ExampleLoad() {
+	// A libsvm one-class model, as svm-train -s 2 -t 0 writes it.
+	model := []byte("svm_type one_class\nkernel_type linear\nnr_class 2\ntotal_sv 2\nrho 0.5\nSV\n0.5 1:1 2:2 \n0.5 2:-1 \n")
+	m, err := Load(model)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, x := range [][]float64{{1, 1}, {0, 0}} {
+		d := m.Decision(x)
+		fmt.Printf("%v: decision %g, anomaly %v\n", x, d, IsAnomaly(d))
+	}
+	_, err = Load([]byte("TS,Value\n2018-08-28 23:00:05.000,10.16\n"))
+	fmt.Println(err)
+	// Output:
+	// [1 1]: decision 0.5, anomaly false
+	// [0 0]: decision -0.5, anomaly true
+	// svm: not a model file: looks like a CSV text file; supported: scikit-learn pickle, joblib (raw, zlib or gzip), libsvm text model, batchscore JSON
+}
+
+func ExampleWriteJSON() {
+	m, err := New(Params{Kernel: RBF, Gamma: 0.1, SupportVectors: [][]float64{{1, 2}}, DualCoef: []float64{1}, Intercept: -0.5})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := WriteJSON(os.Stdout, m); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// {"format":"batchscore-ocsvm","version":1,"kernel":"rbf","gamma":0.1,"coef0":0,"degree":0,"scaler":null,
+	// "support_vectors":[
+	// [1,2]],
+	// "dual_coef":[1],
+	// "intercept":-0.5}
 }
