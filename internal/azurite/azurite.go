@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -126,21 +127,32 @@ func start(ctx context.Context, bin string, opts Options) (*Server, error) {
 	}
 	// Not CommandContext: the process must outlive ctx (ctx bounds only the start-up).
 	cmd := exec.Command(bin, args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group, so Stop reaches node's children; and SIGKILL when this
+	// process dies (a test binary killed by -timeout runs no cleanup).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if opts.Stderr != nil {
 		cmd.Stdout, cmd.Stderr = opts.Stderr, opts.Stderr
 	}
 	if opts.Dir != "" {
 		cmd.Dir = opts.Dir
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("azurite: start %s: %w", bin, err)
-	}
 	s := &Server{cmd: cmd, blobPort: ports[0], queuePort: ports[1], tablePort: ports[2], done: make(chan struct{})}
+	started := make(chan error, 1)
 	go func() {
+		// Pdeathsig fires when the OS thread that started the child exits, not the
+		// process: keep this goroutine on its own thread until the child is gone.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		s.waitErr = cmd.Wait()
 		close(s.done)
 	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("azurite: start %s: %w", bin, err)
+	}
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	if err := s.waitReady(wctx); err != nil {

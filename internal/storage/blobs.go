@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -21,7 +22,8 @@ type Blobs struct {
 	svc *service.Client
 }
 
-// BlobInfo describes one listed blob.
+// BlobInfo describes one listed blob. ETags are in their HTTP form, with quotes,
+// in List, Get and GetIfChanged alike.
 type BlobInfo struct {
 	Name         string
 	ETag         string
@@ -72,7 +74,7 @@ func (b *Blobs) get(ctx context.Context, container, name, etag string) ([]byte, 
 	c := b.svc.NewContainerClient(container).NewBlobClient(name)
 	var o *blob.DownloadStreamOptions
 	if etag != "" {
-		e := azcore.ETag(etag)
+		e := azcore.ETag(quoteETag(etag))
 		o = &blob.DownloadStreamOptions{AccessConditions: &blob.AccessConditions{
 			ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &e}}}
 	}
@@ -84,6 +86,13 @@ func (b *Blobs) get(ctx context.Context, container, name, etag string) ([]byte, 
 		}
 		return nil, "", false, fmt.Errorf("get blob %s/%s: %w", container, name, notFound(err))
 	}
+	if resp.Body == nil {
+		// azblob turns 304 Not Modified into a response without a body.
+		if etag != "" {
+			return nil, etag, false, nil
+		}
+		return nil, "", false, fmt.Errorf("get blob %s/%s: response without a body", container, name)
+	}
 	body := resp.NewRetryReader(ctx, nil)
 	defer body.Close()
 	data, err := io.ReadAll(body)
@@ -92,7 +101,7 @@ func (b *Blobs) get(ctx context.Context, container, name, etag string) ([]byte, 
 	}
 	var got string
 	if resp.ETag != nil {
-		got = string(*resp.ETag)
+		got = quoteETag(string(*resp.ETag))
 	}
 	return data, got, true, nil
 }
@@ -117,7 +126,7 @@ func (b *Blobs) List(ctx context.Context, container, prefix string) ([]BlobInfo,
 			bi := BlobInfo{Name: *it.Name}
 			if p := it.Properties; p != nil {
 				if p.ETag != nil {
-					bi.ETag = string(*p.ETag)
+					bi.ETag = quoteETag(string(*p.ETag))
 				}
 				if p.ContentLength != nil {
 					bi.Size = *p.ContentLength
@@ -133,6 +142,15 @@ func (b *Blobs) List(ctx context.Context, container, prefix string) ([]BlobInfo,
 }
 
 type azblobListOptions = container.ListBlobsFlatOptions
+
+// quoteETag returns an ETag in its HTTP header form, "0x8D...": the service
+// quotes it in response headers but not in listings, and the two must compare equal.
+func quoteETag(e string) string {
+	if e == "" || strings.HasPrefix(e, `"`) || strings.HasPrefix(e, `W/"`) {
+		return e
+	}
+	return `"` + e + `"`
+}
 
 // Delete removes container/name. A missing blob gives an error wrapping ErrNotFound.
 func (b *Blobs) Delete(ctx context.Context, container, name string) error {

@@ -14,7 +14,8 @@ import (
 )
 
 // ErrNotFound is wrapped by errors for a blob, container, queue or message that
-// does not exist; test with errors.Is.
+// does not exist, and for a message whose pop receipt is stale (another receiver
+// holds it now, or it was deleted); test with errors.Is.
 var ErrNotFound = errors.New("not found")
 
 // notFound adds ErrNotFound to err when the service said the resource is missing.
@@ -23,7 +24,8 @@ func notFound(err error) error {
 		return nil
 	}
 	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound, bloberror.ResourceNotFound) ||
-		queueerror.HasCode(err, queueerror.QueueNotFound, queueerror.MessageNotFound, queueerror.ResourceNotFound) {
+		queueerror.HasCode(err, queueerror.QueueNotFound, queueerror.MessageNotFound, queueerror.ResourceNotFound,
+			queueerror.PopReceiptMismatch) {
 		return errors.Join(ErrNotFound, err)
 	}
 	var re *azcore.ResponseError
