@@ -1,10 +1,13 @@
 package azurite
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -87,4 +90,64 @@ func TestMissingBinary(t *testing.T) {
 			t.Errorf("Start took %s to notice the exit", d)
 		}
 	})
+}
+
+// TestHelperStartAndHang is not a test: TestKilledParentStopsAzurite runs the test
+// binary with AZURITE_HELPER=1 to get a process that starts Azurite and then dies
+// without cleaning up.
+func TestHelperStartAndHang(t *testing.T) {
+	if os.Getenv("AZURITE_HELPER") != "1" {
+		t.Skip("helper process for TestKilledParentStopsAzurite")
+	}
+	s, err := Start(t.Context(), Options{})
+	if err != nil {
+		fmt.Println("ERR", err)
+		os.Exit(1)
+	}
+	fmt.Println("PID", s.PID())
+	time.Sleep(time.Minute)
+	os.Exit(2)
+}
+
+// TestKilledParentStopsAzurite kills (SIGKILL, so no cleanup runs) a process that
+// started Azurite, as `go test -timeout` does, and checks Azurite goes too.
+func TestKilledParentStopsAzurite(t *testing.T) {
+	if _, err := FindBin(); err != nil {
+		t.Fatalf("Azurite is required for this test: %v", err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStartAndHang$")
+	cmd.Env = append(os.Environ(), "AZURITE_HELPER=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(out)
+	pid := 0
+	for sc.Scan() {
+		if _, err := fmt.Sscanf(sc.Text(), "PID %d", &pid); err == nil {
+			break
+		}
+		if strings.HasPrefix(sc.Text(), "ERR") {
+			t.Fatal(sc.Text())
+		}
+	}
+	if pid == 0 {
+		t.Fatal("helper did not report the Azurite PID")
+	}
+	defer syscall.Kill(-pid, syscall.SIGKILL) // only if the test fails
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("Azurite (pid %d) still runs 10s after its parent was killed", pid)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
