@@ -2,8 +2,11 @@ package svm
 
 import (
 	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"unicode/utf8"
 )
@@ -57,6 +60,9 @@ func (f Format) String() string {
 //
 // (Text formats may start with white space and a UTF-8 byte order mark.)
 //
+// A gzip or zlib stream that holds a libsvm or JSON model (model.json.gz)
+// is decompressed and read as that model.
+//
 // xz, lzma, bz2, lz4 and zstd compressed files are recognised and refused
 // with "unsupported compression NAME". Anything else is refused with one line
 // saying what the bytes look like and what is supported; those errors wrap
@@ -70,6 +76,13 @@ func Load(data []byte) (*Model, error) {
 	case FormatPickle:
 		return LoadPickle(data)
 	case FormatJoblib:
+		text, err := compressedText(data)
+		if err != nil {
+			return nil, err
+		}
+		if text != nil {
+			return Load(text)
+		}
 		return LoadJoblib(data)
 	case FormatLibSVM:
 		return LoadLibSVM(bytes.NewReader(bytes.TrimPrefix(data, utf8BOM)))
@@ -91,6 +104,41 @@ func LoadFile(path string) (*Model, error) {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// maxTextModelBytes bounds the decompressed size of a compressed text model.
+const maxTextModelBytes = 1 << 30
+
+// compressedText returns the decompressed bytes of a gzip or zlib stream
+// that holds a text model (libsvm or JSON), or nil if the stream holds
+// anything else or is not readable (LoadJoblib then reports it).
+func compressedText(data []byte) ([]byte, error) {
+	var (
+		zr  io.Reader
+		err error
+	)
+	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+		zr, err = gzip.NewReader(bytes.NewReader(data))
+	} else {
+		zr, err = zlib.NewReader(bytes.NewReader(data))
+	}
+	if err != nil {
+		return nil, nil
+	}
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(zr, head)
+	head = head[:n]
+	if f, err := Detect(head); err != nil || (f != FormatLibSVM && f != FormatJSON) {
+		return nil, nil
+	}
+	rest, err := io.ReadAll(io.LimitReader(zr, maxTextModelBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: compressed text model: %w", ErrInvalidModel, err)
+	}
+	if len(head)+len(rest) > maxTextModelBytes {
+		return nil, fmt.Errorf("%w: compressed text model over %d bytes", ErrInvalidModel, maxTextModelBytes)
+	}
+	return append(head, rest...), nil
 }
 
 // utf8BOM is the UTF-8 byte order mark some editors put before text.

@@ -2,6 +2,8 @@ package svm
 
 import (
 	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -108,8 +110,8 @@ func TestLoadDispatch(t *testing.T) {
 	}
 }
 
-// TestLoadWhitespaceAndBOM: text formats may start with white space (and
-// JSON with a UTF-8 byte order mark).
+// TestLoadWhitespaceAndBOM: text formats may start with white space and a
+// UTF-8 byte order mark, and may be gzip or zlib compressed.
 func TestLoadWhitespaceAndBOM(t *testing.T) {
 	js, err := os.ReadFile(filepath.Join("testdata", "json", "linear.json"))
 	if err != nil {
@@ -122,6 +124,8 @@ func TestLoadWhitespaceAndBOM(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"json with BOM":      append([]byte("\xef\xbb\xbf\n "), js...),
 		"libsvm after lines": append([]byte("\n\n"), lib...),
+		"gzip json":          gzipBytes(t, js),
+		"zlib libsvm":        zlibBytes(t, lib),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Load(data); err != nil {
@@ -324,4 +328,26 @@ func ExampleWriteJSON() {
 	// [1,2]],
 	// "dual_coef":[1],
 	// "intercept":-0.5}
+}
+
+func gzipBytes(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func zlibBytes(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := zlib.NewWriter(&b)
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
