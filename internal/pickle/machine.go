@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -246,9 +247,10 @@ func (m *machine) memoPut(idx int, v Value) error {
 	if idx < 0 {
 		return fmt.Errorf("negative memo index %d", idx)
 	}
-	if idx > len(m.memo)+1024 {
-		// Far ahead of the dense part: keep it in a map, so that a single
-		// large index never allocates a large slice.
+	if idx > 2*m.nmemo+1024 || idx >= m.d.opt.MaxMemo {
+		// Far beyond the entries stored so far: keep it in a map, so that
+		// the dense part stays within twice the entries (real pickles
+		// number their entries 0, 1, 2, ...).
 		if m.sparse == nil {
 			m.sparse = make(map[int]Value)
 		}
@@ -262,11 +264,7 @@ func (m *machine) memoPut(idx int, v Value) error {
 		return nil
 	}
 	if idx >= len(m.memo) {
-		if idx < cap(m.memo) {
-			m.memo = m.memo[:idx+1]
-		} else {
-			m.memo = append(m.memo, make([]memoEntry, idx+1-len(m.memo))...)
-		}
+		m.memo = slices.Grow(m.memo, idx+1-len(m.memo))[:idx+1]
 	}
 	if !m.memo[idx].ok {
 		if m.nmemo >= m.d.opt.MaxMemo {

@@ -158,6 +158,29 @@ func TestSparseMemo(t *testing.T) {
 	}
 }
 
+// TestMemoGrowthBounded stores memo entries 1,000 indexes apart: the memo
+// must not grow with the indexes, only with the entries.
+func TestMemoGrowthBounded(t *testing.T) {
+	var b []byte
+	b = append(b, 0x80, 0x04, 'N')
+	for i := 1; i <= 5000; i++ {
+		idx := uint32(i * 1000)
+		b = append(b, 'r', byte(idx), byte(idx>>8), byte(idx>>16), byte(idx>>24))
+	}
+	b = append(b, '.')
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := Load(b, Options{MaxMemo: 1 << 18})
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Errorf("5,000 memo entries at spread indexes allocated %d bytes", grew)
+	}
+}
+
 func TestDictGet(t *testing.T) {
 	d := dictOf("a", int64(1), []byte("b"), int64(2), int64(3), int64(4), "a", int64(5))
 	for _, tc := range []struct {

@@ -340,6 +340,11 @@ func oneClassParams(o *pickle.Object) (Params, error) {
 		return Params{}, fmt.Errorf("OneClassSVM support_vectors_ has shape %v, want two dimensions", sv.shape)
 	}
 	nsv, nf := sv.shape[0], sv.shape[1]
+	if nsv == 0 || nf == 0 {
+		// Checked before making rows: a shape like (10^12, 0) holds no
+		// bytes at all.
+		return Params{}, fmt.Errorf("OneClassSVM support_vectors_ has shape %v: no support vectors or no features", sv.shape)
+	}
 	p.SupportVectors = make([][]float64, nsv)
 	for i := range p.SupportVectors {
 		p.SupportVectors[i] = sv.data[i*nf : (i+1)*nf : (i+1)*nf]

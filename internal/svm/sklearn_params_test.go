@@ -144,6 +144,8 @@ func TestParamsFromTreeErrors(t *testing.T) {
 		{"unfitted gamma", ocsvm(func(d *pickle.Dict) { d.Set("_gamma", nil) }), `OneClassSVM gamma is "scale" and the fitted _gamma is missing`},
 		{"negative degree", ocsvm(func(d *pickle.Dict) { d.Set("degree", int64(-1)) }), "OneClassSVM degree is -1"},
 		{"no support vectors", ocsvm(func(d *pickle.Dict) { d.Set("support_vectors_", nil) }), "OneClassSVM has no support_vectors_ (is it fitted?)"},
+		{"support vectors of no features", ocsvm(func(d *pickle.Dict) { d.Set("support_vectors_", f8(npShape(1e12, 0))) }), "support_vectors_ has shape [1000000000000 0]: no support vectors or no features"},
+		{"no support vector rows", ocsvm(func(d *pickle.Dict) { d.Set("support_vectors_", f8(npShape(0, 3))) }), "support_vectors_ has shape [0 3]: no support vectors or no features"},
 		{"1-D support vectors", ocsvm(func(d *pickle.Dict) { d.Set("support_vectors_", f8(npShape(2), 1, 2)) }), "support_vectors_ has shape [2], want two dimensions"},
 		{"dual_coef_ of two rows", ocsvm(func(d *pickle.Dict) { d.Set("_dual_coef_", f8(npShape(2, 1), 1, 2)) }), "OneClassSVM _dual_coef_ has shape [2 1], want (1, n_SV)"},
 		{"no intercept", ocsvm(func(d *pickle.Dict) { d.Set("_intercept_", nil); d.Set("intercept_", nil); d.Set("offset_", nil) }), "OneClassSVM has no intercept_"},
