@@ -35,6 +35,7 @@ func TestHostilePickles(t *testing.T) {
 		{"huge_shape_reconstruct.pkl", "array of shape [1000000 1000000] and dtype f8 needs 8000000000000 bytes, has 16"},
 		{"huge_shape_frombuffer.pkl", "array of shape [1000000 1000000] and dtype f8 needs 8000000000000 bytes, has 16"},
 		{"huge_shape_mean.pkl", "StandardScaler mean_: array of shape [1000000000000] and dtype f8 needs 8000000000000 bytes, has 16"},
+		{"huge_rows_no_features.pkl", "support_vectors_ has shape [1000000000000 0]: no support vectors or no features"},
 		{"huge_shape.joblib", "array of shape [1000000 1000000] and dtype f8 needs 8000000000000 bytes"},
 		{"binunicode8_huge.pkl", "unexpected end of data: length 4611686018427387904"},
 		{"long4_huge.pkl", "unexpected end of data: length 2147483647"},

@@ -68,6 +68,11 @@ def main():
     m.steps[0][1].mean_ = Reduce(np.core.multiarray._reconstruct, (np.ndarray, (0,), b"b"),
                                  (1, (10**12,), np.dtype("f8"), False, b"\0" * 16))
     write("huge_shape_mean.pkl", pickle.dumps(m, protocol=2))
+    # 10^12 rows of no features: no bytes at all, yet 10^12 rows to make.
+    m = fitted()
+    m.steps[1][1].support_vectors_ = Reduce(np.core.multiarray._reconstruct, (np.ndarray, (0,), b"b"),
+                                            (1, (10**12, 0), np.dtype("f8"), False, b""))
+    write("huge_rows_no_features.pkl", pickle.dumps(m, protocol=4))
     # A joblib wrapper claiming 10^12 float64 values that are not there.
     m = fitted()
     m.steps[1][1].support_vectors_ = joblib.numpy_pickle.NumpyArrayWrapper(np.ndarray, huge, "C", np.dtype("f8"))
