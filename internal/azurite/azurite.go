@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -37,7 +38,7 @@ type Options struct {
 	Bin     string        // path of the azurite executable; default $AZURITE_BIN, else node_modules/.bin/azurite above the working directory
 	Dir     string        // persist data in this directory (--location); empty means --inMemoryPersistence
 	Timeout time.Duration // how long to wait for the ports to accept connections; default 30s
-	Stderr  *os.File      // where the process's stdout/stderr go; default discarded
+	Stderr  io.Writer     // where the process's stdout and stderr go; default discarded
 }
 
 // Server is a running Azurite process.
