@@ -10,6 +10,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -347,4 +348,47 @@ func BenchmarkScoreCSV(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/rows, "ns/row")
+}
+
+// TestMainExitStatus runs main in a child process (this test binary, with
+// BATCHSCORE_MAIN_ARGS set) and checks the exit status and that an error is
+// exactly one line on standard error.
+func TestMainExitStatus(t *testing.T) {
+	if args, ok := os.LookupEnv("BATCHSCORE_MAIN_ARGS"); ok {
+		os.Args = append([]string{"batchscore"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	tests := []struct {
+		args   string
+		status int
+		stderr string
+	}{
+		{"help", 0, ""},
+		{"", 2, `batchscore: no command given; run "batchscore help" (commands: ` + commandNames() + ")\n"},
+		{"score -model testdata/model_1_1", 2, "batchscore: score: -in is required\n"},
+		{"score -model testdata/readings_1_1.csv -in x -features Value -out -", 1,
+			"batchscore: score: load model testdata/readings_1_1.csv: svm: not a model file: looks like a CSV text file; supported: scikit-learn pickle, joblib (raw, zlib or gzip), libsvm text model, batchscore JSON\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestMainExitStatus$")
+			cmd.Env = append(os.Environ(), "BATCHSCORE_MAIN_ARGS="+tt.args)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			status := 0
+			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+				status = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if status != tt.status {
+				t.Errorf("exit status %d, want %d", status, tt.status)
+			}
+			if got := stderr.String(); got != tt.stderr {
+				t.Errorf("stderr\n got %q\nwant %q", got, tt.stderr)
+			}
+		})
+	}
 }
