@@ -181,7 +181,7 @@ const jsonlType = "application/x-ndjson"
 
 type rawLine struct {
 	Seq      int64     `json:"seq"`
-	Offset   any       `json:"offset"`
+	Offset   string    `json:"offset"`
 	Enqueued time.Time `json:"enqueued"`
 	Body     string    `json:"body"`
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -299,4 +300,25 @@ func clone(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+func TestRunLogsRejectsOncePerBatch(t *testing.T) {
+	var buf strings.Builder
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	f := New(Config{MaxEventBytes: 250, MaxReadingsPerEvent: 3, Logger: log}, &memBlobs{}, &memStore{})
+	if _, err := f.Run(t.Context(), mixedBatch()); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want 2:\n%s", len(lines), buf.String())
+	}
+	for i, want := range []string{
+		`level=WARN msg="rejected events or readings" source=readings/3 rejected=8`,
+		`level=INFO msg=ingested source=readings/3 events=10 readings=4 rejected=8 inserted=4 duplicates=0`,
+	} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d = %s\nwant it to contain %s", i, lines[i], want)
+		}
+	}
 }

@@ -131,7 +131,7 @@ func (c *Cache) revalidate(ctx context.Context, name string) (*svm.Model, error)
 
 // put stores e, replacing an older entry of the same name, and evicts the
 // least recently used entries beyond the bound. An entry larger than the
-// whole bound is not kept.
+// whole bound, or without an ETag to revalidate it by, is not kept.
 func (c *Cache) put(e *cacheEntry) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

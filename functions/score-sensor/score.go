@@ -132,7 +132,7 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 		return Result{}, azfunc.Permanent(fmt.Errorf("message %s: %w", msg.ID, err))
 	}
 	res := Result{Run: job.Run, Sensors: len(job.Sensors)}
-	final := int64(msg.DequeueCount) >= int64(f.cfg.MaxDequeueCount)
+	final := msg.DequeueCount >= int64(f.cfg.MaxDequeueCount)
 	var errs []error
 	permanent := true
 	for _, e := range job.Sensors {
