@@ -126,11 +126,30 @@ func openSQLite(p string) (*Store, error) {
 }
 
 func openSQLServer(raw string) (*Store, error) {
+	driver, dsn, err := sqlserverDSN(raw)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: %w", err)
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open sqlserver %s: %w", redact(dsn), err)
+	}
+	db.SetMaxOpenConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &Store{d: dialectSQLServer, w: db, r: db}, nil
+}
+
+// sqlserverDSN picks the driver for a sqlserver:// URL: "sqlserver" with a
+// password, else the Entra ID driver "azuresql", adding
+// fedauth=ActiveDirectoryDefault when the URL names no fedauth method.
+func sqlserverDSN(raw string) (driver, dsn string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: parse sqlserver url: %w", redactErr(err))
+		return "", "", fmt.Errorf("parse sqlserver url: %w", redactErr(err))
 	}
-	driver := "sqlserver"
+	if u.Host == "" {
+		return "", "", fmt.Errorf("sqlserver url %s has no host", u.Redacted())
+	}
 	q := u.Query()
 	_, hasPassword := u.User.Password()
 	if q.Get("fedauth") == "" && !hasPassword {
@@ -138,15 +157,9 @@ func openSQLServer(raw string) (*Store, error) {
 		u.RawQuery = q.Encode()
 	}
 	if q.Get("fedauth") != "" {
-		driver = azuread.DriverName
+		return azuread.DriverName, u.String(), nil
 	}
-	db, err := sql.Open(driver, u.String())
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: open sqlserver %s: %w", u.Redacted(), err)
-	}
-	db.SetMaxOpenConns(16)
-	db.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{d: dialectSQLServer, w: db, r: db}, nil
+	return "sqlserver", u.String(), nil
 }
 
 // Close closes the connection pools.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -601,4 +602,74 @@ func BenchmarkInsertReadings(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+func TestSQLServerDSN(t *testing.T) {
+	for _, tc := range []struct {
+		url, driver, dsn string
+	}{
+		{"sqlserver://sa:pw@localhost:1433?database=db", "sqlserver", "sqlserver://sa:pw@localhost:1433?database=db"},
+		{"sqlserver://srv.database.windows.net?database=db", "azuresql", "sqlserver://srv.database.windows.net?database=db&fedauth=ActiveDirectoryDefault"},
+		{"sqlserver://srv.database.windows.net?database=db&fedauth=ActiveDirectoryManagedIdentity&user+id=cid", "azuresql",
+			"sqlserver://srv.database.windows.net?database=db&fedauth=ActiveDirectoryManagedIdentity&user+id=cid"},
+		{"sqlserver://app@srv.database.windows.net?database=db", "azuresql", "sqlserver://app@srv.database.windows.net?database=db&fedauth=ActiveDirectoryDefault"},
+	} {
+		driver, dsn, err := sqlserverDSN(tc.url)
+		if err != nil {
+			t.Errorf("sqlserverDSN(%s): %v", tc.url, err)
+			continue
+		}
+		if driver != tc.driver || dsn != tc.dsn {
+			t.Errorf("sqlserverDSN(%s) = %s, %s; want %s, %s", tc.url, driver, dsn, tc.driver, tc.dsn)
+		}
+	}
+	if _, _, err := sqlserverDSN("sqlserver://?database=db"); err == nil {
+		t.Error("sqlserverDSN without a host succeeded")
+	}
+}
+
+// TestSQLServerStatements checks the generated SQL Server statements without a
+// server: placeholders are numbered in order and stay under the 2,100-parameter limit.
+func TestSQLServerStatements(t *testing.T) {
+	s := &Store{d: dialectSQLServer}
+	if got, want := s.q("a = ? AND b = ? OR c IN (?)"), "a = @p1 AND b = @p2 OR c IN (@p3)"; got != want {
+		t.Errorf("q = %q, want %q", got, want)
+	}
+	sql := s.insertReadingsSQL(sqlserverBatch)
+	n := strings.Count(sql, "@p")
+	if n != 7*sqlserverBatch || n > 2100 {
+		t.Errorf("insert statement has %d parameters, want %d (<= 2100)", n, 7*sqlserverBatch)
+	}
+	if !strings.Contains(sql, fmt.Sprintf("@p%d AS FLOAT", 7*sqlserverBatch)) || strings.Contains(sql, "?") {
+		t.Errorf("insert statement placeholders are not numbered through @p%d", 7*sqlserverBatch)
+	}
+	lite := (&Store{d: dialectSQLite}).insertReadingsSQL(3)
+	if got := strings.Count(lite, "?"); got != 21 {
+		t.Errorf("sqlite insert for 3 rows has %d placeholders, want 21", got)
+	}
+}
+
+// TestSQLServerDown opens a sqlserver URL where nothing listens: Open must fail
+// quickly with a transient error (the host retries; no hang).
+func TestSQLServerDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // now nothing listens there
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	s, err := Open(ctx, "sqlserver://sa:pw@"+addr+"?database=db&dial+timeout=5")
+	if err == nil {
+		s.Close()
+		t.Fatal("Open succeeded with no server")
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Open took %s to fail", d)
+	}
+	if !IsTransient(err) {
+		t.Errorf("IsTransient(%v) = false, want true", err)
+	}
 }
