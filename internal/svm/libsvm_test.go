@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -330,3 +331,50 @@ func TestPadFeatures(t *testing.T) {
 
 // bitsEqual compares float64 values bit for bit (so -0 != 0 and NaN == NaN).
 var bitsEqual = cmp.Comparer(func(a, b float64) bool { return math.Float64bits(a) == math.Float64bits(b) })
+
+// TestWriteLibSVMReadBySVMPredict checks that libsvm's own svm-predict reads
+// what WriteLibSVM writes and gives the labels the original model gives.
+// It is skipped where libsvm-tools is not installed.
+func TestWriteLibSVMReadBySVMPredict(t *testing.T) {
+	predict, err := exec.LookPath("svm-predict")
+	if err != nil {
+		t.Skip("svm-predict not installed (Debian libsvm-tools)")
+	}
+	for _, name := range []string{"rbf_f3_nu0.5_g0.05", "poly_f5_nu0.1_g0.5", "sigmoid_f2_nu0.5_g0.05", "linear_f8_nu0.1_g0.5"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join("testdata", "libsvm")
+			data, err := os.ReadFile(filepath.Join(dir, name+".model"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := LoadLibSVM(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var buf bytes.Buffer
+			if err := WriteLibSVM(&buf, m); err != nil {
+				t.Fatal(err)
+			}
+			tmp := t.TempDir()
+			mp, out := filepath.Join(tmp, "m.model"), filepath.Join(tmp, "labels")
+			if err := os.WriteFile(mp, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.CommandContext(t.Context(), predict, "-q", filepath.Join(dir, name+".input"), mp, out)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("svm-predict: %v\n%s", err, msg)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, e := range readLibSVMExpected(t, filepath.Join(dir, name+".expected")) {
+				want = append(want, strconv.Itoa(e.label))
+			}
+			if diff := cmp.Diff(want, strings.Fields(string(got))); diff != "" {
+				t.Errorf("svm-predict labels with the written model (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
