@@ -47,10 +47,15 @@ type jsonScaler struct {
 //
 // Every member is required except "scaler" (null or missing: no scaler;
 // inside it, "mean" or "scale" may be null). Unknown members, trailing data,
-// numbers out of float64 range and models New refuses are errors.
+// numbers out of float64 range and models New refuses are errors; they wrap
+// ErrInvalidModel (an error of r itself is returned wrapped as it is).
 func LoadJSON(r io.Reader) (*Model, error) {
-	p, err := parseJSON(r)
+	er := &errReader{r: r}
+	p, err := parseJSON(er)
 	if err != nil {
+		if er.err == nil || !errors.Is(err, er.err) {
+			err = invalidModelError{err}
+		}
 		return nil, fmt.Errorf("json model: %w", err)
 	}
 	m, err := New(p)
@@ -178,4 +183,19 @@ func appendJSONFloats(b *bytes.Buffer, v []float64) {
 		appendJSONFloat(b, x)
 	}
 	b.WriteString("]")
+}
+
+// errReader remembers the first error other than io.EOF of the reader it
+// wraps, so that LoadJSON tells a failing reader from a bad model.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }

@@ -53,12 +53,17 @@ var libsvmKernels = map[string]Kernel{
 // wider rows with libsvm's meaning, widen the model with PadFeatures.
 //
 // Models of other svm types (c_svc, nu_svc, epsilon_svr, nu_svr) and the
-// precomputed kernel are refused. Header lines libsvm may add that do not
+// precomputed kernel are refused. Every error about the model's content
+// wraps ErrInvalidModel; an error of r itself is returned wrapped as it is. Header lines libsvm may add that do not
 // change the decision (label, nr_sv, probA, probB, prob_density_marks) are
 // accepted and ignored.
 func LoadLibSVM(r io.Reader) (*Model, error) {
 	p, err := parseLibSVM(r)
 	if err != nil {
+		var pe *errLibSVM
+		if errors.As(err, &pe) {
+			err = invalidModelError{err}
+		}
 		return nil, fmt.Errorf("libsvm model: %w", err)
 	}
 	m, err := New(p)
@@ -67,6 +72,13 @@ func LoadLibSVM(r io.Reader) (*Model, error) {
 	}
 	return m, nil
 }
+
+// invalidModelError marks an error in a model's content: its text is that
+// of err, and it matches both err and ErrInvalidModel (errors.Is).
+type invalidModelError struct{ err error }
+
+func (e invalidModelError) Error() string   { return e.err.Error() }
+func (e invalidModelError) Unwrap() []error { return []error{ErrInvalidModel, e.err} }
 
 // errLibSVM is a parse error of a libsvm model, with the line number.
 type errLibSVM struct {

@@ -7,11 +7,13 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -350,4 +352,33 @@ func zlibBytes(t *testing.T, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// TestLoadErrorsClassified: every error Load gives for the files of
+// testdata/errors wraps ErrUnknownFormat or ErrInvalidModel, and an error of
+// the reader is not taken for a bad model.
+func TestLoadErrorsClassified(t *testing.T) {
+	dir := filepath.Join("testdata", "errors")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Load(data)
+		if !errors.Is(err, ErrUnknownFormat) && !errors.Is(err, ErrInvalidModel) {
+			t.Errorf("%s: error %q wraps neither ErrUnknownFormat nor ErrInvalidModel", e.Name(), err)
+		}
+	}
+	failing := io.MultiReader(strings.NewReader("svm_type one_class\n"), iotest.ErrReader(errors.New("disk on fire")))
+	if _, err := LoadLibSVM(failing); errors.Is(err, ErrInvalidModel) || err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Errorf("LoadLibSVM of a failing reader: %v", err)
+	}
+	failing = io.MultiReader(strings.NewReader(`{"format":`), iotest.ErrReader(errors.New("disk on fire")))
+	if _, err := LoadJSON(failing); errors.Is(err, ErrInvalidModel) || err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Errorf("LoadJSON of a failing reader: %v", err)
+	}
 }
