@@ -151,3 +151,16 @@ func TestKilledParentStopsAzurite(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestShared(t *testing.T) {
+	a := Shared(t)
+	b := Shared(t)
+	if a != b {
+		t.Fatal("Shared returned two servers")
+	}
+	c, err := net.DialTimeout("tcp", strings.TrimPrefix(strings.TrimSuffix(a.QueueURL(), "/"+Account), "http://"), 5*time.Second)
+	if err != nil {
+		t.Fatalf("shared queue endpoint: %v", err)
+	}
+	c.Close()
+}

@@ -28,9 +28,9 @@ func newAccount(t testing.TB, srv *azurite.Server) *Account {
 	return a
 }
 
-// TestAzurite runs the blob and queue cases against one in-memory Azurite.
+// TestAzurite runs the blob and queue cases against the shared in-memory Azurite.
 func TestAzurite(t *testing.T) {
-	srv := azurite.ForTest(t)
+	srv := azurite.Shared(t)
 	a := newAccount(t, srv)
 	t.Run("blobs", func(t *testing.T) { testBlobs(t, a.Blobs()) })
 	t.Run("queue", func(t *testing.T) { testQueue(t, a, srv) })
@@ -299,8 +299,8 @@ func TestEnqueueThroughput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the 10,000 message enqueue")
 	}
-	srv := azurite.ForTest(t)
-	q := newAccount(t, srv).Queue("score-jobs")
+	srv := azurite.Shared(t)
+	q := newAccount(t, srv).Queue("throughput")
 	ctx := t.Context()
 	if err := q.Ensure(ctx); err != nil {
 		t.Fatal(err)
@@ -323,7 +323,7 @@ func TestEnqueueThroughput(t *testing.T) {
 
 // BenchmarkEnqueueMany reports msgs/s for batches of 1,000 at several parallelisms.
 func BenchmarkEnqueueMany(b *testing.B) {
-	srv := azurite.ForTest(b)
+	srv := azurite.Shared(b)
 	a := newAccount(b, srv)
 	bodies := jobBodies(1000)
 	for _, p := range []int{1, 8, 16, 32} {
@@ -357,7 +357,7 @@ func testEnqueueManyStopsOnError(t *testing.T, a *Account) {
 	}
 }
 
-// TestStorageDown stops Azurite and checks that calls fail quickly with a transient error.
+// TestStorageDown stops its own Azurite and checks that calls fail quickly with a transient error.
 func TestStorageDown(t *testing.T) {
 	srv := azurite.ForTest(t)
 	a := newAccount(t, srv)
