@@ -259,6 +259,8 @@ func TestRunFunctions(t *testing.T) {
 			{function: fnTimerFanout, file: "timer.json", wantStatus: 200, wantLog: "INFO fan-out done past_due=true"},
 			// The job names model_1_2, which is not in the models container: permanent.
 			{function: fnScoreSensor, file: "queue.json", wantStatus: 500, wantPermanent: true},
+			// A backfill POST: the host call succeeds, the 202 is in Outputs.res.
+			{function: fnBackfill, file: "http.json", wantStatus: 200, wantLog: "INFO backfill queued run=20240501T000000Z-20240501T060000Z"},
 		} {
 			t.Run(test.function, func(t *testing.T) {
 				c := azfunc.NewCall(test.function, time.Now())
