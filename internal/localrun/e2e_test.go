@@ -49,9 +49,10 @@ func packagedApp(t *testing.T) string {
 			return
 		}
 		appDir = dir
-		cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "handler"), "./handler")
+		// Same build settings as the test binary, so the build cache is shared
+		// (make package builds with CGO_ENABLED=0 -trimpath for Azure).
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "handler"), "./handler")
 		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			appErr = fmt.Errorf("build handler: %v\n%s", err, out)
 			return
@@ -224,11 +225,12 @@ func TestE2EPoison(t *testing.T) {
 	if err := s.Storage.Queue(ScoreQueue).Enqueue(ctx, []byte(`{"run": 42`)); err != nil {
 		t.Fatal(err)
 	}
-	w := dataWindow(subset)
-	run, err := s.Backfill(ctx, w)
-	if err != nil {
+	// The hourly timer's occurrence at 00:00 scores (23:00, 00:00], which holds the subset.
+	w := sensor.Window{Start: ts("2018-08-28 23:00:00.000"), End: ts("2018-08-29 00:00:00.000")}
+	if err := s.FireTimer(ctx, w.End); err != nil {
 		t.Fatal(err)
 	}
+	run := w.RunID()
 	sum, err := s.WaitRun(ctx, run, nil)
 	if err != nil {
 		t.Fatal(err)
