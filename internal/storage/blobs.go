@@ -106,18 +106,18 @@ func (b *Blobs) get(ctx context.Context, container, name, etag string) ([]byte, 
 	return data, got, true, nil
 }
 
-// List returns the blobs of container whose names start with prefix, in name order.
-func (b *Blobs) List(ctx context.Context, container, prefix string) ([]BlobInfo, error) {
-	o := &azblobListOptions{}
+// List returns the blobs of containerName whose names start with prefix, in name order.
+func (b *Blobs) List(ctx context.Context, containerName, prefix string) ([]BlobInfo, error) {
+	o := &container.ListBlobsFlatOptions{}
 	if prefix != "" {
 		o.Prefix = &prefix
 	}
-	pager := b.svc.NewContainerClient(container).NewListBlobsFlatPager(o)
+	pager := b.svc.NewContainerClient(containerName).NewListBlobsFlatPager(o)
 	var out []BlobInfo
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list blobs %s/%s*: %w", container, prefix, notFound(err))
+			return nil, fmt.Errorf("list blobs %s/%s*: %w", containerName, prefix, notFound(err))
 		}
 		for _, it := range page.Segment.BlobItems {
 			if it.Name == nil {
@@ -140,8 +140,6 @@ func (b *Blobs) List(ctx context.Context, container, prefix string) ([]BlobInfo,
 	}
 	return out, nil
 }
-
-type azblobListOptions = container.ListBlobsFlatOptions
 
 // quoteETag returns an ETag in its HTTP header form, "0x8D...": the service
 // quotes it in response headers but not in listings, and the two must compare equal.
