@@ -317,3 +317,56 @@ func TestCollectedValues(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// Concurrent invocations keep their log lines apart, also through a shared
+// ContextLogger.
+func TestHandleConcurrentLogs(t *testing.T) {
+	shared := ContextLogger(slog.New(slog.DiscardHandler))
+	h := Handle("score-sensor", QueueTrigger("job"), func(ctx context.Context, inv *Invocation, m QueueMessage) (Response, error) {
+		for i := range 5 {
+			shared.InfoContext(ctx, "step", "message", m.ID, "i", i)
+			time.Sleep(time.Millisecond)
+		}
+		return Response{}, nil
+	}, Options{})
+	const n = 24
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			msg := queueValue
+			msg.ID = fmt.Sprintf("m%02d", i)
+			c := call("score-sensor")
+			c.InvocationID = fmt.Sprintf("inv-%02d", i)
+			body, header, err := NewQueueRequest("job", msg, c)
+			if err != nil {
+				errs <- err
+				return
+			}
+			req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/score-sensor", bytes.NewReader(body))
+			req.Header = header
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			var resp Response
+			if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+				errs <- err
+				return
+			}
+			if len(resp.Logs) != 5 {
+				errs <- fmt.Errorf("%s: %d lines %q, want 5", msg.ID, len(resp.Logs), resp.Logs)
+				return
+			}
+			for _, l := range resp.Logs {
+				if !strings.Contains(l, "message="+msg.ID+" ") {
+					errs <- fmt.Errorf("%s got another invocation's line %q", msg.ID, l)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
