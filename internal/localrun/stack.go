@@ -105,7 +105,14 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	if err := os.MkdirAll(azDir, 0o755); err != nil {
 		return nil, fmt.Errorf("azurite folder: %w", err)
 	}
-	if s.Azurite, err = azurite.Start(ctx, azurite.Options{Bin: o.AzuriteBin, Dir: azDir}); err != nil {
+	bin := o.AzuriteBin
+	if bin != "" {
+		// Azurite runs in its data folder, so a relative path must be made absolute.
+		if bin, err = filepath.Abs(bin); err != nil {
+			return nil, fmt.Errorf("azurite path: %w", err)
+		}
+	}
+	if s.Azurite, err = azurite.Start(ctx, azurite.Options{Bin: bin, Dir: azDir}); err != nil {
 		return nil, fmt.Errorf("start azurite: %w", err)
 	}
 	cs := s.Azurite.ConnectionString()
