@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -20,10 +21,17 @@ const (
 
 // InsertReadings stores readings in one transaction and returns how many were
 // new. A reading whose (Source, Sequence, Index) is already stored, or repeated
-// within rs, is ignored, so a redelivered event batch inserts nothing.
+// within rs, is ignored, so a redelivered event batch inserts nothing. A NaN or
+// infinite value fails the whole call before anything is written.
 func (s *Store) InsertReadings(ctx context.Context, rs []sensor.StoredReading) (int, error) {
 	if len(rs) == 0 {
 		return 0, nil
+	}
+	for i, r := range rs {
+		// SQLite stores NaN as NULL, SQL Server rejects NaN and infinities: say so before the batch fails.
+		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
+			return 0, fmt.Errorf("insert readings: reading %d (%s %s/%d/%d) has non-finite value %g", i, r.Key, r.Source, r.Sequence, r.Index, r.Value)
+		}
 	}
 	inserted := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {

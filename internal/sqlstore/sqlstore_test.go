@@ -555,6 +555,21 @@ func TestIsTransientBusy(t *testing.T) {
 	}
 }
 
+func TestInsertReadingsRejectsNonFinite(t *testing.T) {
+	s := mustOpen(t, "sqlite::memory:")
+	k := sensor.Key{Device: "1", Sensor: "1"}
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		n, err := s.InsertReadings(t.Context(), []sensor.StoredReading{reading("n", 1, 0, k, 5000, 1), reading("n", 1, 1, k, 10000, v)})
+		if err == nil || n != 0 {
+			t.Errorf("InsertReadings with value %g = %d, %v; want 0 and an error", v, n, err)
+		}
+	}
+	pts, err := s.Points(t.Context(), k, sensor.Window{Start: ms(0), End: ms(60000)}, 5*time.Second)
+	if err != nil || len(pts) != 0 {
+		t.Errorf("Points after rejected batches = %v, %v; want none (nothing written)", pts, err)
+	}
+}
+
 func TestPointsValue(t *testing.T) {
 	// NaN and infinities are not valid readings; ingest rejects them. Large and tiny values round-trip.
 	s := mustOpen(t, "sqlite::memory:")
