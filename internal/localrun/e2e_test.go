@@ -238,6 +238,14 @@ func TestE2EPoison(t *testing.T) {
 	if sum.Done != 1 || sum.Poisoned != 1 || sum.Total != 2 {
 		t.Errorf("summary = %d done, %d poisoned of %d; want 1, 1 of 2", sum.Done, sum.Poisoned, sum.Total)
 	}
+	// The run-status function, through the host, tells the same.
+	rst, err := s.RunStatus(ctx, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rst.Run != run || rst.Total != 2 || rst.Done != 1 || rst.Poisoned != 1 || !rst.Complete {
+		t.Errorf("run-status = %+v, want run %s complete with 1 done and 1 poisoned of 2", rst, run)
+	}
 	outs, err := s.Store.Outcomes(ctx, run)
 	if err != nil {
 		t.Fatal(err)

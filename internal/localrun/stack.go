@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	runstatus "github.com/batchscore/batchscore/functions/run-status"
 	"github.com/batchscore/batchscore/internal/azurite"
 	"github.com/batchscore/batchscore/internal/localhost"
 	"github.com/batchscore/batchscore/internal/sensor"
@@ -441,6 +443,23 @@ func (s *Stack) WaitRun(ctx context.Context, runID string, progress func(sqlstor
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// RunStatus asks the run-status function, through the host (GET ?run=ID), for a
+// run's progress.
+func (s *Stack) RunStatus(ctx context.Context, runID string) (runstatus.Status, error) {
+	res, err := s.Host.InvokeHTTP(ctx, FnRunStatus, http.MethodGet, nil, url.Values{"run": {runID}})
+	if err != nil {
+		return runstatus.Status{}, fmt.Errorf("run status: %w", err)
+	}
+	if res.Status != http.StatusOK {
+		return runstatus.Status{}, fmt.Errorf("run status: status %d: %s", res.Status, strings.TrimSpace(string(res.Body)))
+	}
+	var st runstatus.Status
+	if err := json.Unmarshal(res.Body, &st); err != nil {
+		return runstatus.Status{}, fmt.Errorf("run status: %w", err)
+	}
+	return st, nil
 }
 
 // PredictionBlobs returns the prediction blobs of a run, name -> bytes.
