@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/term"
@@ -48,6 +49,9 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("run: unexpected arguments %v", fs.Args())}
+	}
+	if _, err := os.Stat(filepath.Join(*app, "host.json")); err != nil {
+		return fmt.Errorf("run: no app folder at %s (%w): run `make run`, or `make package` first", *app, err)
 	}
 	c := localrun.Config{
 		AppDir: *app, AzuriteBin: *az, Data: *data, Models: *models, Expected: *expected,
