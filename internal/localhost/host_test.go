@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,19 +40,62 @@ type record struct {
 
 // startTestApp copies testdata/app to a temporary folder, builds the test handler
 // into it and starts the local host on it against a fresh Azurite.
+var (
+	buildOnce sync.Once
+	handler   string
+	buildErr  error
+)
+
+// testHandler builds testdata/testhandler once for all tests.
+func testHandler(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "localhost-test-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		handler = filepath.Join(dir, "handler")
+		out, err := exec.Command("go", "build", "-o", handler, "./testdata/testhandler").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("build test handler: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return handler
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if handler != "" {
+		os.RemoveAll(filepath.Dir(handler))
+	}
+	os.Exit(code)
+}
+
 func startTestApp(t *testing.T) (*Host, string, *azqueue.ServiceClient) {
+	return startTestAppWith(t, "0 0 0 1 1 *", false)
+}
+
+func startTestAppWith(t *testing.T, schedule string, schedules bool) (*Host, string, *azqueue.ServiceClient) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts Azurite and a handler process")
 	}
+	bin := testHandler(t)
 	az := azurite.ForTest(t)
 	app := t.TempDir()
 	if err := os.CopyFS(app, os.DirFS("testdata/app")); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("go", "build", "-o", filepath.Join(app, "handler"), "./testdata/testhandler").CombinedOutput()
+	b, err := os.ReadFile(bin)
 	if err != nil {
-		t.Fatalf("build test handler: %v\n%s", err, out)
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(app, "handler"), b, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	rec := filepath.Join(t.TempDir(), "records.jsonl")
 	h, err := Start(t.Context(), Options{
@@ -58,10 +103,11 @@ func startTestApp(t *testing.T) (*Host, string, *azqueue.ServiceClient) {
 		Settings: map[string]string{
 			"AzureWebJobsStorage": az.ConnectionString(),
 			"RECORD_FILE":         rec,
-			"TICK_SCHEDULE":       "0 0 0 1 1 *",
+			"TICK_SCHEDULE":       schedule,
 			"EventHubConnection":  "Endpoint=sb://localhost/",
 		},
-		Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, nil)),
+		Schedules: schedules,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -242,4 +288,39 @@ func TestHostTriggers(t *testing.T) {
 			t.Errorf("stats = %+v, want 300 delivered, 1 retry, 0 skipped", st)
 		}
 	})
+}
+
+func TestTimerSchedule(t *testing.T) {
+	h, recFile, _ := startTestAppWith(t, "* * * * * *", true)
+	time.Sleep(2500 * time.Millisecond)
+	h.Stop()
+	ticks := only(readRecords(t, recFile), "tick")
+	if len(ticks) < 2 || len(ticks) > 3 {
+		t.Fatalf("%d timer invocations in 2.5 s of an every-second schedule, want 2 or 3", len(ticks))
+	}
+	for _, r := range ticks {
+		if r.Status != 200 || !r.HasStatus {
+			t.Errorf("tick record %+v, want status 200 with a ScheduleStatus", r)
+		}
+	}
+}
+
+func TestStartFailsWhenHandlerExits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	app := t.TempDir()
+	if err := os.CopyFS(app, os.DirFS("testdata/app")); err != nil {
+		t.Fatal(err)
+	}
+	// A "handler" that writes to stderr and exits before listening.
+	script := "#!/bin/sh\necho 'cannot open database' >&2\nexit 3\n"
+	if err := os.WriteFile(filepath.Join(app, "handler"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(t.Context(), Options{AppDir: app, StartTimeout: 10 * time.Second,
+		Settings: map[string]string{"RECORD_FILE": "x", "TICK_SCHEDULE": "0 0 0 1 1 *", "AzureWebJobsStorage": "unused"}})
+	if err == nil || !strings.Contains(err.Error(), "cannot open database") {
+		t.Fatalf("Start error = %v, want the handler's exit with its stderr", err)
+	}
 }
