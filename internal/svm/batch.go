@@ -71,7 +71,8 @@ func (m *Model) checkBatch(dst, X []float64) {
 	}
 }
 
-// decisionRows scores rows one after another with a reused buffer.
+// decisionRows scores rows with reused buffers: RBF rows two at a time, the
+// rest (and an odd last row) one at a time.
 func (m *Model) decisionRows(dst, X []float64) {
 	nf := m.nf
 	var buf [2 * (1 + svLanes) * 16]float64

@@ -19,7 +19,8 @@ var (
 
 func detectImpl() int {
 	switch {
-	case cpu.X86.HasAVX512F:
+	// The AVX-512 kernels use 512-bit VXORPD, an AVX512DQ instruction.
+	case cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ:
 		return implAVX512
 	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
 		return implAVX2
