@@ -34,10 +34,10 @@ func detectImpl() int {
 func rbfSumAVX2(zb *float64, nf int, sv *float64, dual *float64, nblk int, negGamma float64, out *[4]float64)
 
 //go:noescape
-func rbfSumAVX512(zb *float64, nf int, sv *float64, dual *float64, npairs int, negGamma float64, out *[4]float64)
+func rbfSumAVX512(z *float64, nf int, sv *float64, dual *float64, npairs int, negGamma float64, out *[4]float64)
 
 //go:noescape
-func rbfSum2AVX512(zb0, zb1 *float64, nf int, sv *float64, dual *float64, npairs int, negGamma float64, out *[8]float64)
+func rbfSum2AVX512(z0, z1 *float64, nf int, sv *float64, dual *float64, npairs int, negGamma float64, out *[8]float64)
 
 // broadcast writes each value of z svLanes times into zb.
 func broadcast(zb, z []float64) {
@@ -55,10 +55,8 @@ func (b *svBlocks) rbfSum2(z0, z1, zb0, zb1 []float64, negGamma float64) (float6
 	if kernelImpl != implAVX512 {
 		return b.rbfSum(z0, zb0, negGamma), b.rbfSum(z1, zb1, negGamma)
 	}
-	broadcast(zb0, z0)
-	broadcast(zb1, z1)
 	var out [8]float64
-	rbfSum2AVX512(&zb0[0], &zb1[0], len(z0), &b.data[0], &b.dual[0], b.nblk/2, negGamma, &out)
+	rbfSum2AVX512(&z0[0], &z1[0], len(z0), &b.data[0], &b.dual[0], b.nblk/2, negGamma, &out)
 	return (out[0] + out[2]) + (out[1] + out[3]), (out[4] + out[6]) + (out[5] + out[7])
 }
 
@@ -68,11 +66,11 @@ func (b *svBlocks) rbfSum(z, zb []float64, negGamma float64) float64 {
 	if kernelImpl == implGo {
 		return b.rbfSumGo(z, negGamma)
 	}
-	broadcast(zb, z)
 	var out [4]float64
 	if kernelImpl == implAVX512 {
-		rbfSumAVX512(&zb[0], len(z), &b.data[0], &b.dual[0], b.nblk/2, negGamma, &out)
+		rbfSumAVX512(&z[0], len(z), &b.data[0], &b.dual[0], b.nblk/2, negGamma, &out)
 	} else {
+		broadcast(zb, z)
 		rbfSumAVX2(&zb[0], len(z), &b.data[0], &b.dual[0], b.nblk, negGamma, &out)
 	}
 	return (out[0] + out[2]) + (out[1] + out[3])
