@@ -136,6 +136,10 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	if s.SQLPath == "" {
 		s.SQLPath = filepath.Join(s.Dir, "batchscore.db")
 	}
+	// The handler runs in the app folder: the path it gets must be absolute.
+	if s.SQLPath, err = filepath.Abs(s.SQLPath); err != nil {
+		return nil, fmt.Errorf("sql path: %w", err)
+	}
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(s.SQLPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("replace %s: %w", s.SQLPath, err)
@@ -324,6 +328,9 @@ func appendID(b []byte, id string) []byte {
 	return append(b, q...)
 }
 
+// StallTimeout is how long Ingest waits without progress while invocations fail.
+var StallTimeout = 2 * time.Minute
+
 // Ingest publishes the readings to the ingest function's event hub, one event per
 // device and timestamp, round-robin over partitions, with the reading's TS as the
 // enqueued time, then waits until every event is checkpointed. progress, if not
@@ -354,11 +361,19 @@ func (s *Stack) Ingest(ctx context.Context, rs []sensor.Reading, partitions int,
 		}
 	}
 	total := len(bodies)
+	lastDone, lastProgress := -1, time.Now()
 	for {
 		st := s.Host.FunctionStats(FnIngest)
 		done := st.Delivered - before.Delivered
 		if progress != nil {
 			progress(done, total)
+		}
+		// The ingest retry policy retries forever, as in Azure; locally a batch that
+		// keeps failing with nothing delivered for StallTimeout ends the run.
+		if done != lastDone {
+			lastDone, lastProgress = done, time.Now()
+		} else if failed := st.Failed - before.Failed; failed > 0 && time.Since(lastProgress) > StallTimeout {
+			return fmt.Errorf("ingest: stalled: nothing delivered for %s, %d failed invocations (see %s)", StallTimeout, failed, s.logName())
 		}
 		if st.SkippedBatches > before.SkippedBatches {
 			return fmt.Errorf("ingest: %d event batches failed after their retries (see %s)", st.SkippedBatches-before.SkippedBatches, s.logName())
