@@ -45,11 +45,14 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/svm/
 	$(GO) run ./cmd/batchscore bench
 
+# Every fuzz target, seeded with the real files in testdata/, for FUZZTIME each (short runs; longer by hand).
+FUZZTIME ?= 15s
+FUZZ_PKGS := ./internal/svm/ ./internal/pickle/ ./internal/azfunc/ ./cmd/batchscore/
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./internal/svm/ | grep ^Fuzz); do \
-	  $(GO) test ./internal/svm/ -run '^$$' -fuzz "^$$t$$" -fuzztime 15s || exit 1; done
-	@for t in $$($(GO) test -list '^Fuzz' ./internal/pickle/ | grep ^Fuzz); do \
-	  $(GO) test ./internal/pickle/ -run '^$$' -fuzz "^$$t$$" -fuzztime 15s || exit 1; done
+	@for p in $(FUZZ_PKGS); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \
+	    echo "== $$p $$t"; \
+	    $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done; done
 
 lint:
 	$(GO) vet ./...
