@@ -42,8 +42,11 @@
 // The run id and the message bytes depend only on the window and the model
 // names, so a duplicated timer run registers the same run and enqueues
 // byte-identical messages; score-sensor then rewrites the same blobs. A
-// failure to list, register or enqueue fails the invocation (the timer trigger
-// does not retry by itself: the next occurrence covers the next window, and a
-// missed window is re-run through the backfill function). Messages enqueued
-// before a failure stay queued.
+// failure to list, register or enqueue fails the invocation; function.json
+// sets a fixedDelay retry policy (3 retries, 30 s apart), and since a retry
+// gets the same TimerInfo (ScheduleStatus.Next names the fired occurrence) it
+// fans out the same window again. Messages enqueued before a failure stay
+// queued, so a retry enqueues some jobs twice: harmless, score-sensor is
+// idempotent. When the retries are exhausted the window is left unscored
+// until it is re-run through the backfill function.
 package timerfanout

@@ -348,3 +348,58 @@ func TestMessagesChunkSize(t *testing.T) {
 		t.Error("chunk 0: nil error")
 	}
 }
+
+// TestRunDuplicatedAndRetried runs one occurrence the ways the host may
+// deliver it more than once: a duplicate run (lease lost mid-invocation) a
+// moment later, and the function.json retries (fixedDelay, 3 x 30 s) with the
+// same TimerInfo, with and without the timer monitor's status. Every run must
+// register the same run and enqueue byte-identical messages.
+func TestRunDuplicatedAndRetried(t *testing.T) {
+	occurrence := mustTime(t, "2018-08-29T03:00:00Z")
+	for _, tc := range []struct {
+		name  string
+		timer azfunc.TimerInfo
+	}{
+		{"with the monitor's status", azfunc.TimerInfo{ScheduleStatus: &azfunc.ScheduleStatus{
+			Last: occurrence.Add(-time.Hour), Next: occurrence, LastUpdated: occurrence.Add(-time.Hour)}}},
+		{"without status (useMonitor false)", azfunc.TimerInfo{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, q, runs := newTestFunction(Config{ChunkSize: 4}, referenceBlobs)
+			var first Result
+			var firstBodies [][]byte
+			for i, now := range []time.Duration{
+				20 * time.Millisecond,  // the run
+				900 * time.Millisecond, // a duplicate run
+				30 * time.Second,       // retry 1
+				61 * time.Second,       // retry 2
+				92 * time.Second,       // retry 3
+			} {
+				before := len(q.bodies)
+				res, err := f.Run(t.Context(), tc.timer, occurrence.Add(now))
+				if err != nil {
+					t.Fatalf("run %d: %v", i, err)
+				}
+				bodies := q.bodies[before:]
+				if i == 0 {
+					first, firstBodies = res, slices.Clone(bodies)
+					continue
+				}
+				if diff := cmp.Diff(first, res); diff != "" {
+					t.Errorf("run %d at +%v: result differs (-first +now):\n%s", i, now, diff)
+				}
+				if diff := cmp.Diff(firstBodies, bodies); diff != "" {
+					t.Errorf("run %d at +%v: messages differ (-first +now):\n%s", i, now, diff)
+				}
+			}
+			if want := (sensor.Window{Start: occurrence.Add(-time.Hour), End: occurrence}).RunID(); first.Run != want {
+				t.Errorf("run id %s, want %s", first.Run, want)
+			}
+			for _, r := range runs.runs {
+				if r.ID != first.Run || r.Sensors != first.Sensors {
+					t.Errorf("registered %+v, want run %s with %d sensors", r, first.Run, first.Sensors)
+				}
+			}
+		})
+	}
+}
