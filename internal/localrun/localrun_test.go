@@ -3,6 +3,9 @@ package localrun
 import (
 	"bytes"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,10 +127,19 @@ func TestReadPredictionsBothLayouts(t *testing.T) {
 	}
 }
 
+// The reference is in the repository (internal/svm/testdata/reference): it must
+// be found there, not skipped and not taken from a copy next to the repository.
 func TestReferenceFilesParse(t *testing.T) {
 	ref, err := FindReference(".")
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
+	}
+	root, err := moduleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "internal", "svm", "testdata", "reference", "sensor_data.csv"); ref.Data != want {
+		t.Errorf("reference data found at %s, want the in-repository copy %s", ref.Data, want)
 	}
 	f, err := os.Open(ref.Data)
 	if err != nil {
@@ -256,9 +268,52 @@ func TestWriteHTMLSelfContained(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	for _, bad := range []string{"<script", "@font-face", "http://fonts", "https://", "<?xml"} {
+	for _, bad := range []string{"<script", "@font-face", "http://fonts", "https://", "<?xml", "<link", " src=", "url(", `href="http`} {
 		if strings.Contains(html, bad) {
 			t.Errorf("report contains %q; it must be self-contained", bad)
 		}
+	}
+}
+
+// A fleet of 1,000 sensors prints aligned sections with headers and rows: the
+// sensors not done, the first 20 and the 10 slowest, and how many are left out.
+func TestPrintTableLargeFleet(t *testing.T) {
+	var rs []SensorResult
+	for i := range 1000 {
+		r := SensorResult{Key: sensor.Key{Device: strconv.Itoa(i/10 + 1), Sensor: strconv.Itoa(i%10 + 1)}, Status: sensor.StatusDone,
+			Rows: 720, Anomalies: 7, Attempts: 1, Duration: time.Duration(i%500) * time.Millisecond}
+		if i == 500 {
+			r.Status, r.Attempts, r.Duration = sensor.StatusPoisoned, 5, 2*time.Second
+		}
+		rs = append(rs, r)
+	}
+	var b bytes.Buffer
+	printTable(&b, rs, "out/report.html")
+	out := b.String()
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	// 3 titles, 3 headers, 1 + 20 + 10 rows, the closing line.
+	if len(lines) != 38 {
+		t.Fatalf("%d lines, want 38:\n%s", len(lines), out)
+	}
+	for _, want := range []string{"not done (1 of 1,000):", "first 20 of 1,000 sensors:", "slowest 10 sensors:",
+		"(1,000 sensors in all: every one is in out/report.html)"} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("table lacks the line %q:\n%s", want, out)
+		}
+	}
+	width := len(lines[1])
+	for i, l := range lines {
+		if strings.TrimSpace(l) == "" || strings.HasSuffix(l, " ") {
+			t.Errorf("line %d is empty or has trailing blanks: %q", i, l)
+		}
+		if title := strings.HasSuffix(l, ":") || strings.HasPrefix(l, "("); !title {
+			if len(l) != width {
+				t.Errorf("line %d is %d wide, want %d (columns aligned across sections): %q", i, len(l), width, l)
+			}
+		}
+	}
+	i := slices.Index(lines, "slowest 10 sensors:")
+	if i < 0 || !strings.HasPrefix(lines[i+2], "51/1 ") || !strings.HasSuffix(lines[i+2], " 2s") {
+		t.Errorf("the slowest sensor (51/1, 2s) does not head the slowest section:\n%s", out)
 	}
 }

@@ -17,7 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"text/tabwriter"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/batchscore/batchscore/internal/localhost"
@@ -210,7 +211,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	sort.Strings(res.Blobs)
 	res.Stages = append(res.Stages, Stage{"collect", time.Since(t0), fmt.Sprintf("%d prediction blobs downloaded, %s rows", len(blobs), thousands(len(all)))})
 
-	printTable(out, res.Sensors)
+	res.ReportPath = filepath.Join(c.OutDir, "report.html")
+	printTable(out, res.Sensors, res.ReportPath)
 	fmt.Fprintf(out, "predictions: %d blobs in container %q under %s/ (Azurite, gone when the run ends); copies in %s\n",
 		len(res.Blobs), PredsContainer, res.RunID, filepath.Join(res.PredsDir, res.RunID))
 
@@ -231,7 +233,6 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.Elapsed = time.Since(started)
 	fmt.Fprintf(out, "end to end: %d sensors in %s, %.1f sensors/s\n", sum.Total, ms(res.Elapsed), float64(sum.Total)/res.Elapsed.Seconds())
 
-	res.ReportPath = filepath.Join(c.OutDir, "report.html")
 	maxPlots := c.MaxPlots
 	if maxPlots == 0 {
 		maxPlots = 60
@@ -337,34 +338,77 @@ func countKeys(rs []sensor.Reading) int {
 	return len(seen)
 }
 
-// printTable prints the per-sensor table; for a large fleet the first 20 rows
-// and the 10 slowest.
-func printTable(w io.Writer, rs []SensorResult) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "sensor\tstatus\trows\tanomalies\tattempts\ttime\t")
-	row := func(r SensorResult) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t\n", r.Key, r.Status, thousands(r.Rows), thousands(r.Anomalies), r.Attempts, ms(r.Duration))
+// tableAll is the largest fleet printTable lists in full.
+const tableAll = 40
+
+// printTable prints the per-sensor table. A larger fleet gets three aligned
+// sections: every sensor that is not done or empty, the first 20 sensors, and the
+// 10 slowest, with a line saying how many are left out (the report has them all).
+func printTable(w io.Writer, rs []SensorResult, reportPath string) {
+	header := []string{"sensor", "status", "rows", "anomalies", "attempts", "time"}
+	cells := func(r SensorResult) []string {
+		return []string{r.Key.String(), r.Status, thousands(r.Rows), thousands(r.Anomalies), strconv.Itoa(r.Attempts), ms(r.Duration)}
 	}
-	if len(rs) <= 40 {
+	type section struct {
+		title string
+		rows  []SensorResult
+	}
+	var secs []section
+	if len(rs) <= tableAll {
+		secs = []section{{"", rs}}
+	} else {
+		var bad []SensorResult
 		for _, r := range rs {
-			row(r)
+			if r.Status != sensor.StatusDone && r.Status != sensor.StatusEmpty {
+				bad = append(bad, r)
+			}
 		}
-		tw.Flush()
-		return
+		if len(bad) > 0 {
+			secs = append(secs, section{fmt.Sprintf("not done (%s of %s):", thousands(len(bad)), thousands(len(rs))), bad[:min(len(bad), 20)]})
+		}
+		secs = append(secs, section{fmt.Sprintf("first 20 of %s sensors:", thousands(len(rs))), rs[:20]})
+		slow := append([]SensorResult(nil), rs...)
+		sort.SliceStable(slow, func(i, j int) bool { return slow[i].Duration > slow[j].Duration })
+		secs = append(secs, section{"slowest 10 sensors:", slow[:10]})
 	}
-	for _, r := range rs[:20] {
-		row(r)
+	width := make([]int, len(header))
+	widen := func(c []string) {
+		for i, s := range c {
+			width[i] = max(width[i], len(s))
+		}
 	}
-	fmt.Fprintf(tw, "... %d more\t\t\t\t\t\t\n", len(rs)-20)
-	tw.Flush()
-	slow := append([]SensorResult(nil), rs...)
-	sort.Slice(slow, func(i, j int) bool { return slow[i].Duration > slow[j].Duration })
-	fmt.Fprintln(w, "slowest sensors:")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	for _, r := range slow[:10] {
-		row(r)
+	widen(header)
+	for _, sec := range secs {
+		for _, r := range sec.rows {
+			widen(cells(r))
+		}
 	}
-	tw.Flush()
+	line := func(c []string) {
+		var b strings.Builder
+		for i, s := range c {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if i == 0 {
+				fmt.Fprintf(&b, "%-*s", width[i], s)
+			} else {
+				fmt.Fprintf(&b, "%*s", width[i], s)
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	for _, sec := range secs {
+		if sec.title != "" {
+			fmt.Fprintln(w, sec.title)
+		}
+		line(header)
+		for _, r := range sec.rows {
+			line(cells(r))
+		}
+	}
+	if len(rs) > tableAll {
+		fmt.Fprintf(w, "(%s sensors in all: every one is in %s)\n", thousands(len(rs)), reportPath)
+	}
 }
 
 func ms(d time.Duration) string {
