@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/singleflight"
 
@@ -67,13 +68,38 @@ func NewCache(maxBytes int64, fetch FetchFunc, load LoadFunc) *Cache {
 	}
 }
 
+// fetchTimeout bounds one shared revalidation and load (see Get).
+const fetchTimeout = 2 * time.Minute
+
 // Get returns the current model stored under name.
+//
+// Concurrent Gets of one name share a single revalidation. It runs detached
+// from the context of the Get that started it (keeping its values, bounded by
+// fetchTimeout), so that one invocation ending early does not fail the others
+// waiting for the same model; each Get still returns as soon as its own ctx
+// ends.
 func (c *Cache) Get(ctx context.Context, name string) (*svm.Model, error) {
-	v, err, _ := c.group.Do(name, func() (any, error) { return c.revalidate(ctx, name) })
-	if err != nil {
-		return nil, err
+	ch := c.group.DoChan(name, func() (v any, err error) {
+		// DoChan runs this on its own goroutine, where a panic would end the
+		// process: turn one (from a model parser, say) into this Get's error.
+		defer func() {
+			if p := recover(); p != nil {
+				v, err = nil, fmt.Errorf("model %s: panic: %v", name, p)
+			}
+		}()
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), fetchTimeout)
+		defer cancel()
+		return c.revalidate(fctx, name)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*svm.Model), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("model %s: %w", name, context.Cause(ctx))
 	}
-	return v.(*svm.Model), nil
 }
 
 // Stats returns a snapshot of the counters.

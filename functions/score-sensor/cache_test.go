@@ -2,6 +2,8 @@ package scoresensor
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -152,4 +154,68 @@ func mustLoad(t *testing.T, b []byte) *svm.Model {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestCacheCallerCancelled: the invocation whose Get started a shared fetch
+// ends (its context is cancelled); it returns at once, and the other Gets
+// waiting on the same fetch still get the model.
+func TestCacheCallerCancelled(t *testing.T) {
+	models := &memModels{}
+	models.Set("m", linearModel(t, -10))
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	fetch := func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
+		once.Do(func() { close(started) })
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return nil, "", false, ctx.Err()
+		}
+		return models.GetIfChanged(ctx, "models", name, etag)
+	}
+	c := NewCache(1<<20, fetch, svm.Load)
+
+	firstCtx, cancelFirst := context.WithCancel(t.Context())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := c.Get(firstCtx, "m")
+		firstErr <- err
+	}()
+	<-started
+	secondErr := make(chan error, 1)
+	go func() {
+		m, err := c.Get(t.Context(), "m")
+		if err == nil && decisionOf(t, m, 12) != 2 {
+			t.Errorf("second Get: wrong model")
+		}
+		secondErr <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the second Get joins the fetch
+	cancelFirst()
+	select {
+	case err := <-firstErr:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled Get: err = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("cancelled Get did not return")
+	}
+	close(release)
+	if err := <-secondErr; err != nil {
+		t.Errorf("second Get failed with the first caller's cancellation: %v", err)
+	}
+	if st := c.Stats(); st.Loads != 1 {
+		t.Errorf("stats %+v, want 1 load", st)
+	}
+}
+
+func TestCacheLoadPanic(t *testing.T) {
+	models := &memModels{}
+	models.Set("m", linearModel(t, -10))
+	c := NewCache(1<<20, func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
+		return models.GetIfChanged(ctx, "models", name, etag)
+	}, func([]byte) (*svm.Model, error) { panic("bad parser") })
+	if _, err := c.Get(t.Context(), "m"); err == nil || !strings.Contains(err.Error(), "panic: bad parser") {
+		t.Errorf("Get with a panicking loader: %v, want the panic as an error", err)
+	}
 }
