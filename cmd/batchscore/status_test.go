@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/sqlstore"
+)
+
+// statusStore opens a fresh SQLite store with one run of 4 sensors, of which
+// none has an outcome yet.
+func statusStore(t *testing.T) (*sqlstore.Store, string, sensor.Run) {
+	t.Helper()
+	url := "sqlite:" + filepath.Join(t.TempDir(), "status.db")
+	st, err := sqlstore.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w := sensor.Window{Start: time.Date(2018, 8, 28, 23, 0, 0, 0, time.UTC), End: time.Date(2018, 8, 29, 0, 0, 0, 0, time.UTC)}
+	r := sensor.Run{ID: w.RunID(), Window: w, Sensors: 4, Created: w.End}
+	if err := st.PutRun(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	return st, url, r
+}
+
+func finish(t *testing.T, st *sqlstore.Store, o sensor.Outcome) {
+	t.Helper()
+	if err := st.FinishOutcome(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func status(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), append([]string{"status"}, args...), &stdout, &stderr)
+	return stdout.String(), err
+}
+
+// batchscore status shows a run while it runs (pending, in flight, failed and
+// retrying) and after (done, poisoned, anomalies, slowest sensors), by run id and
+// as the latest run, as text and as JSON.
+func TestStatusWhileRunningAndAfter(t *testing.T) {
+	st, url, r := statusStore(t)
+	k := func(d, s string) sensor.Key { return sensor.Key{Device: d, Sensor: s} }
+
+	// While it runs: 1/1 done, 1/2 in flight, 1/3 failed once (retrying), 1/4 not started.
+	finish(t, st, sensor.Outcome{Run: r.ID, Key: k("1", "1"), Status: sensor.StatusDone, Rows: 720, Anomalies: 3, Attempts: 1, Duration: 40 * time.Millisecond})
+	if _, err := st.StartAttempt(t.Context(), r.ID, k("1", "2")); err != nil {
+		t.Fatal(err)
+	}
+	finish(t, st, sensor.Outcome{Run: r.ID, Key: k("1", "3"), Status: sensor.StatusFailed, Attempts: 1, Error: "model blob: not found"})
+	out, err := status(t, "-sql", url, "-run", r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"run " + r.ID + "  window (2018-08-28T23:00:00Z, 2018-08-29T00:00:00Z]",
+		"sensors: 4 total, 1 done, 0 empty, 1 failed (retrying), 0 poisoned, 1 in flight, 1 pending",
+		"rows: 720 scored, 3 anomalies",
+		"slowest sensors:",
+		"1/1  40ms  720 rows  3 anomalies  1 attempts",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status while running lacks %q:\n%s", want, out)
+		}
+	}
+
+	// After: 1/2 done and slower, 1/3 poisoned after 5 attempts, 1/4 done.
+	finish(t, st, sensor.Outcome{Run: r.ID, Key: k("1", "2"), Status: sensor.StatusDone, Rows: 700, Anomalies: 10, Attempts: 1, Duration: 900 * time.Millisecond})
+	finish(t, st, sensor.Outcome{Run: r.ID, Key: k("1", "3"), Status: sensor.StatusPoisoned, Attempts: 5, Error: "model blob: not found"})
+	finish(t, st, sensor.Outcome{Run: r.ID, Key: k("1", "4"), Status: sensor.StatusDone, Rows: 710, Anomalies: 0, Attempts: 2, Duration: 100 * time.Millisecond})
+	out, err = status(t, "-sql", url) // the latest run
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "sensors: 4 total, 3 done, 0 empty, 0 failed (retrying), 1 poisoned, 0 in flight, 0 pending"; !strings.Contains(out, want) {
+		t.Errorf("status after the run lacks %q:\n%s", want, out)
+	}
+	if want := "rows: 2130 scored, 13 anomalies"; !strings.Contains(out, want) {
+		t.Errorf("status after the run lacks %q:\n%s", want, out)
+	}
+	i, j, l := strings.Index(out, "1/2  900ms"), strings.Index(out, "1/4  100ms"), strings.Index(out, "1/1   40ms")
+	if i < 0 || j < 0 || l < 0 || !(i < j && j < l) {
+		t.Errorf("slowest sensors not listed slowest first (1/2, 1/4, 1/1):\n%s", out)
+	}
+
+	out, err = status(t, "-sql", url, "-run", r.ID, "-json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum sqlstore.Summary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("-json output does not parse: %v\n%s", err, out)
+	}
+	if sum.Run.ID != r.ID || sum.Total != 4 || sum.Done != 3 || sum.Poisoned != 1 || sum.Running != 0 || sum.Anomalies != 13 ||
+		len(sum.Slowest) != 3 || sum.Slowest[0].Key != k("1", "2") {
+		t.Errorf("-json summary = %+v", sum)
+	}
+}
+
+// -watch prints until the run has nothing pending, in flight or retrying.
+func TestStatusWatchEndsWhenRunCompletes(t *testing.T) {
+	st, url, r := statusStore(t)
+	for _, s := range []string{"1", "2", "3"} {
+		finish(t, st, sensor.Outcome{Run: r.ID, Key: sensor.Key{Device: "1", Sensor: s}, Status: sensor.StatusDone, Rows: 1, Attempts: 1})
+	}
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		_ = st.FinishOutcome(t.Context(), sensor.Outcome{Run: r.ID, Key: sensor.Key{Device: "1", Sensor: "4"}, Status: sensor.StatusEmpty, Attempts: 1})
+	}()
+	out, err := status(t, "-sql", url, "-run", r.ID, "-watch", "20ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strings.Count(out, "sensors: 4 total")
+	last := out[strings.LastIndex(out, "sensors: "):]
+	if n < 2 || !strings.HasPrefix(last, "sensors: 4 total, 3 done, 1 empty, 0 failed (retrying), 0 poisoned, 0 in flight, 0 pending\n") {
+		t.Errorf("-watch printed %d summaries, want at least 2, the last of the complete run:\n%s", n, out)
+	}
+}
+
+func TestStatusErrors(t *testing.T) {
+	_, url, _ := statusStore(t)
+	if _, err := status(t, "-sql", url, "-run", "20990101T000000Z-20990101T010000Z"); err == nil || !errors.Is(err, sqlstore.ErrNotFound) {
+		t.Errorf("unknown run: err = %v, want one wrapping ErrNotFound", err)
+	}
+	t.Setenv("SQL_URL", "")
+	if _, err := status(t); err == nil || !errors.As(err, new(usageError)) || !strings.Contains(err.Error(), "SQL_URL") {
+		t.Errorf("no -sql: err = %v, want a usage error naming SQL_URL", err)
+	}
+	if _, err := status(t, "-sql", url, "extra"); !errors.As(err, new(usageError)) {
+		t.Errorf("extra argument: err = %v, want a usage error", err)
+	}
+}
