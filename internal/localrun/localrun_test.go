@@ -2,6 +2,7 @@ package localrun
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -315,5 +316,32 @@ func TestPrintTableLargeFleet(t *testing.T) {
 	i := slices.Index(lines, "slowest 10 sensors:")
 	if i < 0 || !strings.HasPrefix(lines[i+2], "51/1 ") || !strings.HasSuffix(lines[i+2], " 2s") {
 		t.Errorf("the slowest sensor (51/1, 2s) does not head the slowest section:\n%s", out)
+	}
+}
+
+// A single differing, missing or extra prediction prints the mismatch and fails
+// the run with ErrParity; identical predictions pass.
+func TestCheckParityFailsOnMismatch(t *testing.T) {
+	k := sensor.Key{Device: "1", Sensor: "1"}
+	want := []Prediction{
+		{TS: ts("2018-08-28 23:00:05.000"), Key: k, Value: 10, Decision: 0.5},
+		{TS: ts("2018-08-28 23:00:10.000"), Key: k, Value: 30, Anomaly: true, Decision: -0.2},
+	}
+	var b bytes.Buffer
+	if _, line, err := checkParity(&b, want, slices.Clone(want)); err != nil || line != "2 of 2 predictions identical to the reference" {
+		t.Errorf("identical: line %q, err %v", line, err)
+	}
+	flipped := slices.Clone(want)
+	flipped[1].Anomaly = false
+	extra := append(slices.Clone(want), Prediction{TS: ts("2018-08-28 23:00:15.000"), Key: k, Value: 1})
+	for name, got := range map[string][]Prediction{"flipped": flipped, "missing": want[:1], "extra": extra} {
+		b.Reset()
+		par, _, err := checkParity(&b, want, got)
+		if !errors.Is(err, ErrParity) || par.OK() {
+			t.Errorf("%s: err = %v, want ErrParity", name, err)
+		}
+		if !strings.Contains(b.String(), "  mismatch: 1/1 2018-08-28 23:00:") {
+			t.Errorf("%s: mismatch not printed:\n%s", name, b.String())
+		}
 	}
 }

@@ -217,14 +217,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		len(res.Blobs), PredsContainer, res.RunID, filepath.Join(res.PredsDir, res.RunID))
 
 	parityLine := ""
+	var parityErr error
 	if expected != nil {
-		par := Compare(expected, all)
+		var par Parity
+		par, parityLine, parityErr = checkParity(out, expected, all)
 		res.Parity = &par
-		parityLine = fmt.Sprintf("%s of %s predictions identical to the reference", thousands(par.Identical), thousands(par.Expected))
-		for _, m := range par.Mismatches {
-			fmt.Fprintln(out, "  mismatch:", m)
-		}
-		fmt.Fprintf(out, "%s (largest decision difference %.3g)\n", parityLine, par.MaxDecisionDiff)
 	}
 	fmt.Fprintln(out, "stages:")
 	for _, s := range res.Stages {
@@ -248,13 +245,29 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	fmt.Fprintf(out, "report: %s\n", res.ReportPath)
 	fmt.Fprintf(out, "log: %s\n", res.LogPath)
 	fmt.Fprintf(out, "status: batchscore status -sql sqlite:%s -run %s\n", sqlPath, res.RunID)
-	if res.Parity != nil && !res.Parity.OK() {
-		return res, fmt.Errorf("%w: %s", ErrParity, parityLine)
+	if parityErr != nil {
+		return res, parityErr
 	}
 	if sum.Poisoned > 0 {
 		return res, fmt.Errorf("%d sensors poisoned (see the table and %s)", sum.Poisoned, res.LogPath)
 	}
 	return res, nil
+}
+
+// checkParity compares the predictions with the reference's, prints every
+// mismatch and the parity line, and returns the comparison, the line, and an
+// error wrapping ErrParity when any prediction differs, is missing or is extra.
+func checkParity(out io.Writer, expected, got []Prediction) (Parity, string, error) {
+	par := Compare(expected, got)
+	line := fmt.Sprintf("%s of %s predictions identical to the reference", thousands(par.Identical), thousands(par.Expected))
+	for _, m := range par.Mismatches {
+		fmt.Fprintln(out, "  mismatch:", m)
+	}
+	fmt.Fprintf(out, "%s (largest decision difference %.3g)\n", line, par.MaxDecisionDiff)
+	if !par.OK() {
+		return par, line, fmt.Errorf("%w: %s", ErrParity, line)
+	}
+	return par, line, nil
 }
 
 func inputs(c Config) (readings []sensor.Reading, models map[string][]byte, expected []Prediction, label string, err error) {
