@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -410,6 +411,30 @@ func TestRunFunctions(t *testing.T) {
 					t.Errorf("res = %d %s, want %d containing %s", res.StatusCode, res.Body, test.wantStatus, test.wantBody)
 				}
 			})
+		}
+	})
+
+	t.Run("every invocation line carries invocation_id and function", func(t *testing.T) {
+		// Lines of the process itself, outside any invocation.
+		process := map[string]bool{"listening": true, "ready": true, "set-up failed; retrying": true,
+			"storage containers/queue not verified; going on": true}
+		var checked int
+		for stream, buf := range map[string]*syncBuffer{"stdout": h.stdout, "stderr": h.stderr} {
+			for _, l := range buf.lines(t) {
+				if process[fmt.Sprint(l["msg"])] {
+					continue
+				}
+				checked++
+				id, _ := l["invocation_id"].(string)
+				fn, _ := l["function"].(string)
+				if id == "" || !slices.Contains(functionNames, fn) {
+					t.Errorf("%s line without invocation_id/function: %v", stream, l)
+				}
+			}
+		}
+		t.Logf("%d invocation lines checked", checked)
+		if checked < 10 {
+			t.Errorf("only %d invocation lines checked; the log level hides the cores' lines?", checked)
 		}
 	})
 
