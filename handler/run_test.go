@@ -256,7 +256,7 @@ func TestRunFunctions(t *testing.T) {
 			wantLog        string // prefix of a collected line (200 only)
 			wantPermanent  bool   // of the stderr line (500 only)
 		}{
-			{function: fnIngest, file: "eventhub.json", wantStatus: 200, wantLog: "INFO ingest done partition=0"},
+			{function: fnIngest, file: "eventhub.json", wantStatus: 200, wantLog: "INFO ingest done retry_count=1 max_retry_count=-1 partition=0"},
 			{function: fnTimerFanout, file: "timer.json", wantStatus: 200, wantLog: "INFO fan-out done past_due=true"},
 			// The job names model_1_2, which is not in the models container: permanent.
 			{function: fnScoreSensor, file: "queue.json", wantStatus: 500, wantPermanent: true},

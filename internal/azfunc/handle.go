@@ -20,6 +20,10 @@ type Invocation struct {
 	Logger  *slog.Logger
 	Request *Request
 	Sys     Sys // Metadata.sys; zero when absent
+	// Retry is Metadata.RetryContext, set when the function has a retry
+	// policy (timer, Event Hubs); RetryCount 0 is the first attempt. Logger
+	// then adds retry_count and max_retry_count to every line.
+	Retry *RetryContext
 
 	logs *collector
 }
@@ -145,6 +149,12 @@ func invoke[T any](ctx context.Context, r *http.Request, inv *Invocation, maxBod
 		inv.Sys = s
 	} else if !errors.Is(err, ErrNoBinding) {
 		inv.Logger.LogAttrs(ctx, slog.LevelWarn, "ignoring unreadable Metadata.sys", slog.String("err", err.Error()))
+	}
+	if rc, err := req.RetryContext(); err != nil {
+		inv.Logger.LogAttrs(ctx, slog.LevelWarn, "ignoring unreadable Metadata.RetryContext", slog.String("err", err.Error()))
+	} else if rc != nil {
+		inv.Retry = rc
+		inv.Logger = inv.Logger.With("retry_count", rc.RetryCount, "max_retry_count", rc.MaxRetryCount)
 	}
 	in, err := decode(req)
 	if err != nil {

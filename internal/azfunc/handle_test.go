@@ -370,3 +370,35 @@ func TestHandleConcurrentLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestHandleRetryContext: an invocation the host retries (Metadata.RetryContext)
+// says so on every line, the stderr failure line included.
+func TestHandleRetryContext(t *testing.T) {
+	c := call("ingest")
+	c.Retry = &RetryContext{RetryCount: 2, MaxRetryCount: -1}
+	body, header, err := NewEventHubRequest("events", partitionValue, eventsValue, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := func(o Options) http.Handler {
+		return Handle("ingest", EventHubTrigger("events"), func(ctx context.Context, inv *Invocation, b EventBatch) (Response, error) {
+			if inv.Retry == nil || inv.Retry.RetryCount != 2 {
+				t.Errorf("Invocation.Retry = %+v, want RetryCount 2", inv.Retry)
+			}
+			inv.Logger.InfoContext(ctx, "writing")
+			return Response{}, errors.New("sql unavailable")
+		}, o)
+	}
+	got := serve(t, h, Options{}, body, header)
+	if got.status != http.StatusInternalServerError || len(got.stderr) != 1 || len(got.stdout) != 1 {
+		t.Fatalf("status %d, stdout %v, stderr %v", got.status, got.stdout, got.stderr)
+	}
+	for _, l := range append(got.stdout, got.stderr...) {
+		if l["retry_count"] != float64(2) || l["max_retry_count"] != float64(-1) {
+			t.Errorf("line %v lacks retry_count=2 max_retry_count=-1", l)
+		}
+	}
+	if want := "INFO writing retry_count=2 max_retry_count=-1"; len(got.resp.Logs) == 0 || got.resp.Logs[0] != want {
+		t.Errorf("Logs %q, want first %q", got.resp.Logs, want)
+	}
+}
