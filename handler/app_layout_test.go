@@ -140,3 +140,55 @@ func TestFunctionFolders(t *testing.T) {
 		t.Errorf("function folders %q, routes %q", names, want)
 	}
 }
+
+// TestHostJSON checks the host.json choices the code depends on.
+func TestHostJSON(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "host.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Version       string
+		CustomHandler struct {
+			Description struct {
+				DefaultExecutablePath string
+			}
+			EnableForwardingHttpRequest bool
+		}
+		ExtensionBundle struct{ ID, Version string }
+		FunctionTimeout string
+		Logging         struct {
+			ApplicationInsights struct {
+				SamplingSettings struct{ ExcludedTypes string }
+			}
+		}
+		Extensions struct {
+			Queues struct{ MessageEncoding string }
+		}
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		t.Fatalf("host.json: %v", err)
+	}
+	for _, c := range []struct{ what, got, want string }{
+		{"version", h.Version, "2.0"},
+		// make package writes dist/handler.
+		{"customHandler.description.defaultExecutablePath", h.CustomHandler.Description.DefaultExecutablePath, "handler"},
+		{"extensionBundle.id", h.ExtensionBundle.ID, "Microsoft.Azure.Functions.ExtensionBundle"},
+		{"extensionBundle.version", h.ExtensionBundle.Version, "[4.*, 5.0.0)"},
+		// internal/storage writes base64 bodies (storage.Encode).
+		{"extensions.queues.messageEncoding", h.Extensions.Queues.MessageEncoding, "base64"},
+	} {
+		if c.got != c.want {
+			t.Errorf("host.json %s = %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	if h.CustomHandler.EnableForwardingHttpRequest {
+		t.Error("enableForwardingHttpRequest is true; the HTTP functions decode the wrapped request")
+	}
+	if !slices.Contains(strings.Split(h.Logging.ApplicationInsights.SamplingSettings.ExcludedTypes, ";"), "Request") {
+		t.Error("App Insights sampling may drop invocations: excludedTypes lacks Request")
+	}
+	if d, ok := parseTimeSpan(h.FunctionTimeout); !ok || d <= 0 {
+		t.Errorf("functionTimeout %q is not a positive hh:mm:ss", h.FunctionTimeout)
+	}
+}
