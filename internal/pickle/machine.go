@@ -22,6 +22,7 @@ const (
 	DefaultMaxMarks       = 256       // MARKs open at once
 	DefaultMaxNumberBytes = 64        // bytes of a LONG1/LONG4, digits of a text number
 	DefaultMaxNested      = 4         // Decode called from OnBuild inside Decode
+	DefaultMaxDepth       = 200       // containers inside containers
 )
 
 // ErrTruncated is wrapped by the error returned when the stream ends before
@@ -51,6 +52,11 @@ type Options struct {
 	MaxValues      int
 	MaxMarks       int
 	MaxNumberBytes int
+	// MaxDepth bounds how deeply containers (tuples, lists, dicts, sets,
+	// objects) nest, as they are built: a container is one deeper than the
+	// deepest value put into it. Code that walks the tree recursively
+	// (fmt's %v of nested tuples, for one) then cannot overflow the stack.
+	MaxDepth int
 
 	// OnBuild, if set, is called after each BUILD with the object it
 	// applied to (only *Object targets). When it returns replace=true, v
@@ -66,6 +72,7 @@ type Decoder struct {
 	pos    int
 	opt    Options
 	nested int
+	depth  int // nesting depth of the value the last Decode returned
 }
 
 // NewDecoder returns a decoder reading data from its start.
@@ -87,6 +94,9 @@ func NewDecoder(data []byte, opt Options) *Decoder {
 	}
 	if opt.MaxNumberBytes <= 0 {
 		opt.MaxNumberBytes = DefaultMaxNumberBytes
+	}
+	if opt.MaxDepth <= 0 {
+		opt.MaxDepth = DefaultMaxDepth
 	}
 	return &Decoder{data: data, opt: opt}
 }
@@ -129,29 +139,80 @@ func (d *Decoder) Decode() (Value, error) {
 	d.nested++
 	defer func() { d.nested-- }()
 	m := machine{d: d}
-	return m.run()
+	v, depth, err := m.run()
+	d.depth = depth
+	return v, err
 }
 
 type machine struct {
 	d      *Decoder
 	stack  []Value
+	depths []int // depths[i] is the nesting depth of stack[i] if it is a Tuple
 	marks  []int
-	memo   []memoEntry   // dense part of the memo, indexed by memo index
-	sparse map[int]Value // memo indexes far beyond the dense part
-	nmemo  int           // entries stored, the index MEMOIZE uses
-	pushes int           // values pushed so far (bounded by MaxValues)
+	memo   []memoEntry       // dense part of the memo, indexed by memo index
+	sparse map[int]memoEntry // memo indexes far beyond the dense part
+	nmemo  int               // entries stored, the index MEMOIZE uses
+	pushes int               // values pushed so far (bounded by MaxValues)
 	proto  int
+	// cdepth is the nesting depth of each list, dict, set and object made
+	// (they may grow after they are pushed); a tuple's depth travels with it
+	// on the stack and in the memo.
+	cdepth map[Value]int
 }
 
+// push pushes a value that is not a Tuple (see pushDepth).
 func (m *machine) push(v Value) error {
+	return m.pushDepth(v, m.depthOf(v))
+}
+
+// pushDepth pushes v, whose nesting depth is depth.
+func (m *machine) pushDepth(v Value, depth int) error {
 	if len(m.stack) >= m.d.opt.MaxStack {
 		return fmt.Errorf("stack over the limit of %d values", m.d.opt.MaxStack)
 	}
 	if m.pushes >= m.d.opt.MaxValues {
 		return fmt.Errorf("more than %d values", m.d.opt.MaxValues)
 	}
+	if depth > m.d.opt.MaxDepth {
+		return fmt.Errorf("containers nested more than %d deep", m.d.opt.MaxDepth)
+	}
 	m.pushes++
 	m.stack = append(m.stack, v)
+	m.depths = append(m.depths, depth)
+	return nil
+}
+
+// depthOf is the nesting depth of a value that is not a Tuple: 0 for a
+// scalar, the recorded depth of a list, dict, set or object.
+func (m *machine) depthOf(v Value) int {
+	switch v.(type) {
+	case *List, *Dict, *Set, *Object:
+		return m.cdepth[v]
+	}
+	return 0
+}
+
+// container records the depth of a new list, dict, set or object: one more
+// than the deepest of its items.
+func (m *machine) container(v Value, itemDepth int) Value {
+	if m.cdepth == nil {
+		m.cdepth = make(map[Value]int)
+	}
+	m.cdepth[v] = itemDepth + 1
+	return v
+}
+
+// grow records that items of depth itemDepth went into the container c.
+func (m *machine) grow(c Value, itemDepth int) error {
+	if m.cdepth == nil {
+		m.cdepth = make(map[Value]int)
+	}
+	if d := itemDepth + 1; d > m.cdepth[c] {
+		if d > m.d.opt.MaxDepth {
+			return fmt.Errorf("containers nested more than %d deep", m.d.opt.MaxDepth)
+		}
+		m.cdepth[c] = d
+	}
 	return nil
 }
 
@@ -164,13 +225,38 @@ func (m *machine) base() int {
 }
 
 func (m *machine) pop() (Value, bool) {
+	v, _, ok := m.popDepth()
+	return v, ok
+}
+
+// popDepth pops a value and its nesting depth.
+func (m *machine) popDepth() (Value, int, bool) {
 	if len(m.stack) <= m.base() {
-		return nil, false
+		return nil, 0, false
 	}
-	v := m.stack[len(m.stack)-1]
-	m.stack[len(m.stack)-1] = nil
-	m.stack = m.stack[:len(m.stack)-1]
-	return v, true
+	n := len(m.stack) - 1
+	v, d := m.stack[n], m.stackDepth(n)
+	m.stack[n] = nil
+	m.stack, m.depths = m.stack[:n], m.depths[:n]
+	return v, d, true
+}
+
+// stackDepth is the nesting depth of stack[i] now (a list, dict, set or
+// object may have grown since it was pushed).
+func (m *machine) stackDepth(i int) int {
+	if _, isTuple := m.stack[i].(Tuple); isTuple {
+		return m.depths[i]
+	}
+	return m.depthOf(m.stack[i])
+}
+
+// maxDepth is the depth of the deepest value from stack[i] up.
+func (m *machine) maxDepth(i int) int {
+	d := 0
+	for ; i < len(m.stack); i++ {
+		d = max(d, m.stackDepth(i))
+	}
+	return d
 }
 
 func (m *machine) top() (Value, bool) {
@@ -181,17 +267,18 @@ func (m *machine) top() (Value, bool) {
 }
 
 // popMark returns the values above the innermost mark (a fresh slice) and
-// removes them and the mark.
-func (m *machine) popMark() ([]Value, bool) {
+// the depth of the deepest, and removes them and the mark.
+func (m *machine) popMark() ([]Value, int, bool) {
 	if len(m.marks) == 0 {
-		return nil, false
+		return nil, 0, false
 	}
 	b := m.marks[len(m.marks)-1]
 	m.marks = m.marks[:len(m.marks)-1]
 	items := append([]Value(nil), m.stack[b:]...)
+	depth := m.maxDepth(b)
 	clear(m.stack[b:])
-	m.stack = m.stack[:b]
-	return items, true
+	m.stack, m.depths = m.stack[:b], m.depths[:b]
+	return items, depth, true
 }
 
 func (m *machine) readByte() (byte, error) {
@@ -239,11 +326,12 @@ func (m *machine) readLine() (string, error) {
 }
 
 type memoEntry struct {
-	v  Value
-	ok bool
+	v     Value
+	depth int
+	ok    bool
 }
 
-func (m *machine) memoPut(idx int, v Value) error {
+func (m *machine) memoPut(idx int, v Value, depth int) error {
 	if idx < 0 {
 		return fmt.Errorf("negative memo index %d", idx)
 	}
@@ -252,7 +340,7 @@ func (m *machine) memoPut(idx int, v Value) error {
 		// the dense part stays within twice the entries (real pickles
 		// number their entries 0, 1, 2, ...).
 		if m.sparse == nil {
-			m.sparse = make(map[int]Value)
+			m.sparse = make(map[int]memoEntry)
 		}
 		if _, ok := m.sparse[idx]; !ok {
 			if m.nmemo >= m.d.opt.MaxMemo {
@@ -260,7 +348,7 @@ func (m *machine) memoPut(idx int, v Value) error {
 			}
 			m.nmemo++
 		}
-		m.sparse[idx] = v
+		m.sparse[idx] = memoEntry{v: v, depth: depth, ok: true}
 		return nil
 	}
 	if idx >= len(m.memo) {
@@ -272,18 +360,18 @@ func (m *machine) memoPut(idx int, v Value) error {
 		}
 		m.nmemo++
 	}
-	m.memo[idx] = memoEntry{v: v, ok: true}
+	m.memo[idx] = memoEntry{v: v, depth: depth, ok: true}
 	return nil
 }
 
-func (m *machine) memoGet(idx int) (Value, error) {
+func (m *machine) memoGet(idx int) (memoEntry, error) {
 	if idx >= 0 && idx < len(m.memo) && m.memo[idx].ok {
-		return m.memo[idx].v, nil
+		return m.memo[idx], nil
 	}
-	if v, ok := m.sparse[idx]; ok {
-		return v, nil
+	if e, ok := m.sparse[idx]; ok {
+		return e, nil
 	}
-	return nil, fmt.Errorf("memo index %d was never stored", idx)
+	return memoEntry{}, fmt.Errorf("memo index %d was never stored", idx)
 }
 
 func (m *machine) global(mod, name string) (Value, error) {
@@ -295,31 +383,31 @@ func (m *machine) global(mod, name string) (Value, error) {
 }
 
 // run executes opcodes up to STOP.
-func (m *machine) run() (Value, error) {
+func (m *machine) run() (Value, int, error) {
 	for {
 		start := m.d.pos
 		op, err := m.readByte()
 		if err != nil {
-			return nil, fmt.Errorf("%w: no STOP opcode", ErrTruncated)
+			return nil, 0, fmt.Errorf("%w: no STOP opcode", ErrTruncated)
 		}
 		if op == opStop {
-			v, ok := m.pop()
+			v, depth, ok := m.popDepth()
 			if !ok {
-				return nil, fmt.Errorf("pickle: opcode STOP at offset %d: empty stack", start)
+				return nil, 0, fmt.Errorf("pickle: opcode STOP at offset %d: empty stack", start)
 			}
 			if len(m.marks) != 0 {
-				return nil, fmt.Errorf("pickle: opcode STOP at offset %d: %d unclosed MARKs", start, len(m.marks))
+				return nil, 0, fmt.Errorf("pickle: opcode STOP at offset %d: %d unclosed MARKs", start, len(m.marks))
 			}
-			return v, nil
+			return v, depth, nil
 		}
 		if err := m.step(op); err != nil {
 			// Refused globals and truncation speak for themselves; every
 			// other error gets the opcode and its offset.
 			var ge *GlobalError
 			if errors.As(err, &ge) || errors.Is(err, ErrTruncated) {
-				return nil, err
+				return nil, 0, err
 			}
-			return nil, fmt.Errorf("pickle: opcode %s at offset %d: %w", opName(op), start, err)
+			return nil, 0, fmt.Errorf("pickle: opcode %s at offset %d: %w", opName(op), start, err)
 		}
 	}
 }
@@ -355,7 +443,7 @@ func (m *machine) step(op byte) error {
 		}
 		return nil
 	case opPopMark:
-		if _, ok := m.popMark(); !ok {
+		if _, _, ok := m.popMark(); !ok {
 			return errors.New("no MARK")
 		}
 		return nil
@@ -364,7 +452,7 @@ func (m *machine) step(op byte) error {
 		if !ok {
 			return errors.New("empty stack")
 		}
-		return m.push(v)
+		return m.pushDepth(v, m.stackDepth(len(m.stack)-1))
 
 	// Constants and numbers.
 	case opNone:
@@ -505,46 +593,48 @@ func (m *machine) step(op byte) error {
 
 	// Containers.
 	case opEmptyTuple:
-		return m.push(Tuple{})
+		return m.pushDepth(Tuple{}, 1)
 	case opTuple:
-		items, ok := m.popMark()
+		items, depth, ok := m.popMark()
 		if !ok {
 			return errors.New("no MARK")
 		}
-		return m.push(Tuple(items))
+		return m.pushDepth(Tuple(items), depth+1)
 	case opTuple1, opTuple2, opTuple3:
 		n := int(op-opTuple1) + 1
 		if len(m.stack)-m.base() < n {
 			return fmt.Errorf("stack has fewer than %d values", n)
 		}
-		t := append(Tuple(nil), m.stack[len(m.stack)-n:]...)
-		clear(m.stack[len(m.stack)-n:])
-		m.stack = m.stack[:len(m.stack)-n]
-		return m.push(t)
+		k := len(m.stack) - n
+		t := append(Tuple(nil), m.stack[k:]...)
+		depth := m.maxDepth(k)
+		clear(m.stack[k:])
+		m.stack, m.depths = m.stack[:k], m.depths[:k]
+		return m.pushDepth(t, depth+1)
 	case opEmptyList:
-		return m.push(&List{})
+		return m.push(m.container(&List{}, 0))
 	case opList:
-		items, ok := m.popMark()
+		items, depth, ok := m.popMark()
 		if !ok {
 			return errors.New("no MARK")
 		}
-		return m.push(&List{Items: items})
+		return m.push(m.container(&List{Items: items}, depth))
 	case opAppend:
-		v, ok := m.pop()
+		v, depth, ok := m.popDepth()
 		if !ok {
 			return errors.New("empty stack")
 		}
-		return m.appendTo([]Value{v})
+		return m.appendTo([]Value{v}, depth)
 	case opAppends:
-		items, ok := m.popMark()
+		items, depth, ok := m.popMark()
 		if !ok {
 			return errors.New("no MARK")
 		}
-		return m.appendTo(items)
+		return m.appendTo(items, depth)
 	case opEmptyDict:
-		return m.push(NewDict())
+		return m.push(m.container(NewDict(), 0))
 	case opDict:
-		items, ok := m.popMark()
+		items, depth, ok := m.popMark()
 		if !ok {
 			return errors.New("no MARK")
 		}
@@ -552,24 +642,24 @@ func (m *machine) step(op byte) error {
 		if err := setItems(d, items); err != nil {
 			return err
 		}
-		return m.push(d)
+		return m.push(m.container(d, depth))
 	case opSetItem:
 		if len(m.stack)-m.base() < 3 {
 			return errors.New("SETITEM needs a target, a key and a value")
 		}
-		v, _ := m.pop()
-		k, _ := m.pop()
-		return m.setItemsOn([]Value{k, v})
+		v, vd, _ := m.popDepth()
+		k, kd, _ := m.popDepth()
+		return m.setItemsOn([]Value{k, v}, max(kd, vd))
 	case opSetItems:
-		items, ok := m.popMark()
+		items, depth, ok := m.popMark()
 		if !ok {
 			return errors.New("no MARK")
 		}
-		return m.setItemsOn(items)
+		return m.setItemsOn(items, depth)
 	case opEmptySet:
-		return m.push(&Set{})
+		return m.push(m.container(&Set{}, 0))
 	case opAddItems:
-		items, ok := m.popMark()
+		items, depth, ok := m.popMark()
 		if !ok {
 			return errors.New("no MARK")
 		}
@@ -582,13 +672,13 @@ func (m *machine) step(op byte) error {
 			return fmt.Errorf("ADDITEMS on %s", TypeName(t))
 		}
 		s.Items = append(s.Items, items...)
-		return nil
+		return m.grow(s, depth)
 	case opFrozenSet:
-		items, ok := m.popMark()
+		items, depth, ok := m.popMark()
 		if !ok {
 			return errors.New("no MARK")
 		}
-		return m.push(&Set{Items: items, Frozen: true})
+		return m.push(m.container(&Set{Items: items, Frozen: true}, depth))
 
 	// Memo.
 	case opPut:
@@ -641,11 +731,11 @@ func (m *machine) step(op byte) error {
 			}
 			idx = int(v)
 		}
-		v, err := m.memoGet(idx)
+		e, err := m.memoGet(idx)
 		if err != nil {
 			return err
 		}
-		return m.push(v)
+		return m.pushDepth(e.v, m.entryDepth(e))
 
 	// Globals, calls and instances.
 	case opGlobal:
@@ -682,7 +772,7 @@ func (m *machine) step(op byte) error {
 		if len(m.stack)-m.base() < 2 {
 			return errors.New("REDUCE needs a callable and arguments")
 		}
-		av, _ := m.pop()
+		av, ad, _ := m.popDepth()
 		fv, _ := m.pop()
 		g, ok := fv.(Global)
 		if !ok {
@@ -696,12 +786,15 @@ func (m *machine) step(op byte) error {
 		if err != nil {
 			return err
 		}
+		if o, isObj := v.(*Object); isObj {
+			m.container(o, ad)
+		}
 		return m.push(v)
 	case opNewObj:
 		if len(m.stack)-m.base() < 2 {
 			return errors.New("NEWOBJ needs a class and arguments")
 		}
-		av, _ := m.pop()
+		av, ad, _ := m.popDepth()
 		cv, _ := m.pop()
 		g, ok := cv.(Global)
 		if !ok {
@@ -711,13 +804,13 @@ func (m *machine) step(op byte) error {
 		if !ok {
 			return fmt.Errorf("NEWOBJ arguments are %s, not a tuple", TypeName(av))
 		}
-		return m.push(&Object{Callable: g, New: true, Args: args})
+		return m.push(m.container(&Object{Callable: g, New: true, Args: args}, ad))
 	case opNewObjEx:
 		if len(m.stack)-m.base() < 3 {
 			return errors.New("NEWOBJ_EX needs a class, arguments and keywords")
 		}
-		kv, _ := m.pop()
-		av, _ := m.pop()
+		kv, kd, _ := m.popDepth()
+		av, ad, _ := m.popDepth()
 		cv, _ := m.pop()
 		g, ok := cv.(Global)
 		if !ok {
@@ -731,7 +824,7 @@ func (m *machine) step(op byte) error {
 		if !ok {
 			return fmt.Errorf("NEWOBJ_EX keywords are %s, not a dict", TypeName(kv))
 		}
-		return m.push(&Object{Callable: g, New: true, Args: args, Kwargs: kw})
+		return m.push(m.container(&Object{Callable: g, New: true, Args: args, Kwargs: kw}, max(ad, kd)))
 	case opInst:
 		mod, err := m.readLine()
 		if err != nil {
@@ -741,7 +834,7 @@ func (m *machine) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		items, ok := m.popMark()
+		items, depth, ok := m.popMark()
 		if !ok {
 			return errors.New("no MARK")
 		}
@@ -749,9 +842,10 @@ func (m *machine) step(op byte) error {
 		if err != nil {
 			return err
 		}
-		return m.push(&Object{Callable: g.(Global), New: true, Args: Tuple(items)})
+		// The arguments tuple is one level: the object is two above its items.
+		return m.push(m.container(&Object{Callable: g.(Global), New: true, Args: Tuple(items)}, depth+1))
 	case opObj:
-		items, ok := m.popMark()
+		items, depth, ok := m.popMark()
 		if !ok || len(items) == 0 {
 			return errors.New("OBJ needs a MARK and a class")
 		}
@@ -759,12 +853,12 @@ func (m *machine) step(op byte) error {
 		if !ok {
 			return fmt.Errorf("OBJ of %s, not a global", TypeName(items[0]))
 		}
-		return m.push(&Object{Callable: g, New: true, Args: Tuple(items[1:])})
+		return m.push(m.container(&Object{Callable: g, New: true, Args: Tuple(items[1:])}, depth+1))
 	case opBuild:
 		if len(m.stack)-m.base() < 2 {
 			return errors.New("BUILD needs an object and a state")
 		}
-		state, _ := m.pop()
+		state, sd, _ := m.popDepth()
 		target, _ := m.top()
 		obj, ok := target.(*Object)
 		if !ok {
@@ -774,13 +868,24 @@ func (m *machine) step(op byte) error {
 			return fmt.Errorf("second BUILD on %s", obj.Callable)
 		}
 		obj.State, obj.HasState = state, true
+		if err := m.grow(obj, sd); err != nil {
+			return err
+		}
 		if m.d.opt.OnBuild != nil {
+			m.d.depth = 0
 			v, replace, err := m.d.opt.OnBuild(m.d, obj)
 			if err != nil {
 				return err
 			}
 			if replace {
+				// v is the callback's own value or one it decoded with
+				// d.Decode (whose depth d.depth holds).
+				depth := m.d.depth
+				if _, isTuple := v.(Tuple); !isTuple {
+					depth = max(depth, m.depthOf(v))
+				}
 				m.stack[len(m.stack)-1] = v
+				m.depths[len(m.depths)-1] = depth
 			}
 		}
 		return nil
@@ -797,10 +902,21 @@ func (m *machine) memoTop(idx int) error {
 	if !ok {
 		return errors.New("empty stack")
 	}
-	return m.memoPut(idx, v)
+	return m.memoPut(idx, v, m.stackDepth(len(m.stack)-1))
 }
 
-func (m *machine) appendTo(items []Value) error {
+// entryDepth is the depth of a memo entry now: a container may have grown
+// since it was memoized.
+func (m *machine) entryDepth(e memoEntry) int {
+	if _, isTuple := e.v.(Tuple); isTuple {
+		return e.depth
+	}
+	return m.depthOf(e.v)
+}
+
+// appendTo appends items, the deepest of depth depth, to the list or
+// object on top of the stack.
+func (m *machine) appendTo(items []Value, depth int) error {
 	t, ok := m.top()
 	if !ok {
 		return errors.New("APPEND to nothing")
@@ -813,24 +929,32 @@ func (m *machine) appendTo(items []Value) error {
 	default:
 		return fmt.Errorf("APPEND to %s", TypeName(t))
 	}
-	return nil
+	return m.grow(t, depth)
 }
 
-func (m *machine) setItemsOn(items []Value) error {
+// setItemsOn sets key, value pairs, the deepest of depth depth, on the dict
+// or object on top of the stack.
+func (m *machine) setItemsOn(items []Value, depth int) error {
 	t, ok := m.top()
 	if !ok {
 		return errors.New("SETITEMS on nothing")
 	}
 	switch d := t.(type) {
 	case *Dict:
-		return setItems(d, items)
+		if err := setItems(d, items); err != nil {
+			return err
+		}
 	case *Object:
 		if d.DictItems == nil {
 			d.DictItems = NewDict()
 		}
-		return setItems(d.DictItems, items)
+		if err := setItems(d.DictItems, items); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("SETITEMS on %s", TypeName(t))
 	}
-	return fmt.Errorf("SETITEMS on %s", TypeName(t))
+	return m.grow(t, depth)
 }
 
 func setItems(d *Dict, items []Value) error {

@@ -227,6 +227,7 @@ func TestErrors(t *testing.T) {
 		{"number limit", "\x80\x02\x8a\x41" + strings.Repeat("\x01", 65) + ".", Options{}, "integer of 65 bytes is over the limit of 64"},
 		{"out-of-band buffer", "\x80\x05\x97.", Options{}, "out-of-band buffers are not supported"},
 		{"odd setitems", "\x80\x02}(K\x01u.", Options{}, "odd number of dict items"},
+		{"global with a newline", "\x80\x04\x8c\x03o\ns\x8c\x06system\x93.", Options{}, `pickle: global "o\ns.system" is not allowed`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,4 +302,62 @@ func FuzzMachine(f *testing.F) {
 			t.Errorf("allowed global %v refused", ge.Global)
 		}
 	})
+}
+
+// TestDepthLimit nests containers one more than MaxDepth deep in every way a
+// stream can (a million deep would overflow the stack of any code that walks
+// the tree recursively, fmt's %v among them): each is refused, and the same
+// nesting at MaxDepth loads.
+func TestDepthLimit(t *testing.T) {
+	const limit = 5
+	rep := func(s string, n int) string { return strings.Repeat(s, n) }
+	// Each builds a container holding n nested containers of its kind.
+	nest := map[string]func(n int) string{
+		"TUPLE1":      func(n int) string { return "N" + rep("\x85", n) },
+		"TUPLE":       func(n int) string { return rep("(", n) + "N" + rep("t", n) },
+		"EMPTY_TUPLE": func(n int) string { return ")" + rep("\x85", n-1) },
+		"LIST":        func(n int) string { return rep("(", n) + rep("l", n) },
+		"APPEND":      func(n int) string { return rep("]", n) + rep("a", n-1) },
+		"APPENDS":     func(n int) string { return rep("](", n) + rep("e", n-1) + "1" },
+		"SETITEM":     func(n int) string { return rep("}K\x01", n-1) + "}" + rep("s", n-1) },
+		"DICT":        func(n int) string { return rep("(K\x01", n-1) + "(d" + rep("d", n-1) },
+		"FROZENSET":   func(n int) string { return rep("(", n) + rep("\x91", n) },
+		"ADDITEMS":    func(n int) string { return rep("\x8f(", n-1) + "\x8f" + rep("\x90", n-1) },
+		"REDUCE": func(n int) string {
+			return rep("\x8c\x01m\x8c\x01f\x93", n/2) + ")" + rep("R\x85", n/2-1) + "R"
+		},
+		// An object made by NEWOBJ with () is already two deep.
+		"BUILD": func(n int) string { return rep("\x8c\x01m\x8c\x01f\x93)\x81", n-1) + rep("b", n-2) },
+		"MEMO": func(n int) string {
+			s := "N\x85\x94"
+			for i := range n - 1 {
+				s += "0h" + string(rune(i)) + "\x85\x94"
+			}
+			return s
+		},
+		"DUP": func(n int) string { return "N" + rep("\x852", n) + rep("0", n) },
+		"OBJ": func(n int) string { return rep("(\x8c\x01m\x8c\x01f\x93", n/2) + "N" + rep("o", n/2) },
+		"SETITEMS": func(n int) string {
+			return rep("}(K\x01", n-1) + "}" + rep("u", n-1)
+		},
+	}
+	opt := Options{MaxDepth: limit, Allow: allowOnly("m.f")}
+	for name, f := range nest {
+		t.Run(name, func(t *testing.T) {
+			ok := "\x80\x04" + f(limit) + "."
+			if _, err := Load([]byte(ok), opt); err != nil {
+				t.Errorf("depth %d: %v", limit, err)
+			}
+			deep := "\x80\x04" + f(limit+2) + "."
+			v, err := Load([]byte(deep), opt)
+			if err == nil || !strings.Contains(err.Error(), "containers nested more than 5 deep") {
+				t.Errorf("depth %d: loaded %v, error %v; want the depth limit", limit+2, v, err)
+			}
+		})
+	}
+	// The default limit, against a million nested tuples in a 1 MB stream.
+	_, err := Load([]byte("\x80\x04N"+rep("\x85", 1<<20)+"."), Options{})
+	if err == nil || !strings.Contains(err.Error(), "containers nested more than 200 deep") {
+		t.Errorf("a million nested tuples: %v", err)
+	}
 }

@@ -41,6 +41,8 @@ package pickle
 
 import (
 	"math/big"
+	"strconv"
+	"unicode"
 )
 
 // Value is any value of the tree: see the package documentation for the
@@ -53,8 +55,18 @@ type Global struct {
 	Name   string
 }
 
-// String returns "module.name".
-func (g Global) String() string { return g.Module + "." + g.Name }
+// String returns "module.name", quoted as a Go string if either part holds
+// anything but letters, digits, '_' and '.' (so that a hostile name cannot
+// break an error message over lines).
+func (g Global) String() string {
+	s := g.Module + "." + g.Name
+	for _, c := range s {
+		if !(c == '_' || c == '.' || unicode.IsLetter(c) || unicode.IsDigit(c)) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
 
 // Tuple is a Python tuple.
 type Tuple []Value

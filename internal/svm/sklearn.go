@@ -122,6 +122,16 @@ func describe(v pickle.Value) string {
 	return "a " + n
 }
 
+// valueText shows a number as it is and anything else as describe names it,
+// so that an error message stays one short line whatever the file holds.
+func valueText(v pickle.Value) string {
+	switch x := v.(type) {
+	case int64, float64, bool:
+		return fmt.Sprint(x)
+	}
+	return describe(v)
+}
+
 func foundError(v pickle.Value) error {
 	return fmt.Errorf("found %s; %s", describe(v), supportedSklearn)
 }
@@ -323,7 +333,7 @@ func oneClassParams(o *pickle.Object) (Params, error) {
 			d, isInt = int64(f), true
 		}
 		if !isInt || d < 0 || d > 1<<20 {
-			return Params{}, fmt.Errorf("OneClassSVM degree is %v", v)
+			return Params{}, fmt.Errorf("OneClassSVM degree is %s", valueText(v))
 		}
 		p.Degree = int(d)
 	}

@@ -1,10 +1,12 @@
 package svm
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -80,5 +82,31 @@ func TestHostilePickles(t *testing.T) {
 		if _, err := os.Stat(marker + m); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s exists: a payload ran (stat error %v)", marker+m, err)
 		}
+	}
+}
+
+// TestDeeplyNestedPickle puts a million nested tuples (a 1 MB file) where a
+// real model's degree is. Printing such a value in an error message would
+// overflow the goroutine stack, a crash no recover catches; the pickle
+// machine's nesting limit refuses it first.
+func TestDeeplyNestedPickle(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "sklearn", "models", "poly_nf4_plain_pickle5.pkl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("\x8c\x06degree\x94K\x03"))
+	if i < 0 {
+		t.Fatal("no degree 3 in the model")
+	}
+	at := i + len("\x8c\x06degree\x94")
+	deep := slices.Concat(data[:at], []byte{'N'}, bytes.Repeat([]byte{0x85}, 1e6), data[at+2:])
+	_, err = LoadPickle(deep)
+	if err == nil || !strings.Contains(err.Error(), "containers nested more than 200 deep") {
+		t.Fatalf("error %v, want the nesting limit", err)
+	}
+	// One level of nesting is read, and refused as what it is.
+	shallow := slices.Concat(data[:at], []byte{'N', 0x85}, data[at+2:])
+	if _, err = LoadPickle(shallow); err == nil || !strings.HasSuffix(err.Error(), "OneClassSVM degree is a tuple") {
+		t.Fatalf("error %v, want the degree refused as a tuple", err)
 	}
 }

@@ -170,7 +170,7 @@ func parseShape(v pickle.Value) ([]int, error) {
 	for i, d := range t {
 		n, ok := asInt(d)
 		if !ok || n < 0 || n > math.MaxInt32*int64(1<<20) {
-			return nil, fmt.Errorf("bad array dimension %v", d)
+			return nil, fmt.Errorf("bad array dimension %s", valueText(d))
 		}
 		shape[i] = int(n)
 	}
