@@ -15,6 +15,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
+	"github.com/batchscore/batchscore/internal/sqlstore"
 	"github.com/batchscore/batchscore/internal/storage"
 )
 
@@ -162,8 +163,10 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	// Values.
-	if s.SQLURL.Err == nil && !strings.HasPrefix(c.SQLURL, "sqlite:") && !strings.HasPrefix(c.SQLURL, "sqlserver://") {
-		bad("SQL_URL", errors.New("want sqlite:PATH, sqlite::memory: or sqlserver://..."))
+	if s.SQLURL.Err == nil {
+		if err := sqlstore.CheckURL(c.SQLURL); err != nil {
+			bad("SQL_URL", err)
+		}
 	}
 	for _, f := range []struct {
 		name, v string

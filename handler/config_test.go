@@ -121,6 +121,16 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			name:    "sqlserver URL without a host",
+			env:     with("SQL_URL", "sqlserver://?database=db"),
+			wantErr: []string{"SQL_URL: sqlserver url sqlserver:?database=db has no host"},
+		},
+		{
+			name:    "empty sqlite path",
+			env:     with("SQL_URL", "sqlite:"),
+			wantErr: []string{"SQL_URL: empty sqlite path"},
+		},
+		{
 			name:    "no storage at all",
 			env:     with("AzureWebJobsStorage", "<unset>"),
 			wantErr: []string{"AzureWebJobsStorage: storage connection AzureWebJobsStorage: no connection string"},

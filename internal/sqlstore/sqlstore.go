@@ -92,6 +92,23 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return s, nil
 }
 
+// CheckURL reports, without connecting, whether Open could use url: a known
+// scheme, a SQLite path, a parsable sqlserver URL with a host. The error does
+// not show a password.
+func CheckURL(url string) error {
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		if strings.TrimPrefix(url, "sqlite:") == "" {
+			return errors.New("empty sqlite path (want sqlite:PATH or sqlite::memory:)")
+		}
+		return nil
+	case strings.HasPrefix(url, "sqlserver://"):
+		_, _, err := sqlserverDSN(url)
+		return err
+	}
+	return errors.New("want sqlite:PATH, sqlite::memory: or sqlserver://...")
+}
+
 func openSQLite(p string) (*Store, error) {
 	if p == "" {
 		return nil, errors.New("sqlstore: empty sqlite path (want sqlite:PATH or sqlite::memory:)")

@@ -688,3 +688,19 @@ func TestSQLServerDown(t *testing.T) {
 		t.Errorf("IsTransient(%v) = false, want true", err)
 	}
 }
+
+func TestCheckURL(t *testing.T) {
+	for _, u := range []string{"sqlite:x.db", "sqlite::memory:", "sqlserver://sa:pw@h:1433?database=db", "sqlserver://srv.database.windows.net?database=db"} {
+		if err := CheckURL(u); err != nil {
+			t.Errorf("CheckURL(%s): %v", redact(u), err)
+		}
+	}
+	for _, u := range []string{"", "sqlite:", "postgres://x", "sqlserver://?database=db", "sqlserver://u:secret@h:bad port/"} {
+		err := CheckURL(u)
+		if err == nil {
+			t.Errorf("CheckURL(%q) = nil, want an error", u)
+		} else if strings.Contains(err.Error(), "secret") {
+			t.Errorf("CheckURL(%q) error %q shows the password", u, err)
+		}
+	}
+}
