@@ -3,6 +3,7 @@ package svm
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -26,9 +27,15 @@ func addFileSeeds(f *testing.F, patterns ...string) {
 }
 
 // checkLoaded scores a row of zeros with a model a fuzzed input produced:
-// whatever loads must be a valid model.
+// whatever loads must be a valid model, and an error must be one line.
 func checkLoaded(t *testing.T, m *Model, err error) {
 	if err != nil {
+		if m != nil {
+			t.Fatal("a model and an error")
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Fatalf("error is not one line: %q", err)
+		}
 		return
 	}
 	if m.NFeatures() <= 0 || m.NSupport() <= 0 {
