@@ -274,7 +274,10 @@ func (h *Host) startProcess(appDir string, port int) error {
 		"FUNCTIONS_APP_ROOT_PATH="+appDir,
 	)
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Own process group, so a Ctrl-C at the terminal reaches only this process,
+	// which stops the handler itself; SIGKILL when this process dies without
+	// cleaning up (killed, or a test binary ended by -timeout).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return fmt.Errorf("handler stdout: %w", err)

@@ -1,16 +1,22 @@
 package localrun
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -409,5 +415,138 @@ func blobSet(t *testing.T, s *Stack, container, prefix string) map[string]string
 		}
 		out[b.Name] = base64.StdEncoding.EncodeToString(data)
 	}
+	return out
+}
+
+// TestHelperInterruptedRun is not a test: TestE2EInterruptStopsEverything runs the
+// test binary with LOCALRUN_HELPER_APP set to get a `batchscore run` process that
+// Ctrl-C (SIGINT) interrupts, as main does with signal.NotifyContext.
+func TestHelperInterruptedRun(t *testing.T) {
+	app := os.Getenv("LOCALRUN_HELPER_APP")
+	if app == "" {
+		t.Skip("helper process for TestE2EInterruptStopsEverything")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	_, err := Run(ctx, Config{AppDir: app, OutDir: os.Getenv("LOCALRUN_HELPER_OUT"), Stdout: os.Stdout,
+		Synthetic: &Synthetic{Devices: 20, Sensors: 10, Rows: 720, Noise: 0.05, AnomalyRate: 0.01, Seed: 1}})
+	// Run must have stopped what it started itself (the processes would also die
+	// with this one, by Pdeathsig, so look before exiting).
+	fmt.Printf("processes left: %v\n", descendants(os.Getpid()))
+	fmt.Printf("run returned: %v\n", err)
+	os.Exit(3)
+}
+
+// TestE2EInterruptStopsEverything interrupts a run with SIGINT while it ingests
+// and checks that Run returns and that the processes it started (Azurite and its
+// children, the handler) are gone, and their temporary folder with them.
+func TestE2EInterruptStopsEverything(t *testing.T) {
+	app := packagedApp(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperInterruptedRun$")
+	cmd.Env = append(os.Environ(), "LOCALRUN_HELPER_APP="+app, "LOCALRUN_HELPER_OUT="+t.TempDir())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(out)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if strings.HasPrefix(sc.Text(), "setup: ") {
+			break
+		}
+	}
+	if len(lines) == 0 || !strings.HasPrefix(lines[len(lines)-1], "setup: ") {
+		t.Fatalf("helper ended before the stack was up:\n%s\n%s", strings.Join(lines, "\n"), stderr.String())
+	}
+	kids := descendants(cmd.Process.Pid)
+	if len(kids) < 2 {
+		t.Fatalf("helper %d has %d child processes %v, want Azurite and the handler", cmd.Process.Pid, len(kids), kids)
+	}
+	// Azurite runs in its data folder, inside the run's temporary folder.
+	var tmp []string
+	for _, pid := range kids {
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && strings.Contains(cwd, "batchscore-run-") {
+			tmp = append(tmp, filepath.Dir(cwd))
+		}
+	}
+	if len(tmp) == 0 {
+		t.Fatalf("no child process of the helper runs in a batchscore-run-* folder: %v", kids)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("helper still running 20 s after SIGINT:\n%s", strings.Join(lines, "\n"))
+	}
+	if !slices.Contains(lines, "processes left: []") {
+		t.Errorf("Run returned with processes it started still running:\n%s", strings.Join(lines, "\n"))
+	}
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "run returned: ") || !strings.Contains(last, "context canceled") {
+		t.Errorf("Run did not return the interruption: %q\n%s", last, strings.Join(lines, "\n"))
+	}
+	if slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "scoring: ") }) {
+		t.Errorf("the run got to scoring before SIGINT; the test does not interrupt ingest:\n%s", strings.Join(lines, "\n"))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for _, pid := range kids {
+		for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond) // reparented to init, waiting to be reaped
+		}
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("process %d started by the run is still there after SIGINT (kill 0: %v)", pid, err)
+		}
+	}
+	for _, d := range tmp {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("temporary folder %s left behind (stat: %v)", d, err)
+		}
+	}
+}
+
+// descendants returns the pids of every process below pid (from /proc).
+func descendants(pid int) []int {
+	parent := map[int]int{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		p, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so start after the last ')'.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 1 {
+			parent[p], _ = strconv.Atoi(f[1])
+		}
+	}
+	var out []int
+	var walk func(int)
+	walk = func(p int) {
+		for c, pp := range parent {
+			if pp == p {
+				out = append(out, c)
+				walk(c)
+			}
+		}
+	}
+	walk(pid)
 	return out
 }
