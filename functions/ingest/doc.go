@@ -18,7 +18,9 @@
 // be called Tag, as the reference simulator sent it (Sensor wins when both are
 // present). Device and Sensor are JSON strings or integers (an integer is kept
 // as its decimal text), and must pass sensor.Key.Validate. Value is a finite
-// JSON number. TS is a JSON string in one of
+// JSON number, 0 or of magnitude at least 2.2250738585072014e-308 (subnormal
+// values are outside SQL Server's float and would fail the batch there on
+// every retry). TS is a JSON string in one of
 //
 //	RFC 3339 / ISO 8601 with a zone:   2018-08-28T23:00:05Z, 2018-08-28T23:00:05.123+02:00
 //	ISO 8601 without a zone (UTC):     2018-08-28T23:00:05, 2018-08-28T23:00:05.123

@@ -365,8 +365,17 @@ func parseValue(v json.RawMessage) (float64, error) {
 	if err != nil || math.IsInf(x, 0) || math.IsNaN(x) {
 		return 0, fmt.Errorf("Value %s is not a finite float64", clip(v))
 	}
+	if x != 0 && math.Abs(x) < minNormal {
+		// SQL Server's float holds 0 and magnitudes 2.23e-308 ... 1.79e+308
+		// only; such a reading would fail every retry of the batch there.
+		return 0, fmt.Errorf("Value %s is too close to zero (below 2.2250738585072014e-308, the smallest SQL float)", clip(v))
+	}
 	return x, nil
 }
+
+// minNormal is the smallest positive normal float64; SQL Server cannot store
+// the subnormal values below it.
+const minNormal = 0x1p-1022
 
 // clip shortens a value quoted in a reason.
 func clip(b []byte) string {

@@ -111,6 +111,11 @@ func TestParseReading(t *testing.T) {
 		{"null value", `{"TS":"2018-08-28T23:00:05Z","Device":1,"Sensor":1,"Value":null}`, sensor.Reading{}, "missing Value"},
 		{"string value", `{"TS":"2018-08-28T23:00:05Z","Device":1,"Sensor":1,"Value":"1.5"}`, sensor.Reading{}, "must be a number"},
 		{"huge value", `{"TS":"2018-08-28T23:00:05Z","Device":1,"Sensor":1,"Value":1e400}`, sensor.Reading{}, "not a finite"},
+		{"subnormal value", `{"TS":"2018-08-28T23:00:05Z","Device":1,"Sensor":1,"Value":-1e-310}`, sensor.Reading{}, "too close to zero"},
+		{"smallest normal value", `{"TS":"2018-08-28T23:00:05Z","Device":1,"Sensor":1,"Value":2.2250738585072014e-308}`,
+			sensor.Reading{TS: time.Date(2018, 8, 28, 23, 0, 5, 0, time.UTC), Key: sensor.Key{Device: "1", Sensor: "1"}, Value: 0x1p-1022}, ""},
+		{"underflow to zero", `{"TS":"2018-08-28T23:00:05Z","Device":1,"Sensor":1,"Value":1e-400}`,
+			sensor.Reading{TS: time.Date(2018, 8, 28, 23, 0, 5, 0, time.UTC), Key: sensor.Key{Device: "1", Sensor: "1"}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseReading([]byte(tc.in))

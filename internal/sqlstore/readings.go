@@ -21,16 +21,22 @@ const (
 
 // InsertReadings stores readings in one transaction and returns how many were
 // new. A reading whose (Source, Sequence, Index) is already stored, or repeated
-// within rs, is ignored, so a redelivered event batch inserts nothing. A NaN or
-// infinite value fails the whole call before anything is written.
+// within rs, is ignored, so a redelivered event batch inserts nothing. A NaN,
+// infinite or subnormal value (SQL Server's float range is 0 and magnitudes
+// 2.23e-308 to 1.79e+308) fails the whole call before anything is written, on
+// both dialects.
 func (s *Store) InsertReadings(ctx context.Context, rs []sensor.StoredReading) (int, error) {
 	if len(rs) == 0 {
 		return 0, nil
 	}
 	for i, r := range rs {
-		// SQLite stores NaN as NULL, SQL Server rejects NaN and infinities: say so before the batch fails.
+		// SQLite stores NaN as NULL, SQL Server rejects NaN, infinities and
+		// subnormals: say so before the batch fails.
 		if math.IsNaN(r.Value) || math.IsInf(r.Value, 0) {
 			return 0, fmt.Errorf("insert readings: reading %d (%s %s/%d/%d) has non-finite value %g", i, r.Key, r.Source, r.Sequence, r.Index, r.Value)
+		}
+		if r.Value != 0 && math.Abs(r.Value) < 0x1p-1022 {
+			return 0, fmt.Errorf("insert readings: reading %d (%s %s/%d/%d) has subnormal value %g, outside SQL float's range", i, r.Key, r.Source, r.Sequence, r.Index, r.Value)
 		}
 	}
 	inserted := 0

@@ -556,39 +556,45 @@ func TestIsTransientBusy(t *testing.T) {
 }
 
 func TestInsertReadingsRejectsNonFinite(t *testing.T) {
-	s := mustOpen(t, "sqlite::memory:")
-	k := sensor.Key{Device: "1", Sensor: "1"}
-	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
-		n, err := s.InsertReadings(t.Context(), []sensor.StoredReading{reading("n", 1, 0, k, 5000, 1), reading("n", 1, 1, k, 10000, v)})
-		if err == nil || n != 0 {
-			t.Errorf("InsertReadings with value %g = %d, %v; want 0 and an error", v, n, err)
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		k := sensor.Key{Device: uniq, Sensor: "1"}
+		for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.SmallestNonzeroFloat64, -0x1p-1023} {
+			n, err := s.InsertReadings(t.Context(), []sensor.StoredReading{reading(uniq+"n", 1, 0, k, 5000, 1), reading(uniq+"n", 1, 1, k, 10000, v)})
+			if err == nil || n != 0 {
+				t.Errorf("InsertReadings with value %g = %d, %v; want 0 and an error", v, n, err)
+			}
 		}
-	}
-	pts, err := s.Points(t.Context(), k, sensor.Window{Start: ms(0), End: ms(60000)}, 5*time.Second)
-	if err != nil || len(pts) != 0 {
-		t.Errorf("Points after rejected batches = %v, %v; want none (nothing written)", pts, err)
-	}
+		pts, err := s.Points(t.Context(), k, sensor.Window{Start: ms(0), End: ms(60000)}, 5*time.Second)
+		if err != nil || len(pts) != 0 {
+			t.Errorf("Points after rejected batches = %v, %v; want none (nothing written)", pts, err)
+		}
+	})
 }
 
 func TestPointsValue(t *testing.T) {
-	// NaN and infinities are not valid readings; ingest rejects them. Large and tiny values round-trip.
-	s := mustOpen(t, "sqlite::memory:")
-	k := sensor.Key{Device: "1", Sensor: "1"}
-	vals := []float64{math.MaxFloat64 / 4, math.SmallestNonzeroFloat64, -0.1, 1e-300}
-	for i, v := range vals {
-		if _, err := s.InsertReadings(t.Context(), []sensor.StoredReading{reading("v", int64(i), 0, k, int64(5000*(i+1)), v)}); err != nil {
+	// NaN, infinities and subnormals are not valid readings; ingest rejects
+	// them. The extremes of SQL's float range round-trip exactly.
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		k := sensor.Key{Device: uniq, Sensor: "1"}
+		vals := []float64{math.MaxFloat64 / 4, 0x1p-1022, -0.1, 1e-300, 0, -math.MaxFloat64 / 4}
+		for i, v := range vals {
+			if _, err := s.InsertReadings(t.Context(), []sensor.StoredReading{reading(uniq+"v", int64(i), 0, k, int64(5000*(i+1)), v)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Points(t.Context(), k, sensor.Window{Start: ms(0), End: ms(60000)}, 5*time.Second)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	got, err := s.Points(t.Context(), k, sensor.Window{Start: ms(0), End: ms(60000)}, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, p := range got {
-		if p.Value != vals[i] {
-			t.Errorf("point %d = %g, want %g", i, p.Value, vals[i])
+		if len(got) != len(vals) {
+			t.Fatalf("%d points, want %d", len(got), len(vals))
 		}
-	}
+		for i, p := range got {
+			if p.Value != vals[i] {
+				t.Errorf("point %d = %g, want %g", i, p.Value, vals[i])
+			}
+		}
+	})
 }
 
 // BenchmarkInsertReadings measures one InsertReadings call of 10,000 new rows
