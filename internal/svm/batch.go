@@ -75,7 +75,13 @@ func (m *Model) checkBatch(dst, X []float64) {
 // rest (and an odd last row) one at a time.
 func (m *Model) decisionRows(dst, X []float64) {
 	nf := m.nf
-	var buf [2 * (1 + svLanes) * 16]float64
+	// Scratch for two rows: on the stack up to 16 features, else one
+	// allocation per call.
+	var stack [2 * (1 + svLanes) * 16]float64
+	buf := stack[:]
+	if need := 2 * (1 + svLanes) * nf; need > len(buf) {
+		buf = make([]float64, need)
+	}
 	z, zb := m.scratch(buf[:len(buf)/2])
 	i := 0
 	if m.kernel == RBF {

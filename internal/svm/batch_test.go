@@ -69,21 +69,36 @@ func TestInfiniteRow(t *testing.T) {
 	}
 }
 
+// TestBatchNoAllocation: scoring allocates nothing per row, for every
+// kernel and kernel implementation. Up to 16 features nothing at all; wider
+// rows get one scratch buffer per call, however many rows the call scores.
 func TestBatchNoAllocation(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, nf := range []int{4, 16} {
-		p := randomParams(rng, RBF, nf, 50)
-		m, err := New(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		X := randomRows(rng, p, 64)
-		dst := make([]float64, 64)
-		if n := testing.AllocsPerRun(20, func() { m.DecisionBatch(dst, X) }); n != 0 {
-			t.Errorf("nf=%d: DecisionBatch allocates %v times per call", nf, n)
-		}
-		if n := testing.AllocsPerRun(20, func() { m.Decision(X[:nf]) }); n != 0 {
-			t.Errorf("nf=%d: Decision allocates %v times per call", nf, n)
+	for _, k := range []Kernel{RBF, Linear, Poly, Sigmoid} {
+		for _, nf := range []int{1, 4, 16, 40} {
+			p := randomParams(rng, k, nf, 50)
+			m, err := New(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			X := randomRows(rng, p, 64)
+			dst := make([]float64, 64)
+			perCall := 0.0
+			if nf > 16 {
+				perCall = 1
+			}
+			for _, impl := range kernelsHere() {
+				undo := setImpl(impl)
+				for _, rows := range []int{1, 2, 7, 64} {
+					if n := testing.AllocsPerRun(20, func() { m.DecisionBatch(dst[:rows], X[:rows*nf]) }); n > perCall {
+						t.Errorf("%v nf=%d %s: DecisionBatch of %d rows allocates %v times", k, nf, implNames[impl], rows, n)
+					}
+				}
+				if n := testing.AllocsPerRun(20, func() { m.Decision(X[:nf]) }); n > perCall {
+					t.Errorf("%v nf=%d %s: Decision allocates %v times", k, nf, implNames[impl], n)
+				}
+				undo()
+			}
 		}
 	}
 }
