@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/batchscore/batchscore/internal/svm"
@@ -165,8 +167,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 // benchFiles times file-to-file scoring of one pickled model: the Python
-// script as its own process (as the reference ran it), and runScore in this
-// process; then compares their outputs.
+// script as its own process (as the reference ran it), batchscore score as
+// its own process, and runScore in this process; then compares their
+// outputs.
 func benchFiles(ctx context.Context, stdout io.Writer, peer pythonPeer, pkl, in string, nsv, rows int) error {
 	dir := filepath.Dir(pkl)
 	pyOut, goOut := filepath.Join(dir, "py.csv"), filepath.Join(dir, "go.csv")
@@ -187,12 +190,34 @@ func benchFiles(ctx context.Context, stdout io.Writer, peer pythonPeer, pkl, in 
 	if err != nil {
 		return fmt.Errorf("bench: compare outputs: %w", err)
 	}
+	// The command as a user runs it, a new process like the Python script
+	// (not under go test, where the executable is the test binary).
+	var procWall time.Duration
+	if exe, err := os.Executable(); err == nil && !strings.HasSuffix(exe, ".test") {
+		procOut := filepath.Join(dir, "go-process.csv")
+		start = time.Now()
+		cmd := exec.CommandContext(ctx, exe, "score", "-q", "-model", pkl, "-in", in, "-features", "Value", "-out", procOut)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("bench: %s score: %w: %s", exe, err, oneLine(string(out)))
+		}
+		procWall = time.Since(start)
+		if !bytes.Equal(readOrNil(procOut), readOrNil(goOut)) {
+			return errors.New("bench: batchscore score as a process wrote other output than in process")
+		}
+	}
 	fmt.Fprintf(stdout, "\nFile to file, one pickled scikit-learn model (1 feature, %d SVs), %d rows of CSV:\n\n", nsv, rows)
 	fmt.Fprintln(stdout, "| scorer | wall-clock | rows/s |")
 	fmt.Fprintln(stdout, "|---|---|---|")
 	fmt.Fprintf(stdout, "| python3 script, new process (start, unpickle, read, score, write) | %s | %s |\n", pyWall.Round(time.Millisecond), fmtRate(float64(rows)/pyWall.Seconds()))
 	fmt.Fprintf(stdout, "| python3 script, its own work only (unpickle, read, score, write) | %.1f ms | %s |\n", py.Seconds*1e3, fmtRate(float64(rows)/py.Seconds))
+	if procWall > 0 {
+		fmt.Fprintf(stdout, "| batchscore score, new process (start, load, read, score, write) | %.1f ms | %s |\n", procWall.Seconds()*1e3, fmtRate(float64(rows)/procWall.Seconds()))
+	}
 	fmt.Fprintf(stdout, "| batchscore score (in process: load, read, score, write) | %.1f ms | %s |\n", goWall.Seconds()*1e3, fmtRate(float64(rows)/goWall.Seconds()))
+	if procWall > 0 {
+		fmt.Fprintf(stdout, "\nNew process against new process: batchscore score %.1fx the Python script.\n", pyWall.Seconds()/procWall.Seconds())
+	}
+	fmt.Fprintf(stdout, "Own work against own work: batchscore score (in process) %.1fx the Python script.\n", py.Seconds/goWall.Seconds())
 	fmt.Fprintf(stdout, "\nOutputs: max rel. diff of decisions %.2g, %d labels differ.\n", maxRel, labels)
 	if labels > 0 || maxRel > 1e-9 {
 		return fmt.Errorf("bench: batchscore score disagrees with the Python script (max rel. diff %.3g, %d labels)", maxRel, labels)
@@ -384,4 +409,10 @@ func fmtRate(v float64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// readOrNil returns a file's bytes, or nil if it cannot be read.
+func readOrNil(path string) []byte {
+	b, _ := os.ReadFile(path)
+	return b
 }
