@@ -118,13 +118,22 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // writeFileAtomic writes path through a temporary file in the same folder,
 // renamed over path only when write succeeds, so a failed run leaves no
-// partial output.
+// partial output. A new file gets mode 0644; a replaced one keeps its mode.
 func writeFileAtomic(path string, write func(io.Writer) (scoreStats, error)) (scoreStats, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return scoreStats{}, fmt.Errorf("create output: %w", err)
 	}
+	// CreateTemp makes the file 0600: give it the mode of the file it
+	// replaces, or 0644 as a new file.
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
 	st, err := write(f)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write %s: %w", path, cerr)
 	}

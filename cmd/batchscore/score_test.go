@@ -50,6 +50,11 @@ func TestScoreReference(t *testing.T) {
 			if !strings.HasPrefix(stderr.String(), "batchscore score: 300 rows, ") {
 				t.Errorf("summary line %q", stderr.String())
 			}
+			if fi, err := os.Stat(out); err != nil {
+				t.Fatal(err)
+			} else if fi.Mode().Perm() != 0o644 {
+				t.Errorf("output file mode %v, want 0644 like any new file", fi.Mode().Perm())
+			}
 			got := readFile(t, out)
 			in := readCSV(t, readFile(t, filepath.Join("testdata", "readings_"+name+".csv")))
 			want := readCSV(t, readFile(t, filepath.Join("testdata", "expected_"+name+".csv")))
