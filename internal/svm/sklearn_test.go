@@ -126,6 +126,28 @@ func TestSklearnMatrix(t *testing.T) {
 			t.Errorf("no model in format %s", f)
 		}
 	}
+	// The variants the loaders must read, each by at least one model of the
+	// manifest (a file dropped from it would otherwise go unnoticed).
+	for _, v := range []string{"rbf_", "linear_", "poly_", "sigmoid_", "_nf1_", "_nf16_", "_plain_", "_scaled_",
+		"make_pipeline", "fortran", "bigendian", "float32", "no_mean", "no_std", "gamma_scale", "gamma_auto",
+		"bare", "passthrough", "joblib-sklearn-externals", "joblib_protocol5"} {
+		if !slices.ContainsFunc(manifest, func(rec []string) bool { return strings.Contains(rec[0], v) }) {
+			t.Errorf("no model named *%s* in models.csv", v)
+		}
+	}
+	// Protocol 5 pickles store arrays through numpy's _frombuffer.
+	frombuffer := 0
+	for _, rec := range manifest {
+		if rec[2] == "pickle5" {
+			data, err := os.ReadFile(filepath.Join(sklearnDir, "models", rec[1]))
+			if err == nil && strings.Contains(string(data), "_frombuffer") {
+				frombuffer++
+			}
+		}
+	}
+	if frombuffer == 0 {
+		t.Error("no pickle5 model stores its arrays with _frombuffer")
+	}
 	t.Logf("%d models; worst relative decision error %.3g (%s); worst |d-want|/max(1,|want|) %.3g",
 		len(manifest), worst, worstModel, worstScaled)
 }
