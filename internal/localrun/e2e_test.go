@@ -256,14 +256,19 @@ func TestE2EPoison(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	found := false
 	for _, o := range outs {
 		if o.Key != bad {
 			continue
 		}
+		found = true
 		if o.Status != sensor.StatusPoisoned || o.Attempts != hc.Queues.MaxDequeueCount || o.Error == "" {
 			t.Errorf("outcome of %s = status %s, %d attempts, error %q; want poisoned after %d attempts with the error",
 				bad, o.Status, o.Attempts, o.Error, hc.Queues.MaxDequeueCount)
 		}
+	}
+	if !found {
+		t.Errorf("no outcome recorded for %s", bad)
 	}
 	poison := s.Storage.Queue(localhost.PoisonQueue(ScoreQueue))
 	msgs, err := poison.Peek(ctx, 32)
@@ -362,6 +367,7 @@ func TestE2EIdempotence(t *testing.T) {
 		now := ts("2018-08-29 00:00:00.000")
 		w := sensor.Window{Start: ts("2018-08-28 23:00:00.000"), End: now}
 		fire := func() map[string]string {
+			before := s.Host.FunctionStats(FnScore).Invocations
 			if err := s.FireTimer(ctx, now); err != nil {
 				t.Fatal(err)
 			}
@@ -371,6 +377,10 @@ func TestE2EIdempotence(t *testing.T) {
 			}
 			if sum.Done != 3 {
 				t.Fatalf("run %s: %d of %d sensors done, want 3", w.RunID(), sum.Done, sum.Total)
+			}
+			// The duplicate must really have scored again (not found the run complete).
+			if s.Host.FunctionStats(FnScore).Invocations == before {
+				t.Fatalf("run %s: the timer fired but score-sensor was not invoked", w.RunID())
 			}
 			return blobSet(t, s, PredsContainer, "")
 		}
