@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,6 +24,9 @@ var triggerBindings = map[string][]string{
 	fnIngest: {"events"}, fnTimerFanout: {"timer"}, fnScoreSensor: {"job"},
 	fnBackfill: {"req", httpOut}, fnRunStatus: {"req", httpOut},
 }
+
+// wantRetry is each function's retry policy as "strategy maxRetryCount".
+var wantRetry = map[string]string{fnIngest: "exponentialBackoff -1", fnTimerFanout: "fixedDelay 3"}
 
 func readSampleSettings(t *testing.T) map[string]string {
 	t.Helper()
@@ -110,9 +114,23 @@ func TestFunctionFolders(t *testing.T) {
 			Bindings []struct {
 				Name, Type, Direction string
 			}
+			Retry *struct {
+				Strategy      string
+				MaxRetryCount int
+			}
 		}
 		if err := json.Unmarshal(b, &fj); err != nil {
 			t.Fatalf("%s: %v", f, err)
+		}
+		// The retry policies docs/host.md explains: Event Hubs retries until
+		// the batch lands (else the checkpoint skips it), the timer a few
+		// times; queue and HTTP triggers have none (the queue redelivers).
+		var gotRetry string
+		if fj.Retry != nil {
+			gotRetry = fmt.Sprintf("%s %d", fj.Retry.Strategy, fj.Retry.MaxRetryCount)
+		}
+		if want := wantRetry[name]; gotRetry != want {
+			t.Errorf("%s: retry policy %q, want %q", f, gotRetry, want)
 		}
 		var triggers int
 		var got []string
