@@ -769,62 +769,38 @@ func (m *machine) step(op byte) error {
 		}
 		return m.push(g)
 	case opReduce:
-		if len(m.stack)-m.base() < 2 {
-			return errors.New("REDUCE needs a callable and arguments")
-		}
-		av, ad, _ := m.popDepth()
-		fv, _ := m.pop()
-		g, ok := fv.(Global)
-		if !ok {
-			return fmt.Errorf("REDUCE calls %s, not a global", TypeName(fv))
-		}
-		args, ok := av.(Tuple)
-		if !ok {
-			return fmt.Errorf("REDUCE arguments are %s, not a tuple", TypeName(av))
+		g, args, depth, err := m.popCall("REDUCE")
+		if err != nil {
+			return err
 		}
 		v, err := m.reduce(g, args)
 		if err != nil {
 			return err
 		}
 		if o, isObj := v.(*Object); isObj {
-			m.container(o, ad)
+			m.container(o, depth)
 		}
 		return m.push(v)
 	case opNewObj:
-		if len(m.stack)-m.base() < 2 {
-			return errors.New("NEWOBJ needs a class and arguments")
+		g, args, depth, err := m.popCall("NEWOBJ")
+		if err != nil {
+			return err
 		}
-		av, ad, _ := m.popDepth()
-		cv, _ := m.pop()
-		g, ok := cv.(Global)
-		if !ok {
-			return fmt.Errorf("NEWOBJ of %s, not a global", TypeName(cv))
-		}
-		args, ok := av.(Tuple)
-		if !ok {
-			return fmt.Errorf("NEWOBJ arguments are %s, not a tuple", TypeName(av))
-		}
-		return m.push(m.container(&Object{Callable: g, New: true, Args: args}, ad))
+		return m.push(m.container(&Object{Callable: g, New: true, Args: args}, depth))
 	case opNewObjEx:
 		if len(m.stack)-m.base() < 3 {
 			return errors.New("NEWOBJ_EX needs a class, arguments and keywords")
 		}
 		kv, kd, _ := m.popDepth()
-		av, ad, _ := m.popDepth()
-		cv, _ := m.pop()
-		g, ok := cv.(Global)
-		if !ok {
-			return fmt.Errorf("NEWOBJ_EX of %s, not a global", TypeName(cv))
-		}
-		args, ok := av.(Tuple)
-		if !ok {
-			return fmt.Errorf("NEWOBJ_EX arguments are %s, not a tuple", TypeName(av))
-		}
 		kw, ok := kv.(*Dict)
 		if !ok {
 			return fmt.Errorf("NEWOBJ_EX keywords are %s, not a dict", TypeName(kv))
 		}
-		return m.push(m.container(&Object{Callable: g, New: true, Args: args, Kwargs: kw}, max(ad, kd)))
+		g, args, depth, err := m.popCall("NEWOBJ_EX")
+		if err != nil {
+			return err
+		}
+		return m.push(m.container(&Object{Callable: g, New: true, Args: args, Kwargs: kw}, max(depth, kd)))
 	case opInst:
 		mod, err := m.readLine()
 		if err != nil {
@@ -895,6 +871,26 @@ func (m *machine) step(op byte) error {
 		return errors.New("the extension registry is not supported")
 	}
 	return fmt.Errorf("unknown opcode 0x%02x", op)
+}
+
+// popCall pops the arguments tuple and the callable global of REDUCE,
+// NEWOBJ and NEWOBJ_EX (op names the opcode in errors), and the arguments'
+// nesting depth.
+func (m *machine) popCall(op string) (Global, Tuple, int, error) {
+	if len(m.stack)-m.base() < 2 {
+		return Global{}, nil, 0, fmt.Errorf("%s needs a callable and arguments", op)
+	}
+	av, depth, _ := m.popDepth()
+	fv, _ := m.pop()
+	g, ok := fv.(Global)
+	if !ok {
+		return Global{}, nil, 0, fmt.Errorf("%s of %s, not a global", op, TypeName(fv))
+	}
+	args, ok := av.(Tuple)
+	if !ok {
+		return Global{}, nil, 0, fmt.Errorf("%s arguments are %s, not a tuple", op, TypeName(av))
+	}
+	return g, args, depth, nil
 }
 
 func (m *machine) memoTop(idx int) error {

@@ -216,7 +216,7 @@ func TestErrors(t *testing.T) {
 		{"string length past end", "\x80\x03X\xff\x00\x00\x00ab.", Options{}, "length 255 at offset 3, 3 bytes left"},
 		{"protocol 6", "\x80\x06N.", Options{}, "unsupported protocol 6"},
 		{"unknown opcode", "\x80\x02\xffN.", Options{}, "unknown opcode 0xff"},
-		{"reduce of a string", "\x80\x04\x8c\x01fK\x01\x85R.", Options{}, "REDUCE calls str, not a global"},
+		{"reduce of a string", "\x80\x04\x8c\x01fK\x01\x85R.", Options{}, "REDUCE of str, not a global"},
 		{"build on int", "\x80\x02K\x01}b.", Options{}, "BUILD on int"},
 		{"append to dict", "\x80\x02}K\x01a.", Options{}, "APPEND to dict"},
 		{"stop with open mark", "\x80\x02(N.", Options{}, "1 unclosed MARKs"},
