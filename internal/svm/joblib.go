@@ -15,19 +15,6 @@ import (
 // against compression bombs); it matches the pickle machine's input limit.
 const maxJoblibBytes = pickle.DefaultMaxInput
 
-// joblib's compressed-file prefixes (joblib/compressor.py).
-var joblibCompressions = []struct {
-	prefix []byte
-	name   string
-}{
-	{[]byte{0x1f, 0x8b}, "gzip"},
-	{[]byte("BZh"), "bz2"},
-	{[]byte{0xfd, '7', 'z', 'X', 'Z'}, "xz"},
-	{[]byte{0x5d, 0x00}, "lzma"},
-	{[]byte{0x04, 0x22, 0x4d, 0x18}, "lz4"},
-	{[]byte{0x28, 0xb5, 0x2f, 0xfd}, "zstd"},
-}
-
 // LoadJoblib reads a scikit-learn model saved with joblib.dump (joblib 0.10
 // and later, also sklearn.externals.joblib): uncompressed, where each numpy
 // array's bytes follow its NumpyArrayWrapper in the stream (after an
@@ -60,15 +47,16 @@ func joblibDecompress(data []byte) ([]byte, error) {
 			return nil, fmt.Errorf("zlib: %w", err)
 		}
 		return readLimited(zr, "zlib", maxJoblibBytes)
-	case bytes.HasPrefix(data, joblibCompressions[0].prefix):
+	case bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
 		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
 		return readLimited(zr, "gzip", maxJoblibBytes)
 	}
-	for _, c := range joblibCompressions[1:] {
-		if bytes.HasPrefix(data, c.prefix) {
+	// joblib also writes bz2, xz, lzma and lz4 (joblib/compressor.py).
+	for _, c := range compressions {
+		if bytes.HasPrefix(data, c.magic) {
 			return nil, fmt.Errorf("unsupported compression %s (supported: none, zlib, gzip)", c.name)
 		}
 	}
