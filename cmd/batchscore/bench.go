@@ -68,7 +68,6 @@ type benchResult struct {
 // runBench is the bench command.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var (
 		quick   = fs.Bool("quick", false, "tiny sizes, one repetition: checks the code path, measures nothing")
 		rows    = fs.Int("rows", 20000, "rows scored per configuration")
@@ -78,18 +77,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		workers = fs.Int("workers", runtime.GOMAXPROCS(0), "goroutines of the all-cores measurement")
 		cpuTime = fs.Bool("cputime", true, "single-core rates (both sides) by the scoring thread's CPU time, not wall-clock time; robust on a busy machine (Linux)")
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, benchUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return usageError{fmt.Errorf("bench: %w", err)}
+	if help, err := parseFlags(fs, args, benchUsage, stdout); help || err != nil {
+		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageError{fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))}
 	case *rows < 1:
 		return usageError{fmt.Errorf("bench: -rows %d must be at least 1", *rows)}
 	case *workers < 1:

@@ -11,6 +11,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -96,4 +97,24 @@ func printUsage(w io.Writer) {
 func oneLine(s string) string {
 	s = strings.ReplaceAll(strings.TrimSpace(s), "\r", "")
 	return strings.ReplaceAll(s, "\n", "; ")
+}
+
+// parseFlags parses the flags of the command fs names. With -h it prints
+// usage and the flags' defaults to stdout and reports help; a bad flag or a
+// stray argument is a usageError that names the command.
+func parseFlags(fs *flag.FlagSet, args []string, usage string, stdout io.Writer) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return true, nil
+		}
+		return false, usageError{fmt.Errorf("%s: %w", fs.Name(), err)}
+	}
+	if fs.NArg() > 0 {
+		return false, usageError{fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return false, nil
 }

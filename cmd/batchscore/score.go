@@ -39,7 +39,6 @@ const chunkBytes = 1 << 20
 // runScore is the score command.
 func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var (
 		modelPath = fs.String("model", "", "model `file` (format detected from its bytes)")
 		inPath    = fs.String("in", "", "input CSV `file` with a header row ('-' for standard input)")
@@ -48,18 +47,10 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		workers   = fs.Int("workers", runtime.GOMAXPROCS(0), "scoring goroutines for large blocks")
 		quiet     = fs.Bool("q", false, "do not print the summary line to standard error")
 	)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, scoreUsage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return nil
-		}
-		return usageError{fmt.Errorf("score: %w", err)}
+	if help, err := parseFlags(fs, args, scoreUsage, stdout); help || err != nil {
+		return err
 	}
 	switch {
-	case fs.NArg() > 0:
-		return usageError{fmt.Errorf("score: unexpected argument %q", fs.Arg(0))}
 	case *modelPath == "":
 		return usageError{errors.New("score: -model is required")}
 	case *inPath == "":
