@@ -97,8 +97,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	res.Window = dataWindow(readings)
 	res.RunID = res.Window.RunID()
-	fmt.Fprintf(out, "input: %s: %s readings of %d sensors, %s models, window (%s, %s]\n", label,
-		thousands(len(readings)), countKeys(readings), thousands(len(models)),
+	fmt.Fprintf(out, "input: %s: %s readings of %s sensors, %s models, window (%s, %s]\n", label,
+		thousands(len(readings)), thousands(countKeys(readings)), thousands(len(models)),
 		res.Window.Start.Format(time.RFC3339), res.Window.End.Format(time.RFC3339))
 
 	logf, err := os.Create(res.LogPath)
@@ -117,7 +117,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, err
 	}
 	res.Stages = append(res.Stages, Stage{"setup", time.Since(t0), "Azurite, SQLite, handler start, " + thousands(len(models)) + " models uploaded"})
-	fmt.Fprintf(out, "setup: Azurite %s, handler up, %d models uploaded (%s)\n", st.Azurite.BlobURL(), len(models), ms(time.Since(t0)))
+	fmt.Fprintf(out, "setup: Azurite %s, handler up, %s models uploaded (%s)\n", st.Azurite.BlobURL(), thousands(len(models)), ms(time.Since(t0)))
 
 	// Ingest.
 	t0 = time.Now()
@@ -146,7 +146,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	d = time.Since(t0)
 	res.Stages = append(res.Stages, Stage{"fan-out", d, fmt.Sprintf("run %s, %s sensors enqueued", res.RunID, thousands(run.Sensors))})
-	fmt.Fprintf(out, "fan-out: run %s, %d sensors enqueued (%s)\n", res.RunID, run.Sensors, ms(d))
+	fmt.Fprintf(out, "fan-out: run %s, %s sensors enqueued (%s)\n", res.RunID, thousands(run.Sensors), ms(d))
 
 	// Scoring.
 	prog.start("scoring", run.Sensors)
@@ -159,10 +159,10 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.Summary = sum
 	d = time.Since(fanStart)
 	score := st.Host.FunctionStats(FnScore)
-	res.Stages = append(res.Stages, Stage{"scoring", d, fmt.Sprintf("from fan-out start to the last outcome: %s sensors, %s rows, %.1f sensors/s; %d invocations, %d retried, %d poisoned",
-		thousands(sum.Total), thousands(sum.Rows), float64(sum.Total)/d.Seconds(), score.Invocations, score.Released, score.Poisoned)})
-	prog.finish(fmt.Sprintf("scoring: %d done, %d empty, %d poisoned of %d sensors; %s rows, %s anomalies (%s, %.1f sensors/s)",
-		sum.Done, sum.Empty, sum.Poisoned, sum.Total, thousands(sum.Rows), thousands(sum.Anomalies), ms(d), float64(sum.Total)/d.Seconds()))
+	res.Stages = append(res.Stages, Stage{"scoring", d, fmt.Sprintf("from fan-out start to the last outcome: %s sensors, %s rows, %.1f sensors/s; %s invocations, %d retried, %d poisoned",
+		thousands(sum.Total), thousands(sum.Rows), float64(sum.Total)/d.Seconds(), thousands(score.Invocations), score.Released, score.Poisoned)})
+	prog.finish(fmt.Sprintf("scoring: %s done, %s empty, %s poisoned of %s sensors; %s rows, %s anomalies (%s, %.1f sensors/s)",
+		thousands(sum.Done), thousands(sum.Empty), thousands(sum.Poisoned), thousands(sum.Total), thousands(sum.Rows), thousands(sum.Anomalies), ms(d), float64(sum.Total)/d.Seconds()))
 
 	outcomes, err := st.Store.Outcomes(ctx, res.RunID)
 	if err != nil {
@@ -209,12 +209,12 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		all = append(all, ps...)
 	}
 	sort.Strings(res.Blobs)
-	res.Stages = append(res.Stages, Stage{"collect", time.Since(t0), fmt.Sprintf("%d prediction blobs downloaded, %s rows", len(blobs), thousands(len(all)))})
+	res.Stages = append(res.Stages, Stage{"collect", time.Since(t0), fmt.Sprintf("%s prediction blobs downloaded, %s rows", thousands(len(blobs)), thousands(len(all)))})
 
 	res.ReportPath = filepath.Join(c.OutDir, "report.html")
 	printTable(out, res.Sensors, res.ReportPath)
-	fmt.Fprintf(out, "predictions: %d blobs in container %q under %s/ (Azurite, gone when the run ends); copies in %s\n",
-		len(res.Blobs), PredsContainer, res.RunID, filepath.Join(res.PredsDir, res.RunID))
+	fmt.Fprintf(out, "predictions: %s blobs in container %q under %s/ (Azurite, gone when the run ends); copies in %s\n",
+		thousands(len(res.Blobs)), PredsContainer, res.RunID, filepath.Join(res.PredsDir, res.RunID))
 
 	parityLine := ""
 	var parityErr error
@@ -228,7 +228,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		fmt.Fprintf(out, "  %-24s %10s  %s\n", s.Name, ms(s.Duration), s.Detail)
 	}
 	res.Elapsed = time.Since(started)
-	fmt.Fprintf(out, "end to end: %d sensors in %s, %.1f sensors/s\n", sum.Total, ms(res.Elapsed), float64(sum.Total)/res.Elapsed.Seconds())
+	fmt.Fprintf(out, "end to end: %s sensors in %s, %.1f sensors/s\n", thousands(sum.Total), ms(res.Elapsed), float64(sum.Total)/res.Elapsed.Seconds())
 
 	maxPlots := c.MaxPlots
 	if maxPlots == 0 {
@@ -244,7 +244,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	fmt.Fprintf(out, "report: %s\n", res.ReportPath)
 	fmt.Fprintf(out, "log: %s\n", res.LogPath)
-	fmt.Fprintf(out, "status: batchscore status -sql sqlite:%s -run %s\n", sqlPath, res.RunID)
+	fmt.Fprintf(out, "status: go run ./cmd/batchscore status -sql sqlite:%s -run %s\n", sqlPath, res.RunID)
 	if parityErr != nil {
 		return res, parityErr
 	}
