@@ -153,6 +153,7 @@ type machine struct {
 	sparse map[int]memoEntry // memo indexes far beyond the dense part
 	nmemo  int               // entries stored, the index MEMOIZE uses
 	pushes int               // values pushed so far (bounded by MaxValues)
+	copied int               // bytes copied from values already made (see copyBudget)
 	proto  int
 	// cdepth is the nesting depth of each list, dict, set and object made
 	// (they may grow after they are pushed); a tuple's depth travels with it
@@ -639,7 +640,7 @@ func (m *machine) step(op byte) error {
 			return errors.New("no MARK")
 		}
 		d := NewDict()
-		if err := setItems(d, items); err != nil {
+		if err := m.setItems(d, items); err != nil {
 			return err
 		}
 		return m.push(m.container(d, depth))
@@ -937,14 +938,14 @@ func (m *machine) setItemsOn(items []Value, depth int) error {
 	}
 	switch d := t.(type) {
 	case *Dict:
-		if err := setItems(d, items); err != nil {
+		if err := m.setItems(d, items); err != nil {
 			return err
 		}
 	case *Object:
 		if d.DictItems == nil {
 			d.DictItems = NewDict()
 		}
-		if err := setItems(d.DictItems, items); err != nil {
+		if err := m.setItems(d.DictItems, items); err != nil {
 			return err
 		}
 	default:
@@ -953,11 +954,35 @@ func (m *machine) setItemsOn(items []Value, depth int) error {
 	return m.grow(t, depth)
 }
 
-func setItems(d *Dict, items []Value) error {
+// copyBudget accounts for n bytes copied from a value already made (a dict
+// key hashed and copied, a latin-1 string turned into bytes). A value is
+// made from input bytes once but may be fetched from the memo a million
+// times, so these copies, all together, may not exceed twice the input
+// limit; else a long string memoized once would cost terabytes of copying.
+func (m *machine) copyBudget(n int) error {
+	m.copied += n
+	if m.copied > 2*m.d.opt.MaxInput {
+		return fmt.Errorf("over %d bytes copied from dict keys and strings in all", 2*m.d.opt.MaxInput)
+	}
+	return nil
+}
+
+// setItems sets key, value pairs on d.
+func (m *machine) setItems(d *Dict, items []Value) error {
 	if len(items)%2 != 0 {
 		return fmt.Errorf("odd number of dict items (%d)", len(items))
 	}
 	for i := 0; i < len(items); i += 2 {
+		switch k := items[i].(type) {
+		case string:
+			if err := m.copyBudget(len(k)); err != nil {
+				return err
+			}
+		case []byte:
+			if err := m.copyBudget(len(k)); err != nil {
+				return err
+			}
+		}
 		d.Set(items[i], items[i+1])
 	}
 	return nil
@@ -972,6 +997,9 @@ func (m *machine) reduce(g Global, args Tuple) (Value, error) {
 			s, ok1 := args[0].(string)
 			enc, ok2 := args[1].(string)
 			if ok1 && ok2 && (enc == "latin1" || enc == "latin-1" || enc == "iso-8859-1") {
+				if err := m.copyBudget(len(s)); err != nil {
+					return nil, err
+				}
 				return latin1(s)
 			}
 		}
@@ -988,6 +1016,9 @@ func (m *machine) reduce(g Global, args Tuple) (Value, error) {
 			s, ok1 := args[0].(string)
 			enc, ok2 := args[1].(string)
 			if ok1 && ok2 && (enc == "latin1" || enc == "latin-1") {
+				if err := m.copyBudget(len(s)); err != nil {
+					return nil, err
+				}
 				return latin1(s)
 			}
 		}
