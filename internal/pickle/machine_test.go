@@ -231,7 +231,7 @@ func TestErrors(t *testing.T) {
 		{"out-of-band buffer", "\x80\x05\x97.", Options{}, "out-of-band buffers are not supported"},
 		{"odd setitems", "\x80\x02}(K\x01u.", Options{}, "odd number of dict items"},
 		{"dict key bytes", "\x80\x04}\x8c\x28" + strings.Repeat("k", 40) + "\x94Ns" + strings.Repeat("h\x00Ns", 10) + ".", Options{MaxInput: 100}, "over 200 bytes copied from dict keys and strings in all"},
-		{"latin-1 copies", "\x80\x04\x8c\x06_codecs\x8c\x06encode\x93\x94\x8c\x28" + strings.Repeat("k", 40) + "\x94\x8c\x06latin1\x94\x86R0" +
+		{"latin-1 copies", "\x80\x04\x8c\x07_codecs\x8c\x06encode\x93\x94\x8c\x28" + strings.Repeat("k", 40) + "\x94\x8c\x06latin1\x94\x86R0" +
 			strings.Repeat("h\x00h\x01h\x02\x86R0", 10) + "N.", Options{MaxInput: 200, Allow: allowOnly("_codecs.encode")}, "over 400 bytes copied from dict keys and strings in all"},
 		{"global with a newline", "\x80\x04\x8c\x03o\ns\x8c\x06system\x93.", Options{}, `pickle: global "o\ns.system" is not allowed`},
 	}
