@@ -131,25 +131,13 @@ func TestReadPredictionsBothLayouts(t *testing.T) {
 // The reference is in the repository (internal/svm/testdata/reference): it must
 // be found there, not skipped and not taken from a copy next to the repository.
 func TestReferenceFilesParse(t *testing.T) {
-	ref, err := FindReference(".")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ref, rs := reference(t)
 	root, err := moduleRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := filepath.Join(root, "internal", "svm", "testdata", "reference", "sensor_data.csv"); ref.Data != want {
 		t.Errorf("reference data found at %s, want the in-repository copy %s", ref.Data, want)
-	}
-	f, err := os.Open(ref.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rs, err := ReadReadings(f)
-	if err != nil {
-		t.Fatal(err)
 	}
 	e, err := os.Open(ref.Expected)
 	if err != nil {
