@@ -36,7 +36,7 @@ func (b *Blobs) EnsureContainers(ctx context.Context, names ...string) error {
 	for _, n := range names {
 		_, err := b.svc.NewContainerClient(n).Create(ctx, nil)
 		if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
-			return fmt.Errorf("create container %s: %w", n, err)
+			return fmt.Errorf("create container %s: %w", n, notFound(err))
 		}
 	}
 	return nil

@@ -3,9 +3,11 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -18,22 +20,48 @@ import (
 // holds it now, or it was deleted); test with errors.Is.
 var ErrNotFound = errors.New("not found")
 
-// notFound adds ErrNotFound to err when the service said the resource is missing.
+// notFound returns err as one line (see serviceError) and adds ErrNotFound
+// when the service said the resource is missing.
 func notFound(err error) error {
 	if err == nil {
 		return nil
 	}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		err = &serviceError{re: re}
+	}
 	if bloberror.HasCode(err, bloberror.BlobNotFound, bloberror.ContainerNotFound, bloberror.ResourceNotFound) ||
 		queueerror.HasCode(err, queueerror.QueueNotFound, queueerror.MessageNotFound, queueerror.ResourceNotFound,
-			queueerror.PopReceiptMismatch) {
-		return errors.Join(ErrNotFound, err)
-	}
-	var re *azcore.ResponseError
-	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
-		return errors.Join(ErrNotFound, err)
+			queueerror.PopReceiptMismatch) ||
+		re != nil && re.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	return err
 }
+
+// serviceError is an SDK response error told in one line,
+// "GET https://acct.blob.core.windows.net/models/model_1_2: 404 Not Found (BlobNotFound)",
+// instead of the SDK's multi-line dump with the response body, which would
+// otherwise end up in log lines, outcome rows and run-status answers. It
+// wraps the SDK error, so bloberror.HasCode, queueerror.HasCode and
+// errors.As(*azcore.ResponseError) still work.
+type serviceError struct{ re *azcore.ResponseError }
+
+func (e *serviceError) Error() string {
+	var b strings.Builder
+	if r := e.re.RawResponse; r != nil && r.Request != nil && r.Request.URL != nil {
+		u := *r.Request.URL
+		u.RawQuery, u.User = "", nil // no SAS tokens or credentials
+		fmt.Fprintf(&b, "%s %s: ", r.Request.Method, u.String())
+	}
+	fmt.Fprintf(&b, "%d %s", e.re.StatusCode, http.StatusText(e.re.StatusCode))
+	if e.re.ErrorCode != "" {
+		fmt.Fprintf(&b, " (%s)", e.re.ErrorCode)
+	}
+	return b.String()
+}
+
+func (e *serviceError) Unwrap() error { return e.re }
 
 // IsTransient reports whether retrying the operation later may succeed: network
 // errors (refused, reset, timeouts, unexpected EOF), per-try deadlines, and

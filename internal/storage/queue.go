@@ -43,7 +43,7 @@ func (q *Queue) Name() string { return q.name }
 func (q *Queue) Ensure(ctx context.Context) error {
 	_, err := q.c.Create(ctx, nil)
 	if err != nil && !queueerror.HasCode(err, queueerror.QueueAlreadyExists) {
-		return fmt.Errorf("create queue %s: %w", q.name, err)
+		return fmt.Errorf("create queue %s: %w", q.name, notFound(err))
 	}
 	return nil
 }

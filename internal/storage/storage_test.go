@@ -1,8 +1,15 @@
 package storage
 
 import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -85,5 +92,50 @@ func TestNewIdentityBased(t *testing.T) {
 	}
 	if got, want := a.Queue("score-jobs").c.URL(), "https://acct.queue.core.windows.net/score-jobs"; got != want {
 		t.Errorf("queue client URL = %s, want %s", got, want)
+	}
+}
+
+// TestServiceErrorsAreOneLine: SDK response errors reach logs, outcome rows and
+// run-status answers as one short line, keep their classification, and never
+// show the request's query (a SAS token would be there).
+func TestServiceErrorsAreOneLine(t *testing.T) {
+	respErr := func(method, rawURL string, status int, code string) error {
+		req, err := http.NewRequest(method, rawURL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := &http.Response{
+			StatusCode: status, Status: fmt.Sprintf("%d %s", status, http.StatusText(status)), Request: req,
+			Header: http.Header{"X-Ms-Error-Code": {code}},
+			Body:   io.NopCloser(strings.NewReader("<?xml version=\"1.0\"?>\n<Error><Code>" + code + "</Code><Message>details\nRequestId:1</Message></Error>")),
+		}
+		return runtime.NewResponseError(resp)
+	}
+	for _, tc := range []struct {
+		name      string
+		err       error
+		want      string
+		notFound  bool
+		transient bool
+		code      bloberror.Code
+	}{
+		{"missing blob", respErr("GET", "https://acct.blob.core.windows.net/models/model_1_2?sv=2024&sig=SECRET", 404, "BlobNotFound"),
+			"not found: GET https://acct.blob.core.windows.net/models/model_1_2: 404 Not Found (BlobNotFound)", true, false, bloberror.BlobNotFound},
+		{"busy", respErr("PUT", "https://acct.blob.core.windows.net/raw/x.jsonl", 503, "ServerBusy"),
+			"PUT https://acct.blob.core.windows.net/raw/x.jsonl: 503 Service Unavailable (ServerBusy)", false, true, bloberror.ServerBusy},
+		{"not an SDK error", errors.New("dial tcp: refused"), "dial tcp: refused", false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := notFound(tc.err)
+			if got := err.Error(); got != tc.want {
+				t.Errorf("Error() = %q, want %q", got, tc.want)
+			}
+			if errors.Is(err, ErrNotFound) != tc.notFound || IsTransient(err) != tc.transient {
+				t.Errorf("ErrNotFound %v, transient %v; want %v, %v", errors.Is(err, ErrNotFound), IsTransient(err), tc.notFound, tc.transient)
+			}
+			if tc.code != "" && !bloberror.HasCode(err, tc.code) {
+				t.Errorf("bloberror.HasCode(%s) = false", tc.code)
+			}
+		})
 	}
 }
