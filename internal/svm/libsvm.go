@@ -14,8 +14,14 @@ import (
 // corrupt index cannot make the dense support vectors huge.
 const maxLibSVMFeatures = 1 << 20
 
-// maxLibSVMCells bounds nSV x nFeatures of the dense support vectors.
-const maxLibSVMCells = 1 << 28
+// The dense support vectors (nSV x nFeatures) may have maxLibSVMCells
+// cells, or libsvmCellsPerValue per value the file lists if that is more: a
+// sparse file of a few kilobytes (256 lines of "1 1048576:0") must not make
+// gigabytes of zeros, three times over (parsed, copied by New, blocked).
+const (
+	maxLibSVMCells      = 1 << 22
+	libsvmCellsPerValue = 16
+)
 
 // libsvmKernels maps libsvm's kernel_type names to kernels.
 var libsvmKernels = map[string]Kernel{
@@ -275,8 +281,8 @@ func parseLibSVM(r io.Reader) (Params, error) {
 	if nf == 0 {
 		return fail("support vectors have no features (every value is missing)")
 	}
-	if totalSV*nf > maxLibSVMCells {
-		return fail("%d support vectors x %d features is too large", totalSV, nf)
+	if cells := totalSV * nf; cells > maxLibSVMCells && cells > libsvmCellsPerValue*len(nodes) {
+		return fail("%d support vectors x %d features is too large for the %d values the file lists", totalSV, nf, len(nodes))
 	}
 	cells := make([]float64, totalSV*nf)
 	p.SupportVectors = make([][]float64, totalSV)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -376,5 +377,23 @@ func TestWriteLibSVMReadBySVMPredict(t *testing.T) {
 				t.Errorf("svm-predict labels with the written model (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLoadLibSVMSparseBomb: 256 support vectors of one value each at feature
+// 2^20 would be 2 GiB of dense zeros; refused before anything is made.
+func TestLoadLibSVMSparseBomb(t *testing.T) {
+	text := "svm_type one_class\nkernel_type rbf\ngamma 0.5\nnr_class 2\ntotal_sv 256\nrho 0.1\nSV\n" +
+		strings.Repeat("1 1048576:0\n", 256)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := LoadLibSVM(strings.NewReader(text))
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "256 support vectors x 1048576 features is too large for the 256 values the file lists") {
+		t.Errorf("error %v, want the size refused", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("allocated %d bytes for a %d-byte file", grew, len(text))
 	}
 }
