@@ -310,9 +310,10 @@ func TestCollectedValues(t *testing.T) {
 	l := slog.New(&teeHandler{next: slog.DiscardHandler, c: c})
 	l.Info("done", "result", struct {
 		Rows int `json:"rows"`
-	}{3}, "err", errors.New("a b"), "when", time.Duration(1500)*time.Millisecond)
+	}{3}, "err", errors.New("a b"), "when", time.Duration(1500)*time.Millisecond,
+		"end", time.Date(2024, 5, 1, 11, 0, 0, 0, time.UTC))
 	l.WithGroup("g").With("k", "v").Info("grouped", "n", 1)
-	want := []string{`INFO done result={"rows":3} err="a b" when=1.5s`, `INFO grouped g.k=v g.n=1`}
+	want := []string{`INFO done result={"rows":3} err="a b" when=1.5s end=2024-05-01T11:00:00Z`, `INFO grouped g.k=v g.n=1`}
 	if diff := cmp.Diff(want, c.snapshot()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 )
 
 // NewLogger returns a JSON slog logger that writes records below Warn to stdout
@@ -149,10 +150,15 @@ func (h *teeHandler) WithGroup(name string) slog.Handler {
 	return &teeHandler{next: h.next.WithGroup(name), c: h.c, attrs: h.attrs, group: g}
 }
 
-// valueText renders a value for a collected line: errors by their message,
-// other non-scalar values (result structs, maps) as JSON, left unquoted.
+// valueText renders a value for a collected line: times in RFC 3339, errors
+// by their message, other non-scalar values (result structs, maps) as JSON,
+// left unquoted.
 func valueText(v slog.Value) (text string, isJSON bool) {
-	if v.Kind() != slog.KindAny {
+	switch v.Kind() {
+	case slog.KindTime:
+		return v.Time().Format(time.RFC3339Nano), false
+	case slog.KindAny:
+	default:
 		return v.String(), false
 	}
 	switch x := v.Any().(type) {
