@@ -36,6 +36,8 @@ type record struct {
 	Method       string
 	Query        string
 	Status       int
+	At           time.Time
+	InFlight     int
 }
 
 // startTestApp copies testdata/app to a temporary folder, builds the test handler
@@ -76,10 +78,10 @@ func TestMain(m *testing.M) {
 }
 
 func startTestApp(t *testing.T) (*Host, string, *azqueue.ServiceClient) {
-	return startTestAppWith(t, "0 0 0 1 1 *", false)
+	return startTestAppWith(t, "0 0 0 1 1 *", false, nil)
 }
 
-func startTestAppWith(t *testing.T, schedule string, schedules bool) (*Host, string, *azqueue.ServiceClient) {
+func startTestAppWith(t *testing.T, schedule string, schedules bool, queues *QueueOptions) (*Host, string, *azqueue.ServiceClient) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts Azurite and a handler process")
@@ -108,6 +110,7 @@ func startTestAppWith(t *testing.T, schedule string, schedules bool) (*Host, str
 		},
 		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, nil)),
 		Schedules: schedules,
+		Queues:    queues,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +180,9 @@ func TestHostTriggers(t *testing.T) {
 		// The test handler records status 200 for the invocation itself; 201 is in Outputs.res.
 		want := []record{{Function: "tick", HasStatus: true, Status: 200}, {Function: "hello", Method: "GET", Query: "ada", Status: 200}}
 		got := append(only(recs, "tick"), only(recs, "hello")...)
+		for i := range got {
+			got[i].At = time.Time{}
+		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("records (-want +got):\n%s", diff)
 		}
@@ -291,7 +297,7 @@ func TestHostTriggers(t *testing.T) {
 }
 
 func TestTimerSchedule(t *testing.T) {
-	h, recFile, _ := startTestAppWith(t, "* * * * * *", true)
+	h, recFile, _ := startTestAppWith(t, "* * * * * *", true, nil)
 	time.Sleep(2500 * time.Millisecond)
 	h.Stop()
 	ticks := only(readRecords(t, recFile), "tick")
@@ -322,5 +328,69 @@ func TestStartFailsWhenHandlerExits(t *testing.T) {
 		Settings: map[string]string{"RECORD_FILE": "x", "TICK_SCHEDULE": "0 0 0 1 1 *", "AzureWebJobsStorage": "unused"}})
 	if err == nil || !strings.Contains(err.Error(), "cannot open database") {
 		t.Fatalf("Start error = %v, want the handler's exit with its stderr", err)
+	}
+}
+
+// The queue trigger keeps at most batchSize + newBatchThreshold invocations in
+// flight, passes the stored text through with messageEncoding none, makes a failed
+// message visible again only after visibilityTimeout, and poisons it (text
+// unchanged) when it fails at maxDequeueCount.
+func TestQueueConcurrencyVisibilityEncoding(t *testing.T) {
+	opts := &QueueOptions{BatchSize: 4, NewBatchThreshold: 2, VisibilityTimeout: time.Second, MaxDequeueCount: 2,
+		MessageEncoding: "none", MaxPollingInterval: 200 * time.Millisecond}
+	h, recFile, svc := startTestAppWith(t, "0 0 0 1 1 *", false, opts)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	q := svc.NewQueueClient("work-items")
+	var want []string
+	for i := range 16 {
+		want = append(want, fmt.Sprintf("slow-%02d {not base64}", i))
+	}
+	for _, body := range append(slices.Clone(want), "fail, plain text") {
+		if _, err := q.EnqueueMessage(ctx, body, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.pokeQueues()
+	if err := h.WaitIdle(ctx, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var fails []record
+	peak := 0
+	for _, r := range only(readRecords(t, recFile), "work") {
+		peak = max(peak, r.InFlight)
+		if r.Body == "fail, plain text" {
+			fails = append(fails, r)
+			continue
+		}
+		got = append(got, r.Body)
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("bodies the function got (-enqueued +got), want the text as stored:\n%s", diff)
+	}
+	if limit := opts.BatchSize + opts.NewBatchThreshold; peak > limit || peak < opts.BatchSize {
+		t.Errorf("at most %d queue invocations at once, want between batchSize %d and batchSize+newBatchThreshold %d",
+			peak, opts.BatchSize, limit)
+	}
+	if len(fails) != 2 || fails[0].DequeueCount != 1 || fails[1].DequeueCount != 2 {
+		t.Fatalf("failing message invoked %d times (%+v), want dequeue counts 1 and 2", len(fails), fails)
+	}
+	// visibilityTimeout is in whole seconds on the wire; allow the poll interval's slack below it.
+	if gap := fails[1].At.Sub(fails[0].At); gap < 900*time.Millisecond {
+		t.Errorf("failed message seen again after %s, want at least visibilityTimeout %s", gap, opts.VisibilityTimeout)
+	}
+	n := int32(32)
+	resp, err := svc.NewQueueClient("work-items-poison").PeekMessages(ctx, &azqueue.PeekMessagesOptions{NumberOfMessages: &n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var poisoned []string
+	for _, m := range resp.Messages {
+		poisoned = append(poisoned, *m.MessageText)
+	}
+	if diff := cmp.Diff([]string{"fail, plain text"}, poisoned); diff != "" {
+		t.Errorf("poison queue (-want +got):\n%s", diff)
 	}
 }

@@ -2,7 +2,8 @@
 // records every invocation it gets (function, decoded trigger value, metadata)
 // as one JSON line in the file named by -record, and fails on request:
 // queue messages containing "fail" always, event batches containing "flaky"
-// on their first attempt.
+// on their first attempt. Queue messages starting with "slow" take 150 ms; each
+// queue record has the number of queue invocations in progress when it started.
 package main
 
 import (
@@ -13,6 +14,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
 )
@@ -30,12 +33,15 @@ type record struct {
 	Method       string   `json:",omitempty"`
 	Query        string   `json:",omitempty"`
 	Status       int
+	At           time.Time `json:",omitzero"`  // when the invocation arrived
+	InFlight     int       `json:",omitempty"` // queue invocations in progress, this one included
 }
 
 func main() {
 	recordFile := flag.String("record", "", "append one JSON line per invocation to this file")
 	flag.Parse()
 	var mu sync.Mutex
+	var queueBusy atomic.Int32
 	write := func(r record) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -69,7 +75,7 @@ func main() {
 			reply(w, 400, nil)
 			return
 		}
-		rec := record{Function: r.PathValue("fn"), Status: 200}
+		rec := record{Function: r.PathValue("fn"), Status: 200, At: time.Now()}
 		var outputs map[string]any
 		switch rec.Function {
 		case "tick":
@@ -85,7 +91,12 @@ func main() {
 				rec.Status = 500
 				break
 			}
+			rec.InFlight = int(queueBusy.Add(1))
 			rec.Body, rec.DequeueCount = string(m.Body), m.DequeueCount
+			if strings.HasPrefix(rec.Body, "slow") {
+				time.Sleep(150 * time.Millisecond)
+			}
+			queueBusy.Add(-1)
 			if strings.Contains(rec.Body, "fail") {
 				rec.Status = 500
 			}
