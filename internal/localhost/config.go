@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -180,7 +181,7 @@ func loadHost(path string, settings map[string]string) (HostConfig, error) {
 		}
 	}
 	// Defaults of the Storage Queues extension 5.x; newBatchThreshold's default is
-	// (batchSize/2)*processorCount, taken here for one processor.
+	// (batchSize/2)*processorCount, with this machine's processor count.
 	q := QueueOptions{BatchSize: 16, MaxDequeueCount: 5, MessageEncoding: "base64", MaxPollingInterval: time.Minute}
 	if s := h.Extensions.Queues; s != nil {
 		if s.BatchSize != nil {
@@ -202,12 +203,12 @@ func loadHost(path string, settings map[string]string) (HostConfig, error) {
 				return HostConfig{}, fmt.Errorf("host.json extensions.queues.maxPollingInterval: %w", err)
 			}
 		}
-		q.NewBatchThreshold = q.BatchSize / 2
+		q.NewBatchThreshold = q.BatchSize / 2 * runtime.NumCPU()
 		if s.NewBatchThreshold != nil {
 			q.NewBatchThreshold = *s.NewBatchThreshold
 		}
 	} else {
-		q.NewBatchThreshold = q.BatchSize / 2
+		q.NewBatchThreshold = q.BatchSize / 2 * runtime.NumCPU()
 	}
 	if q.BatchSize < 1 || q.BatchSize > 32 {
 		return HostConfig{}, fmt.Errorf("host.json extensions.queues.batchSize %d: want 1..32", q.BatchSize)

@@ -3,6 +3,7 @@ package localhost
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,22 @@ func TestLoadAppErrors(t *testing.T) {
 				t.Fatalf("LoadApp error = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// Unset queue options take the extension's defaults; newBatchThreshold's is
+// (batchSize/2) times the processor count, as in the host.
+func TestQueueDefaults(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "host.json"), `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"h"}},"extensions":{"queues":{"batchSize":8}}}`)
+	write(t, filepath.Join(dir, "fn", "function.json"), `{"bindings":[{"name":"m","type":"queueTrigger","direction":"in","queueName":"q"}]}`)
+	hc, _, err := LoadApp(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := QueueOptions{BatchSize: 8, NewBatchThreshold: 4 * runtime.NumCPU(), MaxDequeueCount: 5, MessageEncoding: "base64", MaxPollingInterval: time.Minute}
+	if diff := cmp.Diff(want, hc.Queues); diff != "" {
+		t.Errorf("queue options (-want +got):\n%s", diff)
 	}
 }
 
