@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The run command's argument errors are usage errors that say what to do, before
+// anything is started.
+func TestRunArguments(t *testing.T) {
+	app := t.TempDir()
+	if err := os.WriteFile(filepath.Join(app, "host.json"), []byte(`{"version":"2.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args  []string
+		usage bool
+		want  string
+	}{
+		{args: []string{"-app", filepath.Join(app, "missing")}, want: "make package"},
+		{args: []string{"-app", app, "-synthetic", "10x10", "-data", "x.csv"}, usage: true, want: "-synthetic replaces -data and -models"},
+		{args: []string{"-app", app, "-synthetic", "ten"}, usage: true, want: "ten"},
+		{args: []string{"-app", app, "-data", "x.csv"}, usage: true, want: "both -data and -models"},
+		{args: []string{"-app", app, "extra"}, usage: true, want: "unexpected arguments"},
+		{args: []string{"-nope"}, usage: true, want: "-nope"},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		err := run(t.Context(), append([]string{"run"}, tt.args...), &stdout, &stderr)
+		if err == nil || !strings.Contains(err.Error(), tt.want) || errors.As(err, new(usageError)) != tt.usage {
+			t.Errorf("run %q: err = %v (usage error: %v); want one containing %q, usage error %v",
+				tt.args, err, errors.As(err, new(usageError)), tt.want, tt.usage)
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("run %q printed %q before failing", tt.args, stdout.String())
+		}
+	}
+}
