@@ -85,7 +85,7 @@ const maxBody = 4 << 10
 // Response. Invalid requests give permanent errors (400).
 func (f *Function) Run(ctx context.Context, req azfunc.HTTPRequest) (azfunc.HTTPResponse, error) {
 	if req.Method != http.MethodPost {
-		return jsonResponse(http.StatusMethodNotAllowed, map[string]string{"error": "use POST with {\"start\":RFC3339,\"end\":RFC3339}"})
+		return azfunc.JSONHTTPResponse(http.StatusMethodNotAllowed, map[string]string{"error": "use POST with {\"start\":RFC3339,\"end\":RFC3339}"})
 	}
 	w, err := f.ParseWindow(req.Body)
 	if err != nil {
@@ -98,7 +98,7 @@ func (f *Function) Run(ctx context.Context, req azfunc.HTTPRequest) (azfunc.HTTP
 	if inv := azfunc.FromContext(ctx); inv != nil && inv.Logger != nil {
 		inv.Logger.Info("backfill queued", "run", res.Run, "sensors", res.Sensors, "messages", res.Messages)
 	}
-	return jsonResponse(http.StatusAccepted, Response{Run: res.Run, Window: res.Window, Sensors: res.Sensors, Messages: res.Messages})
+	return azfunc.JSONHTTPResponse(http.StatusAccepted, Response{Run: res.Run, Window: res.Window, Sensors: res.Sensors, Messages: res.Messages})
 }
 
 // ParseWindow decodes and validates a request body.
@@ -139,12 +139,4 @@ func (f *Function) ParseWindow(body []byte) (sensor.Window, error) {
 		return sensor.Window{}, fmt.Errorf("end %s is in the future", w.End.Format(time.RFC3339Nano))
 	}
 	return w, nil
-}
-
-func jsonResponse(status int, v any) (azfunc.HTTPResponse, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return azfunc.HTTPResponse{}, fmt.Errorf("encode response: %w", err)
-	}
-	return azfunc.HTTPResponse{StatusCode: status, Body: string(b), Headers: map[string]string{"Content-Type": "application/json"}}, nil
 }

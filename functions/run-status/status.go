@@ -25,7 +25,6 @@ package runstatus
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -94,7 +93,7 @@ const maxRunID = 128
 // Run answers one request.
 func (f *Function) Run(ctx context.Context, req azfunc.HTTPRequest) (azfunc.HTTPResponse, error) {
 	if req.Method != http.MethodGet {
-		return jsonResponse(http.StatusMethodNotAllowed, map[string]string{"error": "use GET ?run=ID"})
+		return azfunc.JSONHTTPResponse(http.StatusMethodNotAllowed, map[string]string{"error": "use GET ?run=ID"})
 	}
 	id := req.Query["run"]
 	if len(id) > maxRunID {
@@ -102,12 +101,12 @@ func (f *Function) Run(ctx context.Context, req azfunc.HTTPRequest) (azfunc.HTTP
 	}
 	st, err := f.Status(ctx, id)
 	if errors.Is(err, sqlstore.ErrNotFound) {
-		return jsonResponse(http.StatusNotFound, map[string]string{"error": err.Error()})
+		return azfunc.JSONHTTPResponse(http.StatusNotFound, map[string]string{"error": err.Error()})
 	}
 	if err != nil {
 		return azfunc.HTTPResponse{}, err
 	}
-	return jsonResponse(http.StatusOK, st)
+	return azfunc.JSONHTTPResponse(http.StatusOK, st)
 }
 
 // Status returns the progress of run id; "" or "latest" means the most
@@ -154,12 +153,4 @@ func fromOutcome(o sensor.Outcome) Sensor {
 		Device: o.Key.Device, Sensor: o.Key.Sensor, Status: o.Status, Rows: o.Rows, Anomalies: o.Anomalies,
 		Attempts: o.Attempts, DurationMs: o.Duration.Milliseconds(), Blob: o.Blob, Error: o.Error,
 	}
-}
-
-func jsonResponse(status int, v any) (azfunc.HTTPResponse, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return azfunc.HTTPResponse{}, fmt.Errorf("encode response: %w", err)
-	}
-	return azfunc.HTTPResponse{StatusCode: status, Body: string(b), Headers: map[string]string{"Content-Type": "application/json"}}, nil
 }

@@ -26,15 +26,25 @@ type HTTPResponse struct {
 // JSONResponse returns a Response whose HTTP output binding carries v as a JSON
 // body with the given status.
 func JSONResponse(binding string, status int, v any) (Response, error) {
+	res, err := JSONHTTPResponse(status, v)
+	if err != nil {
+		return Response{}, err
+	}
+	return Response{Outputs: map[string]any{binding: res}}, nil
+}
+
+// JSONHTTPResponse returns the value of an http output binding that answers
+// the caller with status and v as a JSON body.
+func JSONHTTPResponse(status int, v any) (HTTPResponse, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return Response{}, fmt.Errorf("azfunc: encode http response body: %w", err)
+		return HTTPResponse{}, fmt.Errorf("azfunc: encode http response body: %w", err)
 	}
-	return Response{Outputs: map[string]any{binding: HTTPResponse{
+	return HTTPResponse{
 		StatusCode: status,
 		Body:       string(b),
 		Headers:    map[string]string{"Content-Type": "application/json"},
-	}}}, nil
+	}, nil
 }
 
 // writeResponse writes the envelope with the given status. Nil maps and slices
