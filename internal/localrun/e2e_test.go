@@ -180,8 +180,20 @@ func TestE2EReferenceParity(t *testing.T) {
 	if anomalies != 6757 {
 		t.Errorf("%d anomalies, want the reference's 6,757", anomalies)
 	}
-	if !isFile(res.ReportPath) {
-		t.Errorf("no report at %s", res.ReportPath)
+	html, err := os.ReadFile(res.ReportPath)
+	if err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	if n := bytes.Count(html, []byte("<svg")); n != 15 {
+		t.Errorf("report has %d plots, want one per sensor (15)", n)
+	}
+	for _, bad := range []string{"<script", "@font-face", "<link", " src=", "url(", `href="http`} {
+		if bytes.Contains(html, []byte(bad)) {
+			t.Errorf("report contains %q; it must be self-contained", bad)
+		}
+	}
+	if !strings.Contains(stdout.String(), "report: "+res.ReportPath+"\n") {
+		t.Errorf("output does not give the report path %s", res.ReportPath)
 	}
 }
 
