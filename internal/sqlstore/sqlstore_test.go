@@ -93,17 +93,24 @@ func TestOpenRejectsUnknownURL(t *testing.T) {
 }
 
 func TestMigrationsIdempotent(t *testing.T) {
-	p := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
-	for i := range 3 {
-		s := mustOpen(t, p)
-		v, err := s.SchemaVersion(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if v != 1 {
-			t.Fatalf("open %d: schema version %d, want 1", i, v)
-		}
-		s.Close()
+	urls := map[string]string{"sqlite-file": "sqlite:" + filepath.Join(t.TempDir(), "m.db")}
+	if u := os.Getenv("SQLSERVER_URL"); u != "" {
+		urls["sqlserver"] = u
+	}
+	for name, u := range urls {
+		t.Run(name, func(t *testing.T) {
+			for i := range 3 {
+				s := mustOpen(t, u)
+				v, err := s.SchemaVersion(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v != 1 {
+					t.Fatalf("open %d: schema version %d, want 1", i, v)
+				}
+				s.Close()
+			}
+		})
 	}
 }
 
