@@ -328,6 +328,13 @@ func TestE2EIdempotence(t *testing.T) {
 	if err := s.UploadModels(ctx, up); err != nil {
 		t.Fatal(err)
 	}
+	// The pickled models are uploaded unchanged.
+	for name, b := range up {
+		got, _, err := s.Storage.Blobs().Get(ctx, ModelsContainer, name)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("model blob %s: %d bytes (err %v), want the file's %d bytes unchanged", name, len(got), err, len(b))
+		}
+	}
 	var subset []sensor.Reading
 	for _, r := range rs {
 		if keep[r.Key] && r.TS.Before(ts("2018-08-29 00:30:00.000")) {
