@@ -33,10 +33,10 @@
 // *Object of class cls.
 //
 // Limits (Options) bound the input size, the memo, the stack, the number of
-// values made, the mark nesting, the nesting depth of containers and the size of numbers,
-// and every length in
-// the stream is checked against the bytes actually present before anything
-// is allocated, so the memory used is bounded by the input size plus a fixed
+// values made, the mark nesting, the nesting depth of containers, the size of
+// numbers and the bytes copied from values already made; every length in the
+// stream is checked against the bytes actually present before anything is
+// allocated, so the memory used is bounded by the input size plus a fixed
 // amount, whatever the stream says.
 package pickle
 
