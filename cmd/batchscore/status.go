@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/batchscore/batchscore/internal/localrun"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 )
 
@@ -81,16 +82,17 @@ func printSummary(w io.Writer, s sqlstore.Summary) {
 	fmt.Fprintf(w, "run %s  window (%s, %s]  created %s\n", s.Run.ID,
 		s.Run.Window.Start.UTC().Format(time.RFC3339), s.Run.Window.End.UTC().Format(time.RFC3339),
 		s.Run.Created.UTC().Format(time.RFC3339))
-	fmt.Fprintf(w, "sensors: %d total, %d done, %d empty, %d failed (retrying), %d poisoned, %d in flight, %d pending\n",
-		s.Total, s.Done, s.Empty, s.Failed, s.Poisoned, s.Running, s.Pending)
-	fmt.Fprintf(w, "rows: %d scored, %d anomalies\n", s.Rows, s.Anomalies)
+	n := localrun.Thousands
+	fmt.Fprintf(w, "sensors: %s total, %s done, %s empty, %s failed (retrying), %s poisoned, %s in flight, %s pending\n",
+		n(s.Total), n(s.Done), n(s.Empty), n(s.Failed), n(s.Poisoned), n(s.Running), n(s.Pending))
+	fmt.Fprintf(w, "rows: %s scored, %s anomalies\n", n(s.Rows), n(s.Anomalies))
 	if len(s.Slowest) == 0 {
 		return
 	}
 	fmt.Fprintln(w, "slowest sensors:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, o := range s.Slowest {
-		fmt.Fprintf(tw, "  %s\t%s\t%d rows\t%d anomalies\t%d attempts\t\n", o.Key, o.Duration.Round(time.Millisecond), o.Rows, o.Anomalies, o.Attempts)
+		fmt.Fprintf(tw, "  %s\t%s\t%s rows\t%s anomalies\t%d attempts\t\n", o.Key, o.Duration.Round(time.Millisecond), n(o.Rows), n(o.Anomalies), o.Attempts)
 	}
 	tw.Flush()
 }

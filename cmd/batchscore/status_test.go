@@ -85,7 +85,7 @@ func TestStatusWhileRunningAndAfter(t *testing.T) {
 	if want := "sensors: 4 total, 3 done, 0 empty, 0 failed (retrying), 1 poisoned, 0 in flight, 0 pending"; !strings.Contains(out, want) {
 		t.Errorf("status after the run lacks %q:\n%s", want, out)
 	}
-	if want := "rows: 2130 scored, 13 anomalies"; !strings.Contains(out, want) {
+	if want := "rows: 2,130 scored, 13 anomalies"; !strings.Contains(out, want) {
 		t.Errorf("status after the run lacks %q:\n%s", want, out)
 	}
 	i, j, l := strings.Index(out, "1/2  900ms"), strings.Index(out, "1/4  100ms"), strings.Index(out, "1/1   40ms")

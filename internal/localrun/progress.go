@@ -61,7 +61,7 @@ func (p *progress) set(n int, detail string) {
 	if detail != "" {
 		detail = " (" + detail + ")"
 	}
-	fmt.Fprintf(p.w, "%s: %s of %s%s\n", p.label, thousands(n), thousands(p.total), detail)
+	fmt.Fprintf(p.w, "%s: %s of %s%s\n", p.label, Thousands(n), Thousands(p.total), detail)
 }
 
 // finish ends the stage with a summary line.

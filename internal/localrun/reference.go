@@ -264,8 +264,8 @@ func abs(v float64) float64 {
 	return v
 }
 
-// thousands formats n with comma separators: 17768 -> "17,768".
-func thousands(n int) string {
+// Thousands formats n with comma separators: 17768 -> "17,768".
+func Thousands(n int) string {
 	s := strconv.Itoa(n)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")

@@ -98,7 +98,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.Window = dataWindow(readings)
 	res.RunID = res.Window.RunID()
 	fmt.Fprintf(out, "input: %s: %s readings of %s sensors, %s models, window (%s, %s]\n", label,
-		thousands(len(readings)), thousands(countKeys(readings)), thousands(len(models)),
+		Thousands(len(readings)), Thousands(countKeys(readings)), Thousands(len(models)),
 		res.Window.Start.Format(time.RFC3339), res.Window.End.Format(time.RFC3339))
 
 	logf, err := os.Create(res.LogPath)
@@ -116,8 +116,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err := st.UploadModels(ctx, models); err != nil {
 		return nil, err
 	}
-	res.Stages = append(res.Stages, Stage{"setup", time.Since(t0), "Azurite, SQLite, handler start, " + thousands(len(models)) + " models uploaded"})
-	fmt.Fprintf(out, "setup: Azurite %s, handler up, %s models uploaded (%s)\n", st.Azurite.BlobURL(), thousands(len(models)), ms(time.Since(t0)))
+	res.Stages = append(res.Stages, Stage{"setup", time.Since(t0), "Azurite, SQLite, handler start, " + Thousands(len(models)) + " models uploaded"})
+	fmt.Fprintf(out, "setup: Azurite %s, handler up, %s models uploaded (%s)\n", st.Azurite.BlobURL(), Thousands(len(models)), ms(time.Since(t0)))
 
 	// Ingest.
 	t0 = time.Now()
@@ -130,8 +130,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	ing := st.Host.FunctionStats(FnIngest)
 	d := time.Since(t0)
 	res.Stages = append(res.Stages, Stage{"ingest", d, fmt.Sprintf("%s events in %d batches over %d partitions, %s readings/s",
-		thousands(len(bodies)), ing.Batches, c.Partitions, thousands(int(float64(len(readings))/d.Seconds())))})
-	prog.finish(fmt.Sprintf("ingest: %s readings in %s events, %d batches (%s)", thousands(len(readings)), thousands(len(bodies)), ing.Batches, ms(d)))
+		Thousands(len(bodies)), ing.Batches, c.Partitions, Thousands(int(float64(len(readings))/d.Seconds())))})
+	prog.finish(fmt.Sprintf("ingest: %s readings in %s events, %d batches (%s)", Thousands(len(readings)), Thousands(len(bodies)), ing.Batches, ms(d)))
 
 	// Fan-out. Scoring starts while fan-out still enqueues, so the scoring stage is
 	// timed from the start of fan-out.
@@ -145,8 +145,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, fmt.Errorf("fan-out registered no run %s: %w", res.RunID, err)
 	}
 	d = time.Since(t0)
-	res.Stages = append(res.Stages, Stage{"fan-out", d, fmt.Sprintf("run %s, %s sensors enqueued", res.RunID, thousands(run.Sensors))})
-	fmt.Fprintf(out, "fan-out: run %s, %s sensors enqueued (%s)\n", res.RunID, thousands(run.Sensors), ms(d))
+	res.Stages = append(res.Stages, Stage{"fan-out", d, fmt.Sprintf("run %s, %s sensors enqueued", res.RunID, Thousands(run.Sensors))})
+	fmt.Fprintf(out, "fan-out: run %s, %s sensors enqueued (%s)\n", res.RunID, Thousands(run.Sensors), ms(d))
 
 	// Scoring.
 	prog.start("scoring", run.Sensors)
@@ -160,9 +160,9 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	d = time.Since(fanStart)
 	score := st.Host.FunctionStats(FnScore)
 	res.Stages = append(res.Stages, Stage{"scoring", d, fmt.Sprintf("from fan-out start to the last outcome: %s sensors, %s rows, %.1f sensors/s; %s invocations, %d retried, %d poisoned",
-		thousands(sum.Total), thousands(sum.Rows), float64(sum.Total)/d.Seconds(), thousands(score.Invocations), score.Released, score.Poisoned)})
+		Thousands(sum.Total), Thousands(sum.Rows), float64(sum.Total)/d.Seconds(), Thousands(score.Invocations), score.Released, score.Poisoned)})
 	prog.finish(fmt.Sprintf("scoring: %s done, %s empty, %s poisoned of %s sensors; %s rows, %s anomalies (%s, %.1f sensors/s)",
-		thousands(sum.Done), thousands(sum.Empty), thousands(sum.Poisoned), thousands(sum.Total), thousands(sum.Rows), thousands(sum.Anomalies), ms(d), float64(sum.Total)/d.Seconds()))
+		Thousands(sum.Done), Thousands(sum.Empty), Thousands(sum.Poisoned), Thousands(sum.Total), Thousands(sum.Rows), Thousands(sum.Anomalies), ms(d), float64(sum.Total)/d.Seconds()))
 
 	outcomes, err := st.Store.Outcomes(ctx, res.RunID)
 	if err != nil {
@@ -209,12 +209,12 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		all = append(all, ps...)
 	}
 	sort.Strings(res.Blobs)
-	res.Stages = append(res.Stages, Stage{"collect", time.Since(t0), fmt.Sprintf("%s prediction blobs downloaded, %s rows", thousands(len(blobs)), thousands(len(all)))})
+	res.Stages = append(res.Stages, Stage{"collect", time.Since(t0), fmt.Sprintf("%s prediction blobs downloaded, %s rows", Thousands(len(blobs)), Thousands(len(all)))})
 
 	res.ReportPath = filepath.Join(c.OutDir, "report.html")
 	printTable(out, res.Sensors, res.ReportPath)
 	fmt.Fprintf(out, "predictions: %s blobs in container %q under %s/ (Azurite, gone when the run ends); copies in %s\n",
-		thousands(len(res.Blobs)), PredsContainer, res.RunID, filepath.Join(res.PredsDir, res.RunID))
+		Thousands(len(res.Blobs)), PredsContainer, res.RunID, filepath.Join(res.PredsDir, res.RunID))
 
 	parityLine := ""
 	var parityErr error
@@ -228,7 +228,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		fmt.Fprintf(out, "  %-24s %10s  %s\n", s.Name, ms(s.Duration), s.Detail)
 	}
 	res.Elapsed = time.Since(started)
-	fmt.Fprintf(out, "end to end: %s sensors in %s, %.1f sensors/s\n", thousands(sum.Total), ms(res.Elapsed), float64(sum.Total)/res.Elapsed.Seconds())
+	fmt.Fprintf(out, "end to end: %s sensors in %s, %.1f sensors/s\n", Thousands(sum.Total), ms(res.Elapsed), float64(sum.Total)/res.Elapsed.Seconds())
 
 	maxPlots := c.MaxPlots
 	if maxPlots == 0 {
@@ -259,7 +259,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 // error wrapping ErrParity when any prediction differs, is missing or is extra.
 func checkParity(out io.Writer, expected, got []Prediction) (Parity, string, error) {
 	par := Compare(expected, got)
-	line := fmt.Sprintf("%s of %s predictions identical to the reference", thousands(par.Identical), thousands(par.Expected))
+	line := fmt.Sprintf("%s of %s predictions identical to the reference", Thousands(par.Identical), Thousands(par.Expected))
 	for _, m := range par.Mismatches {
 		fmt.Fprintln(out, "  mismatch:", m)
 	}
@@ -360,7 +360,7 @@ const tableAll = 40
 func printTable(w io.Writer, rs []SensorResult, reportPath string) {
 	header := []string{"sensor", "status", "rows", "anomalies", "attempts", "time"}
 	cells := func(r SensorResult) []string {
-		return []string{r.Key.String(), r.Status, thousands(r.Rows), thousands(r.Anomalies), strconv.Itoa(r.Attempts), ms(r.Duration)}
+		return []string{r.Key.String(), r.Status, Thousands(r.Rows), Thousands(r.Anomalies), strconv.Itoa(r.Attempts), ms(r.Duration)}
 	}
 	type section struct {
 		title string
@@ -377,9 +377,9 @@ func printTable(w io.Writer, rs []SensorResult, reportPath string) {
 			}
 		}
 		if len(bad) > 0 {
-			secs = append(secs, section{fmt.Sprintf("not done (%s of %s):", thousands(len(bad)), thousands(len(rs))), bad[:min(len(bad), 20)]})
+			secs = append(secs, section{fmt.Sprintf("not done (%s of %s):", Thousands(len(bad)), Thousands(len(rs))), bad[:min(len(bad), 20)]})
 		}
-		secs = append(secs, section{fmt.Sprintf("first 20 of %s sensors:", thousands(len(rs))), rs[:20]})
+		secs = append(secs, section{fmt.Sprintf("first 20 of %s sensors:", Thousands(len(rs))), rs[:20]})
 		slow := append([]SensorResult(nil), rs...)
 		sort.SliceStable(slow, func(i, j int) bool { return slow[i].Duration > slow[j].Duration })
 		secs = append(secs, section{"slowest 10 sensors:", slow[:10]})
@@ -420,7 +420,7 @@ func printTable(w io.Writer, rs []SensorResult, reportPath string) {
 		}
 	}
 	if len(rs) > tableAll {
-		fmt.Fprintf(w, "(%s sensors in all: every one is in %s)\n", thousands(len(rs)), reportPath)
+		fmt.Fprintf(w, "(%s sensors in all: every one is in %s)\n", Thousands(len(rs)), reportPath)
 	}
 }
 
