@@ -254,6 +254,14 @@ func TestHostTriggers(t *testing.T) {
 			if evs[149].Sequence != 149 {
 				t.Errorf("last sequence number %d, want 149", evs[149].Sequence)
 			}
+			// Offsets are byte positions in the partition; enqueued times default to now.
+			var off int64
+			for i, e := range evs {
+				if e.Offset != off || e.Partition != p || e.Enqueued.IsZero() {
+					t.Fatalf("event %d = partition %s offset %d enqueued %v, want partition %s offset %d and a time", i, e.Partition, e.Offset, e.Enqueued, p, off)
+				}
+				off += int64(len(bodies[i]))
+			}
 		}
 		if err := h.WaitIdle(ctx, 50*time.Millisecond); err != nil {
 			t.Fatal(err)
