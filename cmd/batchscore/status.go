@@ -27,7 +27,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	runID := fs.String("run", "", "run id (default: the latest run)")
 	sqlURL := fs.String("sql", os.Getenv("SQL_URL"), "SQL store URL (default $SQL_URL), e.g. sqlite:out/batchscore.db")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	watch := fs.Duration("watch", 0, "print again at this interval until the run has no pending or running sensor")
+	watch := fs.Duration("watch", 0, "print again at this interval until the run has no pending, running or retrying sensor")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
