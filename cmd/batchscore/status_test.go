@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -117,10 +118,15 @@ func TestStatusWatchEndsWhenRunCompletes(t *testing.T) {
 		time.Sleep(150 * time.Millisecond)
 		_ = st.FinishOutcome(t.Context(), sensor.Outcome{Run: r.ID, Key: sensor.Key{Device: "1", Sensor: "4"}, Status: sensor.StatusEmpty, Attempts: 1})
 	}()
-	out, err := status(t, "-sql", url, "-run", r.ID, "-watch", "20ms")
-	if err != nil {
+	// -watch returns when the context ends, so a run that never completes fails
+	// the checks below instead of hanging the test.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if err := run(ctx, []string{"status", "-sql", url, "-run", r.ID, "-watch", "20ms"}, &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
+	out := stdout.String()
 	n := strings.Count(out, "sensors: 4 total")
 	last := out[strings.LastIndex(out, "sensors: "):]
 	if n < 2 || !strings.HasPrefix(last, "sensors: 4 total, 3 done, 1 empty, 0 failed (retrying), 0 poisoned, 0 in flight, 0 pending\n") {
