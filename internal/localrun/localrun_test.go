@@ -333,3 +333,27 @@ func TestCheckParityFailsOnMismatch(t *testing.T) {
 		}
 	}
 }
+
+// Without a terminal progress is plain lines: the first, then at most one every
+// two seconds, and the last; on a terminal it is a bar.
+func TestProgressPlainAndBar(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgress(&b, false)
+	p.start("ingest", "events", 1000)
+	for i := 0; i <= 1000; i += 10 {
+		p.set(i, "")
+	}
+	p.finish("ingest: done")
+	want := "ingest: 0 of 1,000 events\ningest: 1,000 of 1,000 events\ningest: done\n"
+	if b.String() != want {
+		t.Errorf("plain progress = %q, want %q", b.String(), want)
+	}
+	b.Reset()
+	p = newProgress(&b, true)
+	p.start("scoring", "sensors", 10)
+	p.set(5, "2 in flight")
+	p.finish("scoring: done")
+	if out := b.String(); !strings.Contains(out, "scoring") || !strings.Contains(out, "|") || !strings.HasSuffix(out, "scoring: done\n") {
+		t.Errorf("terminal progress = %q, want a bar then the summary line", out)
+	}
+}

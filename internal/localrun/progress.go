@@ -18,6 +18,7 @@ type progress struct {
 	mu    sync.Mutex
 	bar   *progressbar.ProgressBar
 	label string
+	unit  string
 	total int
 	last  time.Time
 	n     int
@@ -25,11 +26,11 @@ type progress struct {
 
 func newProgress(w io.Writer, terminal bool) *progress { return &progress{w: w, terminal: terminal} }
 
-// start begins a stage of total steps.
-func (p *progress) start(label string, total int) {
+// start begins a stage of total steps, counted in unit (e.g. "events").
+func (p *progress) start(label, unit string, total int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.label, p.total, p.n, p.last = label, total, -1, time.Time{}
+	p.label, p.unit, p.total, p.n, p.last = label, unit, total, -1, time.Time{}
 	if p.terminal {
 		p.bar = progressbar.NewOptions(total,
 			progressbar.OptionSetWriter(p.w),
@@ -61,7 +62,7 @@ func (p *progress) set(n int, detail string) {
 	if detail != "" {
 		detail = " (" + detail + ")"
 	}
-	fmt.Fprintf(p.w, "%s: %s of %s%s\n", p.label, Thousands(n), Thousands(p.total), detail)
+	fmt.Fprintf(p.w, "%s: %s of %s %s%s\n", p.label, Thousands(n), Thousands(p.total), p.unit, detail)
 }
 
 // finish ends the stage with a summary line.

@@ -122,8 +122,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	// Ingest.
 	t0 = time.Now()
 	bodies, _ := EventBodies(readings)
-	prog.start("ingest", len(bodies))
-	err = st.Ingest(ctx, readings, c.Partitions, func(done, total int) { prog.set(done, "events") })
+	prog.start("ingest", "events", len(bodies))
+	err = st.Ingest(ctx, readings, c.Partitions, func(done, total int) { prog.set(done, "") })
 	if err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
 	}
@@ -149,9 +149,9 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	fmt.Fprintf(out, "fan-out: run %s, %s sensors enqueued (%s)\n", res.RunID, Thousands(run.Sensors), ms(d))
 
 	// Scoring.
-	prog.start("scoring", run.Sensors)
+	prog.start("scoring", "sensors", run.Sensors)
 	sum, err := st.WaitRun(ctx, res.RunID, func(s sqlstore.Summary) {
-		prog.set(s.Done+s.Empty+s.Poisoned, fmt.Sprintf("%d in flight, %d failed attempts", s.Running, s.Failed))
+		prog.set(s.Done+s.Empty+s.Poisoned, fmt.Sprintf("%d in flight, %d retrying", s.Running, s.Failed))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
