@@ -579,3 +579,64 @@ func descendants(pid int) []int {
 	walk(pid)
 	return out
 }
+
+// TestE2EParityMismatchFailsRun: the whole run on sensor 1/1's first 200 rows
+// against expected predictions with one flipped: Run prints the mismatch and the
+// parity line and fails with ErrParity (and `batchscore run` exits with status 1).
+func TestE2EParityMismatchFailsRun(t *testing.T) {
+	app := packagedApp(t)
+	ref, _ := reference(t)
+	dir := t.TempDir()
+	k := sensor.Key{Device: "1", Sensor: "1"}
+	var data, exp strings.Builder
+	data.WriteString("TS,Device,Sensor,Value\n")
+	ef, err := os.ReadFile(ref.Expected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(ef)), "\n")
+	exp.WriteString(lines[0] + "\n")
+	n, flipped := 0, ""
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		if f[1] != k.Device || f[2] != k.Sensor || n == 200 {
+			continue
+		}
+		n++
+		data.WriteString(strings.Join(f[:4], ",") + "\n")
+		if n == 100 {
+			flipped = f[0]
+			f[5] = map[string]string{"0": "1", "1": "0"}[f[5]]
+		}
+		exp.WriteString(strings.Join(f, ",") + "\n")
+	}
+	models := filepath.Join(dir, "models")
+	if err := os.MkdirAll(models, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mb, err := os.ReadFile(filepath.Join(ref.Models, k.ModelName()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{filepath.Join(models, k.ModelName()): mb,
+		filepath.Join(dir, "data.csv"): []byte(data.String()), filepath.Join(dir, "expected.csv"): []byte(exp.String())} {
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	var stdout bytes.Buffer
+	res, err := Run(ctx, Config{AppDir: app, OutDir: filepath.Join(dir, "out"), Stdout: &stdout,
+		Data: filepath.Join(dir, "data.csv"), Models: models, Expected: filepath.Join(dir, "expected.csv")})
+	if !errors.Is(err, ErrParity) {
+		t.Fatalf("run: err = %v, want ErrParity\n%s", err, stdout.String())
+	}
+	out := stdout.String()
+	if !strings.Contains(out, "  mismatch: 1/1 "+flipped+": ") || !strings.Contains(out, "199 of 200 predictions identical to the reference") {
+		t.Errorf("output lacks the mismatch at %s or the line \"199 of 200 ...\":\n%s", flipped, out)
+	}
+	if res == nil || !isFile(res.ReportPath) {
+		t.Errorf("no report written for the failed run")
+	}
+}
