@@ -511,14 +511,20 @@ func TestE2EInterruptStopsEverything(t *testing.T) {
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	rest := make(chan []string, 1)
+	go func() {
+		var more []string
+		for sc.Scan() {
+			more = append(more, sc.Text())
+		}
+		_ = cmd.Wait()
+		rest <- more
+	}()
 	select {
-	case <-done:
+	case more := <-rest:
+		lines = append(lines, more...)
 	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
 		t.Fatalf("helper still running 20 s after SIGINT:\n%s", strings.Join(lines, "\n"))
 	}
 	if !slices.Contains(lines, "processes left: []") {
