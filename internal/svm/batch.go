@@ -22,28 +22,12 @@ func (m *Model) DecisionBatch(dst, X []float64) {
 // DecisionBatch.
 func (m *Model) DecisionBatchParallel(dst, X []float64, workers int) {
 	m.checkBatch(dst, X)
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
 	n := len(dst)
-	// Each worker should get at least minParallelEvals kernel evaluations.
-	if maxW := n * m.nsv / minParallelEvals; maxW < workers {
-		workers = maxW
-	}
-	if workers > n {
-		workers = n
-	}
+	workers, chunks, per := parallelPlan(n, m.nsv, workers)
 	if workers <= 1 {
 		m.decisionRows(dst, X)
 		return
 	}
-	// Split into more chunks than workers so an unevenly loaded machine still
-	// finishes together.
-	chunks := workers * 4
-	if chunks > n {
-		chunks = n
-	}
-	per := (n + chunks - 1) / chunks
 	next := make(chan int, chunks)
 	for lo := 0; lo < n; lo += per {
 		next <- lo
@@ -59,6 +43,24 @@ func (m *Model) DecisionBatchParallel(dst, X []float64, workers int) {
 		})
 	}
 	wg.Wait()
+}
+
+// parallelPlan returns how many goroutines score n rows of a model with nsv
+// support vectors when up to workers are asked for (<= 0: GOMAXPROCS), and
+// the chunks of per rows they take turns on. Each worker gets at least
+// minParallelEvals kernel evaluations; there are four chunks per worker so
+// that an unevenly loaded machine still finishes together.
+func parallelPlan(n, nsv, workers int) (w, chunks, per int) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	w = min(workers, n*nsv/minParallelEvals, n)
+	if w <= 1 {
+		return 1, 1, n
+	}
+	chunks = min(w*4, n)
+	per = (n + chunks - 1) / chunks
+	return w, (n + per - 1) / per, per
 }
 
 // minParallelEvals is the number of kernel evaluations (rows x support

@@ -171,3 +171,31 @@ func TestWrongLengthPanics(t *testing.T) {
 		})
 	}
 }
+
+// TestParallelPlan: a batch large enough gets every core asked for (all of
+// GOMAXPROCS by default), in chunks that cover every row once; a small one
+// stays on the caller's goroutine.
+func TestParallelPlan(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	tests := []struct {
+		n, nsv, workers int
+		want            int
+	}{
+		{20000, 1000, 0, procs},
+		{20000, 1000, 2, 2},
+		{20000, 1000, 8, 8},
+		{100, 1000, 8, 3}, // 100,000 evaluations: 3 workers of >= 32,768
+		{10, 100, 4, 1},
+		{1, 1 << 20, 4, 1}, // one row: nothing to split
+		{3, 1 << 20, 8, 3},
+	}
+	for _, tt := range tests {
+		w, chunks, per := parallelPlan(tt.n, tt.nsv, tt.workers)
+		if w != tt.want {
+			t.Errorf("parallelPlan(%d rows, %d SVs, %d workers): %d workers, want %d", tt.n, tt.nsv, tt.workers, w, tt.want)
+		}
+		if chunks*per < tt.n || (chunks-1)*per >= tt.n || chunks < w {
+			t.Errorf("parallelPlan(%d, %d, %d): %d chunks of %d rows do not cover the rows once, or fewer chunks than workers", tt.n, tt.nsv, tt.workers, chunks, per)
+		}
+	}
+}
