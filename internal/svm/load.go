@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"unicode/utf8"
+
+	"github.com/batchscore/batchscore/internal/pickle"
 )
 
 // ErrUnknownFormat is wrapped by the error Load returns when the bytes are
@@ -95,9 +97,19 @@ func Load(data []byte) (*Model, error) {
 // LoadFile reads the file at path and calls Load on its bytes. Its errors
 // name the path.
 func LoadFile(path string) (*Model, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
+	}
+	defer f.Close()
+	// Read at most one byte more than a model may have, so that a huge file
+	// is refused without reading it all.
+	data, err := io.ReadAll(io.LimitReader(f, int64(maxModelFileBytes)+1))
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	if len(data) > maxModelFileBytes {
+		return nil, fmt.Errorf("load model %s: %w: file over the limit of %d bytes", path, ErrInvalidModel, maxModelFileBytes)
 	}
 	m, err := Load(data)
 	if err != nil {
@@ -105,6 +117,10 @@ func LoadFile(path string) (*Model, error) {
 	}
 	return m, nil
 }
+
+// maxModelFileBytes bounds the size of a model file LoadFile reads (the
+// pickle machine's input limit; a variable for the tests).
+var maxModelFileBytes = pickle.DefaultMaxInput
 
 // maxTextModelBytes bounds the decompressed size of a compressed text model.
 const maxTextModelBytes = 1 << 30

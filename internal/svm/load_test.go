@@ -203,6 +203,12 @@ func TestLoadFile(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "readings.csv") || !errors.Is(err, ErrUnknownFormat) {
 		t.Errorf("LoadFile of a CSV: %v, want an error naming the file and wrapping ErrUnknownFormat", err)
 	}
+	defer func(n int) { maxModelFileBytes = n }(maxModelFileBytes)
+	maxModelFileBytes = 100
+	_, err = LoadFile(p)
+	if err == nil || !errors.Is(err, ErrInvalidModel) || !strings.HasSuffix(err.Error(), "file over the limit of 100 bytes") {
+		t.Errorf("LoadFile of a file over the limit: %v", err)
+	}
 }
 
 // fuzzSeeds adds every committed model and error file to f's corpus.
