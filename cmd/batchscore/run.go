@@ -16,17 +16,15 @@ import (
 	"github.com/batchscore/batchscore/internal/localrun"
 )
 
+const runUsage = `usage: batchscore run [-app dist] [-azurite PATH] [-data CSV -models DIR [-expected CSV]] [-out DIR]
+                      [-synthetic DEVICESxSENSORS -rows N -noise F -anomalies F -seed N]
+Runs Azurite, SQLite and the handler behind a local Functions host, ingests the readings as
+Event Hubs batches, scores one run over their time range and checks the reference predictions.
+`
+
 // runLocal is `batchscore run`: the whole pipeline on this machine (see internal/localrun).
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: batchscore run [-app dist] [-azurite PATH] [-data CSV -models DIR [-expected CSV]] [-out DIR]")
-		fmt.Fprintln(stderr, "                      [-synthetic DEVICESxSENSORS -rows N -noise F -anomalies F -seed N]")
-		fmt.Fprintln(stderr, "Runs Azurite, SQLite and the handler behind a local Functions host, ingests the readings as")
-		fmt.Fprintln(stderr, "Event Hubs batches, scores one run over their time range and checks the reference predictions.")
-		fs.PrintDefaults()
-	}
 	app := fs.String("app", "dist", "app folder laid out by `make package` (host.json, handler, <function>/function.json)")
 	az := fs.String("azurite", "", "Azurite executable (default $AZURITE_BIN or node_modules/.bin/azurite)")
 	data := fs.String("data", "", "readings CSV TS,Device,Sensor,Value (default: the reference sensor_data.csv)")
@@ -41,14 +39,8 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	partitions := fs.Int("partitions", 4, "event hub partitions the readings are spread over")
 	visibility := fs.Duration("visibility-timeout", -1, "override host.json extensions.queues.visibilityTimeout (e.g. 1s)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("run: unexpected arguments %v", fs.Args())}
+	if help, err := parseFlags(fs, args, runUsage, stdout); help || err != nil {
+		return err
 	}
 	if _, err := os.Stat(filepath.Join(*app, "host.json")); err != nil {
 		return fmt.Errorf("run: no app folder at %s (%w): run `make run`, or `make package` first", *app, err)

@@ -25,7 +25,7 @@ func TestRunArguments(t *testing.T) {
 		{args: []string{"-app", app, "-synthetic", "10x10", "-data", "x.csv"}, usage: true, want: "-synthetic replaces -data and -models"},
 		{args: []string{"-app", app, "-synthetic", "ten"}, usage: true, want: "ten"},
 		{args: []string{"-app", app, "-data", "x.csv"}, usage: true, want: "both -data and -models"},
-		{args: []string{"-app", app, "extra"}, usage: true, want: "unexpected arguments"},
+		{args: []string{"-app", app, "extra"}, usage: true, want: "unexpected argument"},
 		{args: []string{"-nope"}, usage: true, want: "-nope"},
 	}
 	for _, tt := range tests {

@@ -15,27 +15,19 @@ import (
 	"github.com/batchscore/batchscore/internal/sqlstore"
 )
 
+const statusUsage = `usage: batchscore status [-run ID] [-sql URL] [-json] [-watch 2s]
+Shows a scoring run's sensors (total, done, failed, poisoned, in flight), anomalies and slowest sensors.
+`
+
 // runStatus is `batchscore status`: the progress of a scoring run from the SQL store.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: batchscore status [-run ID] [-sql URL] [-json] [-watch 2s]")
-		fmt.Fprintln(stderr, "Shows a scoring run's sensors (total, done, failed, poisoned, in flight), anomalies and slowest sensors.")
-		fs.PrintDefaults()
-	}
 	runID := fs.String("run", "", "run id (default: the latest run)")
 	sqlURL := fs.String("sql", os.Getenv("SQL_URL"), "SQL store URL (default $SQL_URL), e.g. sqlite:out/batchscore.db")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	watch := fs.Duration("watch", 0, "print again at this interval until the run has no pending, running or retrying sensor")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("status: unexpected arguments %v", fs.Args())}
+	if help, err := parseFlags(fs, args, statusUsage, stdout); help || err != nil {
+		return err
 	}
 	if *sqlURL == "" {
 		return usageError{errors.New("status: no -sql URL and SQL_URL is not set")}
