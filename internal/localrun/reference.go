@@ -28,7 +28,7 @@ type Reference struct {
 
 // FindReference returns the reference data folder: the in-repository copy
 // internal/svm/testdata/reference (found from the module root above dir), else
-// ../shared/reference next to the repository, else /work/shared/reference.
+// ../shared/reference next to the repository.
 func FindReference(dir string) (Reference, error) {
 	var cands []string
 	if root, err := moduleRoot(dir); err == nil {
@@ -36,7 +36,6 @@ func FindReference(dir string) (Reference, error) {
 			filepath.Join(root, "internal", "svm", "testdata", "reference"),
 			filepath.Join(filepath.Dir(root), "shared", "reference"))
 	}
-	cands = append(cands, "/work/shared/reference")
 	for _, c := range cands {
 		r := Reference{
 			Models:   filepath.Join(c, "models"),

@@ -74,7 +74,7 @@ func regenerateGolden(t *testing.T) {
 	}
 	ref := os.Getenv("REFERENCE_DIR")
 	if ref == "" {
-		ref = "/work/shared/reference"
+		ref = filepath.Join("..", "reference") // internal/svm/testdata/reference, seen from testdata/bench
 	}
 	cmd := exec.CommandContext(t.Context(), "/usr/bin/python3", "sklearn_peer.py", "golden", "--dir", ".", "--reference", ref)
 	cmd.Dir = filepath.Join("testdata", "bench")
