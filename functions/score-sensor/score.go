@@ -136,7 +136,7 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 	var errs []error
 	permanent := true
 	for _, e := range job.Sensors {
-		o, err := f.scoreOne(ctx, job, e)
+		o, st, err := f.scoreOne(ctx, job, e)
 		log := f.cfg.Logger.With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
 		if err != nil {
 			if !isPermanent(err) {
@@ -165,7 +165,7 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 		res.Rows += o.Rows
 		res.Anomalies += o.Anomalies
 		log.InfoContext(ctx, "scored sensor", "status", o.Status, "rows", o.Rows, "anomalies", o.Anomalies,
-			"duration_ms", o.Duration.Milliseconds(), "blob", o.Blob)
+			"duration_ms", o.Duration.Milliseconds(), "blob", o.Blob, "stages_us", st)
 	}
 	if len(errs) > 0 {
 		err := fmt.Errorf("run %s: %d of %d sensors failed: %w", job.Run, len(errs), len(job.Sensors), errors.Join(errs...))
@@ -218,22 +218,42 @@ func BlobName(run string, key sensor.Key) string {
 	return run + "/preds_" + key.Device + "_" + key.Sensor + ".csv"
 }
 
+// stages is where one sensor's time went, in microseconds, logged with each
+// scored sensor so that App Insights shows whether SQL, Blob or scoring dominates.
+type stages struct {
+	Attempt int64 `json:"attempt"` // record the attempt (SQL)
+	Model   int64 `json:"model"`   // model from the cache, revalidated by ETag (Blob)
+	Points  int64 `json:"points"`  // the window's points (SQL)
+	Score   int64 `json:"score"`   // scoring and CSV
+	Write   int64 `json:"write"`   // predictions blob (Blob)
+	Finish  int64 `json:"finish"`  // record the outcome (SQL)
+}
+
 // scoreOne scores one sensor and records its outcome when it succeeds. On
 // failure it returns the outcome so far (for the caller to record) and the
 // error.
-func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEntry) (sensor.Outcome, error) {
+func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEntry) (sensor.Outcome, stages, error) {
 	start := time.Now()
+	var st stages
+	mark := start
+	lap := func(d *int64) {
+		now := time.Now()
+		*d = now.Sub(mark).Microseconds()
+		mark = now
+	}
 	o := sensor.Outcome{Run: job.Run, Key: e.Key}
-	fail := func(err error) (sensor.Outcome, error) {
+	fail := func(err error) (sensor.Outcome, stages, error) {
 		o.Duration = time.Since(start)
-		return o, err
+		return o, st, err
 	}
 	attempt, err := f.outcomes.StartAttempt(ctx, job.Run, e.Key)
 	if err != nil {
 		return fail(fmt.Errorf("start attempt: %w", err))
 	}
+	lap(&st.Attempt)
 	o.Attempts = attempt
 	m, err := f.cache.Get(ctx, e.Model)
+	lap(&st.Model)
 	switch {
 	case err != nil && errors.Is(err, storage.ErrNotFound):
 		return fail(azfunc.Permanent(fmt.Errorf("model blob %s/%s not found: %w", f.cfg.ModelsContainer, e.Model, err)))
@@ -249,6 +269,7 @@ func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEnt
 	if err != nil {
 		return fail(fmt.Errorf("read points: %w", err))
 	}
+	lap(&st.Points)
 	x := make([]float64, len(pts))
 	for i, p := range pts {
 		x[i] = p.Value
@@ -256,11 +277,13 @@ func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEnt
 	dec := make([]float64, len(pts))
 	m.DecisionBatch(dec, x)
 	csv, anomalies := AppendCSV(nil, e.Key, pts, dec)
+	lap(&st.Score)
 
 	blob := BlobName(job.Run, e.Key)
 	if err := f.preds.Put(ctx, f.cfg.PredictionsContainer, blob, csv, "text/csv"); err != nil {
 		return fail(fmt.Errorf("write predictions %s: %w", blob, err))
 	}
+	lap(&st.Write)
 	o.Blob, o.Rows, o.Anomalies = blob, len(pts), anomalies
 	o.Status = sensor.StatusDone
 	if len(pts) == 0 {
@@ -270,7 +293,8 @@ func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEnt
 	if err := f.outcomes.FinishOutcome(ctx, o); err != nil {
 		return fail(fmt.Errorf("record outcome: %w", err))
 	}
-	return o, nil
+	lap(&st.Finish)
+	return o, st, nil
 }
 
 // CSVHeader is the first line of every predictions blob.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -244,5 +245,40 @@ func TestAppendCSVRoundTrip(t *testing.T) {
 	}
 	if anomalies != 1 {
 		t.Errorf("anomalies = %d, want 1", anomalies)
+	}
+}
+
+// Each scored sensor's log line says where its time went, stage by stage.
+func TestRunLogsStages(t *testing.T) {
+	var buf strings.Builder
+	fx := newFixture(t, Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	if _, err := fx.f.Run(t.Context(), azfunc.QueueMessage{ID: "m1", DequeueCount: 1, Body: jobBody(t, k11)}); err != nil {
+		t.Fatal(err)
+	}
+	var line struct {
+		Msg    string           `json:"msg"`
+		Stages map[string]int64 `json:"stages_us"`
+	}
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if err := json.Unmarshal([]byte(l), &line); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		if line.Msg == "scored sensor" {
+			break
+		}
+	}
+	if line.Msg != "scored sensor" {
+		t.Fatalf("no \"scored sensor\" line in:\n%s", buf.String())
+	}
+	var keys []string
+	for k, v := range line.Stages {
+		keys = append(keys, k)
+		if v < 0 {
+			t.Errorf("stage %s = %d us, want >= 0", k, v)
+		}
+	}
+	want := []string{"attempt", "finish", "model", "points", "score", "write"}
+	if diff := cmp.Diff(want, keys, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("stages (-want +got):\n%s", diff)
 	}
 }
