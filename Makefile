@@ -4,7 +4,8 @@ GO ?= go
 AZURITE := node_modules/.bin/azurite
 FUNCTIONS := ingest timer-fanout score-sensor backfill run-status
 
-.PHONY: all build package run test test-short bench fuzz lint fmt tidy-check clean azurite
+#  test-race: the same suite under the race detector (slower; not part of CI).
+.PHONY: all build package run test test-race test-short bench fuzz lint fmt tidy-check clean azurite
 
 all: build
 
@@ -37,6 +38,9 @@ run: $(AZURITE) package
 test: $(AZURITE)
 	$(GO) vet ./...
 	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GO) test -count=1 -timeout 15m ./...
+
+test-race: $(AZURITE)
+	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GO) test -race -count=1 -timeout 20m ./...
 
 test-short:
 	$(GO) test -short -count=1 ./...
