@@ -4,7 +4,6 @@ GO ?= go
 AZURITE := node_modules/.bin/azurite
 FUNCTIONS := ingest timer-fanout score-sensor backfill run-status
 
-#  test-race: the same suite under the race detector (slower; not part of CI).
 .PHONY: all build package run test test-race test-short bench fuzz lint fmt tidy-check clean azurite
 
 all: build
@@ -39,6 +38,7 @@ test: $(AZURITE)
 	$(GO) vet ./...
 	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GO) test -count=1 -timeout 15m ./...
 
+# The same suite under the race detector (slower; not part of CI).
 test-race: $(AZURITE)
 	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GO) test -race -count=1 -timeout 20m ./...
 
