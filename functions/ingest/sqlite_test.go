@@ -1,10 +1,8 @@
 package ingest
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -12,13 +10,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 )
-
-// referenceCSV is the reference implementation's sensor data (MIT, see the
-// LICENSE beside it), kept once in the repository by internal/svm.
-const referenceCSV = "../../internal/svm/testdata/reference/sensor_data.csv"
 
 var _ ReadingStore = (*sqlstore.Store)(nil)
 
@@ -32,44 +27,26 @@ func openSQLite(t *testing.T) *sqlstore.Store {
 	return st
 }
 
-type csvRow struct {
-	ts    time.Time
-	key   sensor.Key
-	value float64
-	text  string // the TS column as written
-}
-
-func readReference(t *testing.T) []csvRow {
+// readReference reads the one in-repo copy of the reference sensor_data.csv
+// (MIT, see the LICENSE beside it).
+func readReference(t *testing.T) []sensor.Reading {
 	t.Helper()
-	f, err := os.Open(referenceCSV)
+	ref, err := reference.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	rs, err := reference.Readings(ref.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []csvRow
-	for i, r := range recs[1:] {
-		ts, err := time.Parse("2006-01-02 15:04:05.000", r[0])
-		if err != nil {
-			t.Fatalf("row %d: %v", i, err)
-		}
-		v, err := strconv.ParseFloat(r[3], 64)
-		if err != nil {
-			t.Fatalf("row %d: %v", i, err)
-		}
-		rows = append(rows, csvRow{ts: ts, key: sensor.Key{Device: r[1], Sensor: r[2]}, value: v, text: r[0]})
-	}
-	return rows
+	return rs
 }
 
 // referenceBatches turns the reference rows into Event Hubs batches of up to
 // 100 events over two partitions. Events alternate between single objects
 // with the CSV time text and arrays of up to three readings with RFC 3339
 // times and "Tag", so every accepted form is exercised.
-func referenceBatches(t *testing.T, rows []csvRow) []azfunc.EventBatch {
+func referenceBatches(t *testing.T, rows []sensor.Reading) []azfunc.EventBatch {
 	t.Helper()
 	parts := [2]*azfunc.EventBatch{}
 	var out []azfunc.EventBatch
@@ -89,13 +66,13 @@ func referenceBatches(t *testing.T, rows []csvRow) []azfunc.EventBatch {
 		n := 1
 		if i%3 == 0 {
 			r := rows[i]
-			dev, _ := strconv.Atoi(r.key.Device) // numeric ids as JSON numbers
-			body, err = json.Marshal(map[string]any{"TS": r.text, "Device": dev, "Sensor": r.key.Sensor, "Value": r.value})
+			dev, _ := strconv.Atoi(r.Key.Device) // numeric ids as JSON numbers
+			body, err = json.Marshal(map[string]any{"TS": r.TS.Format(reference.TSLayout), "Device": dev, "Sensor": r.Key.Sensor, "Value": r.Value})
 		} else {
 			n = min(3, len(rows)-i)
 			var arr []map[string]any
 			for _, r := range rows[i : i+n] {
-				arr = append(arr, map[string]any{"TS": r.ts.Format(time.RFC3339Nano), "Device": r.key.Device, "Tag": r.key.Sensor, "Value": r.value})
+				arr = append(arr, map[string]any{"TS": r.TS.Format(time.RFC3339Nano), "Device": r.Key.Device, "Tag": r.Key.Sensor, "Value": r.Value})
 			}
 			body, err = json.Marshal(arr)
 		}
@@ -103,7 +80,7 @@ func referenceBatches(t *testing.T, rows []csvRow) []azfunc.EventBatch {
 			t.Fatal(err)
 		}
 		parts[p].Events = append(parts[p].Events, azfunc.Event{
-			Body: body, SequenceNumber: seq[p], Offset: strconv.FormatInt(seq[p]*512, 10), EnqueuedTime: rows[i].ts.Add(2 * time.Second),
+			Body: body, SequenceNumber: seq[p], Offset: strconv.FormatInt(seq[p]*512, 10), EnqueuedTime: rows[i].TS.Add(2 * time.Second),
 		})
 		seq[p]++
 		if len(parts[p].Events) == 100 {
@@ -142,7 +119,7 @@ func TestReferenceWindowContract(t *testing.T) {
 
 	want := make(map[sensor.Key][]sensor.Point)
 	for _, r := range rows {
-		want[r.key] = append(want[r.key], sensor.Point{End: r.ts, Value: r.value, Count: 1})
+		want[r.Key] = append(want[r.Key], sensor.Point{End: r.TS, Value: r.Value, Count: 1})
 	}
 	if len(want) != 15 {
 		t.Fatalf("%d sensors in the reference, want 15", len(want))

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/batchscore/batchscore/internal/localhost"
+	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 )
 
@@ -44,7 +45,7 @@ func packagedApp(t *testing.T) string {
 		t.Skip("end-to-end: builds the handler, starts Azurite")
 	}
 	appOnce.Do(func() {
-		root, err := moduleRoot(".")
+		root, err := reference.ModuleRoot(".")
 		if err != nil {
 			appErr = err
 			return
@@ -76,7 +77,7 @@ func packagedApp(t *testing.T) string {
 		if appErr = copyFile(filepath.Join(root, "host.json"), filepath.Join(dir, "host.json")); appErr != nil {
 			return
 		}
-		if b := filepath.Join(root, "local.settings.sample.json"); isFile(b) {
+		if b := filepath.Join(root, "local.settings.sample.json"); reference.IsFile(b) {
 			if appErr = copyFile(b, filepath.Join(dir, "local.settings.sample.json")); appErr != nil {
 				return
 			}
@@ -107,18 +108,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func reference(t *testing.T) (Reference, []sensor.Reading) {
+func referenceData(t *testing.T) (reference.Files, []sensor.Reading) {
 	t.Helper()
-	ref, err := FindReference(".")
+	ref, err := reference.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(ref.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rs, err := ReadReadings(f)
+	rs, err := reference.Readings(ref.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +213,7 @@ func TestE2EPoison(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 
-	ref, rs := reference(t)
+	ref, rs := referenceData(t)
 	models, err := ReadModels(ref.Models)
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +311,7 @@ func TestE2EIdempotence(t *testing.T) {
 	s := startStack(t, StackOptions{})
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	ref, rs := reference(t)
+	ref, rs := referenceData(t)
 	models, err := ReadModels(ref.Models)
 	if err != nil {
 		t.Fatal(err)
@@ -591,7 +587,7 @@ func descendants(pid int) []int {
 // parity line and fails with ErrParity (and `batchscore run` exits with status 1).
 func TestE2EParityMismatchFailsRun(t *testing.T) {
 	app := packagedApp(t)
-	ref, _ := reference(t)
+	ref, _ := referenceData(t)
 	dir := t.TempDir()
 	k := sensor.Key{Device: "1", Sensor: "1"}
 	var data, exp strings.Builder
@@ -642,7 +638,7 @@ func TestE2EParityMismatchFailsRun(t *testing.T) {
 	if !strings.Contains(out, "  mismatch: 1/1 "+flipped+": ") || !strings.Contains(out, "199 of 200 predictions identical to the reference") {
 		t.Errorf("output lacks the mismatch at %s or the line \"199 of 200 ...\":\n%s", flipped, out)
 	}
-	if res == nil || !isFile(res.ReportPath) {
+	if res == nil || !reference.IsFile(res.ReportPath) {
 		t.Errorf("no report written for the failed run")
 	}
 }

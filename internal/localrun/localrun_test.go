@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/svm"
 )
@@ -131,8 +132,8 @@ func TestReadPredictionsBothLayouts(t *testing.T) {
 // The reference is in the repository (internal/svm/testdata/reference): it must
 // be found there, not skipped and not taken from a copy next to the repository.
 func TestReferenceFilesParse(t *testing.T) {
-	ref, rs := reference(t)
-	root, err := moduleRoot(".")
+	ref, rs := referenceData(t)
+	root, err := reference.ModuleRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}

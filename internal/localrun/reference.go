@@ -2,136 +2,19 @@ package localrun
 
 import (
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 )
 
 // TSLayout is the reference's timestamp layout (UTC, no zone).
-const TSLayout = "2006-01-02 15:04:05.000"
-
-// Reference locates the reference data: the models folder, sensor_data.csv and
-// expected_predictions.csv.
-type Reference struct {
-	Models   string
-	Data     string
-	Expected string
-}
-
-// FindReference returns the reference data folder: the in-repository copy
-// internal/svm/testdata/reference (found from the module root above dir), else
-// ../shared/reference next to the repository.
-func FindReference(dir string) (Reference, error) {
-	var cands []string
-	if root, err := moduleRoot(dir); err == nil {
-		cands = append(cands,
-			filepath.Join(root, "internal", "svm", "testdata", "reference"),
-			filepath.Join(filepath.Dir(root), "shared", "reference"))
-	}
-	for _, c := range cands {
-		r := Reference{
-			Models:   filepath.Join(c, "models"),
-			Data:     filepath.Join(c, "sensor_data.csv"),
-			Expected: filepath.Join(c, "expected_predictions.csv"),
-		}
-		if isDir(r.Models) && isFile(r.Data) && isFile(r.Expected) {
-			return r, nil
-		}
-	}
-	return Reference{}, fmt.Errorf("reference data not found in %s", strings.Join(cands, ", "))
-}
-
-// moduleRoot walks up from dir to the folder holding go.mod.
-func moduleRoot(dir string) (string, error) {
-	d, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for {
-		if isFile(filepath.Join(d, "go.mod")) {
-			return d, nil
-		}
-		p := filepath.Dir(d)
-		if p == d {
-			return "", errors.New("no go.mod above " + dir)
-		}
-		d = p
-	}
-}
-
-func isDir(p string) bool  { st, err := os.Stat(p); return err == nil && st.IsDir() }
-func isFile(p string) bool { st, err := os.Stat(p); return err == nil && !st.IsDir() }
-
-// ReadReadings reads a TS,Device,Sensor,Value CSV (header required, columns
-// found by name; TS as 2006-01-02 15:04:05.000 or RFC 3339, UTC when no zone).
-func ReadReadings(r io.Reader) ([]sensor.Reading, error) {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	head, err := cr.Read()
-	if err != nil {
-		return nil, fmt.Errorf("read header: %w", err)
-	}
-	col, err := columns(head, "TS", "Device", "Sensor", "Value")
-	if err != nil {
-		return nil, err
-	}
-	var out []sensor.Reading
-	for line := 2; ; line++ {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		ts, err := parseTS(rec[col[0]])
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		v, err := strconv.ParseFloat(rec[col[3]], 64)
-		if err != nil {
-			return nil, fmt.Errorf("line %d: value: %w", line, err)
-		}
-		k := sensor.Key{Device: rec[col[1]], Sensor: rec[col[2]]}
-		if err := k.Validate(); err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
-		}
-		out = append(out, sensor.Reading{TS: ts, Key: k, Value: v})
-	}
-}
-
-func columns(head []string, names ...string) ([]int, error) {
-	idx := make([]int, len(names))
-	for i, n := range names {
-		idx[i] = -1
-		for j, h := range head {
-			if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")), n) {
-				idx[i] = j
-			}
-		}
-		if idx[i] < 0 {
-			return nil, fmt.Errorf("header %q has no %s column", strings.Join(head, ","), n)
-		}
-	}
-	return idx, nil
-}
-
-func parseTS(s string) (time.Time, error) {
-	for _, l := range []string{TSLayout, "2006-01-02 15:04:05", time.RFC3339Nano} {
-		if t, err := time.Parse(l, strings.TrimSpace(s)); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("timestamp %q: want %s or RFC 3339", s, TSLayout)
-}
+const TSLayout = reference.TSLayout
 
 // Prediction is one scored row, from a predictions blob or the reference.
 type Prediction struct {
@@ -152,7 +35,7 @@ func ReadPredictions(r io.Reader) ([]Prediction, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read header: %w", err)
 	}
-	col, err := columns(head, "TS", "Device", "Sensor", "Val", "Prediction", "Decision")
+	col, err := reference.Columns(head, "TS", "Device", "Sensor", "Val", "Prediction", "Decision")
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +49,7 @@ func ReadPredictions(r io.Reader) ([]Prediction, error) {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		var p Prediction
-		if p.TS, err = parseTS(rec[col[0]]); err != nil {
+		if p.TS, err = reference.ParseTS(rec[col[0]]); err != nil {
 			return nil, fmt.Errorf("line %d: %w", line, err)
 		}
 		p.Key = sensor.Key{Device: rec[col[1]], Sensor: rec[col[2]]}

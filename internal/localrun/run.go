@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/internal/localhost"
+	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 )
@@ -284,7 +285,7 @@ func inputs(c Config) (readings []sensor.Reading, models map[string][]byte, expe
 	data, modelsDir, exp := c.Data, c.Models, c.Expected
 	label = "reference"
 	if data == "" || modelsDir == "" {
-		ref, err := FindReference(".")
+		ref, err := reference.Find(".")
 		if err != nil {
 			return nil, nil, nil, "", err
 		}
@@ -306,7 +307,7 @@ func inputs(c Config) (readings []sensor.Reading, models map[string][]byte, expe
 		return nil, nil, nil, "", fmt.Errorf("readings: %w", err)
 	}
 	defer f.Close()
-	if readings, err = ReadReadings(f); err != nil {
+	if readings, err = reference.ReadReadings(f); err != nil {
 		return nil, nil, nil, "", fmt.Errorf("readings %s: %w", data, err)
 	}
 	if models, err = ReadModels(modelsDir); err != nil {

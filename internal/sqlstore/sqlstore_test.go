@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"math"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -214,37 +214,18 @@ func TestPointsWindowRule(t *testing.T) {
 	})
 }
 
-// refRow is one line of the reference sensor_data.csv.
-type refRow struct {
-	key sensor.Key
-	ts  time.Time
-	v   float64
-}
-
-func readReference(t testing.TB) []refRow {
+// readReference reads the one in-repo copy of the reference sensor_data.csv.
+func readReference(t testing.TB) []sensor.Reading {
 	t.Helper()
-	f, err := os.Open(filepath.Join("..", "svm", "testdata", "reference", "sensor_data.csv")) // the one in-repo copy, with its LICENSE
+	ref, err := reference.Find(".")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	rs, err := reference.Readings(ref.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []refRow
-	for i, r := range recs[1:] {
-		ts, err := time.Parse("2006-01-02 15:04:05.000", r[0])
-		if err != nil {
-			t.Fatalf("line %d: %v", i+2, err)
-		}
-		v, err := strconv.ParseFloat(r[3], 64)
-		if err != nil {
-			t.Fatalf("line %d: %v", i+2, err)
-		}
-		out = append(out, refRow{sensor.Key{Device: r[1], Sensor: r[2]}, ts, v})
-	}
-	return out
+	return rs
 }
 
 // TestReferenceWindows stores the reference readings and re-aggregates them: at
@@ -255,15 +236,15 @@ func TestReferenceWindows(t *testing.T) {
 	forEach(t, func(t *testing.T, s *Store, uniq string) {
 		ctx := t.Context()
 		rs := make([]sensor.StoredReading, len(ref))
-		first, last := ref[0].ts, ref[0].ts
+		first, last := ref[0].TS, ref[0].TS
 		for i, r := range ref {
-			k := sensor.Key{Device: uniq + "r" + r.key.Device, Sensor: r.key.Sensor}
-			rs[i] = sensor.StoredReading{Reading: sensor.Reading{TS: r.ts, Key: k, Value: r.v}, Source: uniq + "/ref", Sequence: int64(i / 15), Index: i % 15}
-			if r.ts.Before(first) {
-				first = r.ts
+			k := sensor.Key{Device: uniq + "r" + r.Key.Device, Sensor: r.Key.Sensor}
+			rs[i] = sensor.StoredReading{Reading: sensor.Reading{TS: r.TS, Key: k, Value: r.Value}, Source: uniq + "/ref", Sequence: int64(i / 15), Index: i % 15}
+			if r.TS.Before(first) {
+				first = r.TS
 			}
-			if r.ts.After(last) {
-				last = r.ts
+			if r.TS.After(last) {
+				last = r.TS
 			}
 		}
 		start := time.Now()
