@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/batchscore/batchscore/internal/golden"
 	"github.com/batchscore/batchscore/internal/svm"
 )
 
@@ -103,15 +104,7 @@ func TestScoreDialectGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "dialect.golden.csv")
-	if *update {
-		if err := os.WriteFile(golden, stdout.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if diff := cmp.Diff(string(readFile(t, golden)), stdout.String()); diff != "" {
-		t.Errorf("output (-want +got):\n%s", diff)
-	}
+	golden.Check(t, filepath.Join("testdata", "dialect.golden.csv"), stdout.Bytes(), *update)
 	// The decisions themselves, from the model's formula.
 	m, err := svm.LoadFile(filepath.Join("testdata", "linear3.json"))
 	if err != nil {

@@ -7,15 +7,13 @@ import (
 	"errors"
 	"flag"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/golden"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 )
@@ -101,19 +99,7 @@ func TestStatusGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			pretty.WriteByte('\n')
-			path := filepath.Join("testdata", tc.golden)
-			if *update {
-				if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), pretty.String()); diff != "" {
-				t.Errorf("body (-want +got):\n%s", diff)
-			}
+			golden.Check(t, filepath.Join("testdata", tc.golden), pretty.Bytes(), *update)
 		})
 	}
 }

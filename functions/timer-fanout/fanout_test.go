@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/golden"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/storage"
 )
@@ -195,19 +195,7 @@ func TestRunWindowGolden(t *testing.T) {
 				t.Error("a message was enqueued before its run was registered")
 			}
 			got := bytes.Join(q.bodies, []byte("\n"))
-			golden := filepath.Join("testdata", fmt.Sprintf("messages_chunk%d.golden", chunk))
-			if *update {
-				if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			wantBytes, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(wantBytes), string(got)+"\n"); diff != "" {
-				t.Errorf("messages (-want +got):\n%s", diff)
-			}
+			golden.Check(t, filepath.Join("testdata", fmt.Sprintf("messages_chunk%d.golden", chunk)), append(got, '\n'), *update)
 		})
 	}
 }
