@@ -14,8 +14,8 @@ import (
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
 	"github.com/batchscore/batchscore/internal/azfunc"
 	"github.com/batchscore/batchscore/internal/sensor"
-	"github.com/batchscore/batchscore/internal/sqlstore"
 	"github.com/batchscore/batchscore/internal/storage"
+	"github.com/batchscore/batchscore/internal/testenv"
 )
 
 var _ FanOut = (*timerfanout.Function)(nil)
@@ -121,11 +121,7 @@ func (q *countQueue) EnqueueMany(_ context.Context, b [][]byte, _ int) (int, err
 // TestBackfillRegistersRunInSQLite goes through the real fan-out and SQLite
 // store: the run a backfill answers with is the one run-status will find.
 func TestBackfillRegistersRunInSQLite(t *testing.T) {
-	st, err := sqlstore.Open(t.Context(), "sqlite::memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testenv.SQLite(t)
 	q := &countQueue{}
 	fan := timerfanout.New(timerfanout.Config{ChunkSize: 2, Now: now}, listOnly{"model_1_1", "model_1_2", "model_2_1"}, q, st)
 	resp, err := New(Config{Now: now}, fan).Run(t.Context(), post(`{"start":"2018-08-28T23:00:00Z","end":"2018-08-29T00:00:00Z"}`))

@@ -3,8 +3,8 @@ package ingest
 import (
 	"testing"
 
-	"github.com/batchscore/batchscore/internal/azurite"
 	"github.com/batchscore/batchscore/internal/storage"
+	"github.com/batchscore/batchscore/internal/testenv"
 )
 
 var _ RawSink = (*storage.Blobs)(nil)
@@ -16,16 +16,8 @@ func TestRealAdapters(t *testing.T) {
 		t.Skip("starts Azurite")
 	}
 	ctx := t.Context()
-	srv := azurite.ForTest(t)
-	acct, err := storage.New(storage.Config{ConnectionString: srv.ConnectionString()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs := acct.Blobs()
-	if err := blobs.EnsureContainers(ctx, "raw", "rejects"); err != nil {
-		t.Fatal(err)
-	}
-	st := openSQLite(t)
+	blobs := testenv.Storage(t, "raw", "rejects").Blobs()
+	st := testenv.SQLite(t)
 	f := New(Config{MaxEventBytes: 250, MaxReadingsPerEvent: 3}, blobs, st)
 	for attempt, want := range []struct{ inserted, duplicates int }{{4, 0}, {0, 4}} {
 		res, err := f.Run(ctx, mixedBatch())

@@ -13,19 +13,10 @@ import (
 	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
+	"github.com/batchscore/batchscore/internal/testenv"
 )
 
 var _ ReadingStore = (*sqlstore.Store)(nil)
-
-func openSQLite(t *testing.T) *sqlstore.Store {
-	t.Helper()
-	st, err := sqlstore.Open(t.Context(), "sqlite::memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 // readReference reads the one in-repo copy of the reference sensor_data.csv
 // (MIT, see the LICENSE beside it).
@@ -99,7 +90,7 @@ func referenceBatches(t *testing.T, rows []sensor.Reading) []azfunc.EventBatch {
 // them.
 func TestReferenceWindowContract(t *testing.T) {
 	rows := readReference(t)
-	st := openSQLite(t)
+	st := testenv.SQLite(t)
 	blobs := &memBlobs{}
 	f := New(Config{}, blobs, st)
 	batches := referenceBatches(t, rows)
@@ -154,7 +145,7 @@ func TestReferenceWindowContract(t *testing.T) {
 // TestWindowRuleSQLite checks the (T-w, T] rule on raw readings that arrive
 // every 2 s, as the reference simulator sent them.
 func TestWindowRuleSQLite(t *testing.T) {
-	st := openSQLite(t)
+	st := testenv.SQLite(t)
 	f := New(Config{}, &memBlobs{}, st)
 	base := time.Date(2018, 8, 28, 23, 0, 0, 0, time.UTC)
 	var events []azfunc.Event

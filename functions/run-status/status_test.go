@@ -16,6 +16,7 @@ import (
 	"github.com/batchscore/batchscore/internal/golden"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
+	"github.com/batchscore/batchscore/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -30,11 +31,7 @@ func get(query map[string]string) azfunc.HTTPRequest {
 // newer one in progress with every status.
 func seed(t *testing.T) *sqlstore.Store {
 	t.Helper()
-	st, err := sqlstore.Open(t.Context(), "sqlite::memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testenv.SQLite(t)
 	ctx := t.Context()
 	created := time.Date(2018, 8, 29, 3, 15, 0, 0, time.UTC)
 	old := sensor.Window{Start: time.Date(2018, 8, 29, 1, 0, 0, 0, time.UTC), End: time.Date(2018, 8, 29, 2, 0, 0, 0, time.UTC)}
@@ -115,11 +112,7 @@ func (s failingStore) Outcomes(context.Context, string) ([]sensor.Outcome, error
 }
 
 func TestStatusErrors(t *testing.T) {
-	empty, err := sqlstore.Open(t.Context(), "sqlite::memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { empty.Close() })
+	empty := testenv.SQLite(t)
 	for _, tc := range []struct {
 		name      string
 		store     SummaryStore

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
-	"github.com/batchscore/batchscore/internal/azurite"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 	"github.com/batchscore/batchscore/internal/storage"
+	"github.com/batchscore/batchscore/internal/testenv"
 )
 
 var (
@@ -32,15 +32,7 @@ func TestRealAdapters(t *testing.T) {
 		t.Skip("starts Azurite")
 	}
 	ctx := t.Context()
-	srv := azurite.ForTest(t)
-	acct, err := storage.New(storage.Config{ConnectionString: srv.ConnectionString()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	blobs := acct.Blobs()
-	if err := blobs.EnsureContainers(ctx, "models", "preds"); err != nil {
-		t.Fatal(err)
-	}
+	blobs := testenv.Storage(t, "models", "preds").Blobs()
 	model := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(referenceDir, "models", name))
 		if err != nil {
@@ -53,11 +45,7 @@ func TestRealAdapters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, err := sqlstore.Open(ctx, "sqlite::memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testenv.SQLite(t)
 	var rs []sensor.StoredReading
 	for i, r := range readCSV(t, "sensor_data.csv") {
 		if r[1] != "1" || (r[2] != "1" && r[2] != "2") {

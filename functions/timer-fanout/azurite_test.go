@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/batchscore/batchscore/internal/azurite"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 	"github.com/batchscore/batchscore/internal/storage"
+	"github.com/batchscore/batchscore/internal/testenv"
 )
 
 var (
@@ -29,16 +29,8 @@ func TestFanOut10000SensorsAzurite(t *testing.T) {
 		t.Skip("starts Azurite and enqueues 10,000 messages")
 	}
 	ctx := t.Context()
-	srv := azurite.ForTest(t)
-	acct, err := storage.New(storage.Config{ConnectionString: srv.ConnectionString()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlstore.Open(ctx, "sqlite::memory:")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	acct := testenv.Storage(t)
+	st := testenv.SQLite(t)
 	w := sensor.Window{Start: time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC), End: time.Date(2024, 5, 1, 11, 0, 0, 0, time.UTC)}
 
 	// Real listing: 300 models and two blobs that are not models.
