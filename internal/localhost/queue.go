@@ -2,15 +2,13 @@ package localhost
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue"
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azqueue/queueerror"
+	"github.com/batchscore/batchscore/internal/storage"
 )
 
 // QueueMessage is one dequeued message as the queue trigger sees it.
@@ -22,21 +20,20 @@ type QueueMessage struct {
 	ExpirationTime  time.Time
 	NextVisibleTime time.Time
 	Body            []byte // after messageEncoding is applied
-	raw             string // the message text as stored
+	stored          storage.Message
 }
 
 // queueListener polls one queue for one queueTrigger function, with the Storage
-// Queues extension's semantics. It talks to the queue service directly (not through
-// internal/storage), because it must see the stored text and apply messageEncoding
-// itself, as the host does.
+// Queues extension's semantics. It applies messageEncoding itself to the stored
+// text (storage.Message.Text), as the host does.
 type queueListener struct {
 	h      *Host
 	fn     Function
 	b      Binding
 	opts   QueueOptions
-	q      *azqueue.QueueClient
-	poison *azqueue.QueueClient // nil when the queue has no poison queue
-	lease  time.Duration        // visibility while a message is being processed
+	q      *storage.Queue
+	poison *storage.Queue // nil when the queue has no poison queue
+	lease  time.Duration  // visibility while a message is being processed
 	poke   chan struct{}
 
 	mu       sync.Mutex
@@ -55,14 +52,14 @@ func newQueueListener(ctx context.Context, h *Host, fn Function, b Binding) (*qu
 	if !ok || cs == "" {
 		return nil, fmt.Errorf("%s: connection setting %q is not set", fn.Name, conn)
 	}
-	svc, err := azqueue.NewServiceClientFromConnectionString(cs, nil)
+	acct, err := storage.New(storage.Config{ConnectionString: cs})
 	if err != nil {
 		return nil, fmt.Errorf("%s: queue connection %s: %w", fn.Name, conn, err)
 	}
 	name := strings.ToLower(b.QueueName)
 	l := &queueListener{
 		h: h, fn: fn, b: b, opts: h.cfg.Queues,
-		q:     svc.NewQueueClient(name),
+		q:     acct.Queue(name),
 		lease: 10 * time.Minute,
 		poke:  make(chan struct{}, 1),
 	}
@@ -71,21 +68,13 @@ func newQueueListener(ctx context.Context, h *Host, fn Function, b Binding) (*qu
 	}
 	// The host creates the trigger queue if it is missing; the poison queue exists
 	// unless the name already ends in -poison or would be too long (63).
-	if err := createQueue(ctx, l.q); err != nil {
-		return nil, fmt.Errorf("%s: create queue %s: %w", fn.Name, name, err)
+	if err := l.q.Ensure(ctx); err != nil {
+		return nil, fmt.Errorf("%s: %w", fn.Name, err)
 	}
-	if !strings.HasSuffix(name, "-poison") && len(name)+len("-poison") <= 63 {
-		l.poison = svc.NewQueueClient(name + "-poison")
+	if p := PoisonQueue(name); p != "" {
+		l.poison = acct.Queue(p)
 	}
 	return l, nil
-}
-
-func createQueue(ctx context.Context, q *azqueue.QueueClient) error {
-	_, err := q.Create(ctx, nil)
-	if err != nil && !queueerror.HasCode(err, queueerror.QueueAlreadyExists) {
-		return err
-	}
-	return nil
 }
 
 // PoisonQueue returns the name of the poison queue of a queue, or "" if it has none.
@@ -170,25 +159,22 @@ func (l *queueListener) loop(ctx context.Context) {
 }
 
 func (l *queueListener) receive(ctx context.Context) ([]QueueMessage, error) {
-	n := int32(l.opts.BatchSize)
-	vis := int32(l.lease / time.Second)
-	resp, err := l.q.DequeueMessages(ctx, &azqueue.DequeueMessagesOptions{NumberOfMessages: &n, VisibilityTimeout: &vis})
+	msgs, err := l.q.Receive(ctx, l.opts.BatchSize, l.lease)
 	if err != nil {
-		return nil, fmt.Errorf("dequeue: %w", err)
+		return nil, err
 	}
-	out := make([]QueueMessage, 0, len(resp.Messages))
-	for _, m := range resp.Messages {
-		qm := QueueMessage{
-			ID:              deref(m.MessageID),
-			PopReceipt:      deref(m.PopReceipt),
-			DequeueCount:    derefInt(m.DequeueCount),
-			InsertionTime:   derefTime(m.InsertionTime),
-			ExpirationTime:  derefTime(m.ExpirationTime),
-			NextVisibleTime: derefTime(m.TimeNextVisible),
-			raw:             deref(m.MessageText),
-		}
-		qm.Body = []byte(qm.raw)
-		out = append(out, qm)
+	out := make([]QueueMessage, 0, len(msgs))
+	for _, m := range msgs {
+		out = append(out, QueueMessage{
+			ID:              m.ID,
+			PopReceipt:      m.PopReceipt,
+			DequeueCount:    m.DequeueCount,
+			InsertionTime:   m.InsertionTime,
+			ExpirationTime:  m.ExpirationTime,
+			NextVisibleTime: m.NextVisibleTime,
+			Body:            []byte(m.Text), // messageEncoding none: the text as stored
+			stored:          m,
+		})
 	}
 	l.h.stats.received(l.fn.Name, len(out))
 	return out, nil
@@ -207,15 +193,15 @@ func (l *queueListener) process(ctx context.Context, m QueueMessage) {
 		return
 	}
 	if l.opts.MessageEncoding == "base64" {
-		b, err := base64.StdEncoding.DecodeString(m.raw)
-		if err != nil {
+		if m.stored.BadEncoding {
 			// The host's trigger binding fails with "The input is not a valid Base-64 string"
 			// before the function runs; the message is retried like any failure.
-			log.Error("queue message is not valid base64 (messageEncoding base64)", "err", err)
+			err := errors.New("the input is not a valid Base-64 string (messageEncoding base64)")
+			log.Error("queue message is not valid base64", "err", err)
 			l.failed(ctx, m, err)
 			return
 		}
-		m.Body = b
+		m.Body = m.stored.Body
 	}
 	payload, hdr, err := queuePayload(l.fn.Name, l.b, m)
 	if err != nil {
@@ -231,7 +217,7 @@ func (l *queueListener) process(ctx context.Context, m QueueMessage) {
 		l.failed(ctx, m, err)
 		return
 	}
-	if _, err := l.q.DeleteMessage(ctx, m.ID, m.PopReceipt, nil); err != nil {
+	if err := l.q.Delete(ctx, m.ID, m.PopReceipt); err != nil {
 		log.Error("delete processed message", "err", err)
 		return
 	}
@@ -243,8 +229,7 @@ func (l *queueListener) failed(ctx context.Context, m QueueMessage, cause error)
 		l.toPoison(ctx, m, cause.Error())
 		return
 	}
-	vis := int32(l.opts.VisibilityTimeout / time.Second)
-	if _, err := l.q.UpdateMessage(ctx, m.ID, m.PopReceipt, m.raw, &azqueue.UpdateMessageOptions{VisibilityTimeout: &vis}); err != nil {
+	if _, err := l.q.UpdateVisibility(ctx, m.stored, l.opts.VisibilityTimeout); err != nil {
 		l.h.log.Error("release failed message", "function", l.fn.Name, "message", m.ID, "err", err)
 	}
 	l.h.stats.released(l.fn.Name)
@@ -256,15 +241,15 @@ func (l *queueListener) toPoison(ctx context.Context, m QueueMessage, why string
 		log.Error("message failed maxDequeueCount times; queue has no poison queue", "reason", why)
 		return
 	}
-	if err := createQueue(ctx, l.poison); err != nil {
+	if err := l.poison.Ensure(ctx); err != nil {
 		log.Error("create poison queue", "err", err)
 		return
 	}
-	if _, err := l.poison.EnqueueMessage(ctx, m.raw, nil); err != nil {
+	if err := l.poison.EnqueueText(ctx, m.stored.Text); err != nil {
 		log.Error("copy message to poison queue", "err", err)
 		return
 	}
-	if _, err := l.q.DeleteMessage(ctx, m.ID, m.PopReceipt, nil); err != nil {
+	if err := l.q.Delete(ctx, m.ID, m.PopReceipt); err != nil {
 		log.Error("delete poisoned message", "err", err)
 	}
 	l.h.stats.poisoned(l.fn.Name)
@@ -273,14 +258,7 @@ func (l *queueListener) toPoison(ctx context.Context, m QueueMessage, why string
 
 // length is the queue's approximate message count (visible and invisible).
 func (l *queueListener) length(ctx context.Context) (int, error) {
-	p, err := l.q.GetProperties(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("queue %s properties: %w", l.b.QueueName, err)
-	}
-	if p.ApproximateMessagesCount == nil {
-		return 0, nil
-	}
-	return int(*p.ApproximateMessagesCount), nil
+	return l.q.Count(ctx)
 }
 
 func (l *queueListener) busy() int {
@@ -309,25 +287,4 @@ func (h *Host) QueueLength(ctx context.Context, fn string) (int, error) {
 		return 0, fmt.Errorf("queue length of %s: %w", fn, errNoQueue)
 	}
 	return q.length(ctx)
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
-func derefInt(v *int64) int64 {
-	if v == nil {
-		return 0
-	}
-	return *v
-}
-
-func derefTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
 }

@@ -239,6 +239,20 @@ func testQueue(t *testing.T, a *Account, srv *azurite.Server) {
 	if err != nil || len(bm) != 1 || !bm[0].BadEncoding || bm[0].Body != nil || bm[0].Text != "{not base64}" {
 		t.Errorf("Receive(non-base64) = %+v, %v; want BadEncoding with the raw Text", bm, err)
 	}
+	// EnqueueText copies a received message's stored text unchanged (the poison move).
+	copied := a.Queue("raw-text-poison")
+	if err := copied.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(bm) == 1 {
+		if err := copied.EnqueueText(ctx, bm[0].Text); err != nil {
+			t.Fatal(err)
+		}
+		cm, err := copied.Receive(ctx, 1, time.Second)
+		if err != nil || len(cm) != 1 || cm[0].Text != "{not base64}" {
+			t.Errorf("Receive after EnqueueText = %+v, %v; want the same stored text", cm, err)
+		}
+	}
 
 	if err := q.Clear(ctx); err != nil {
 		t.Fatal(err)

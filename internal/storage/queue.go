@@ -59,6 +59,16 @@ func (q *Queue) Enqueue(ctx context.Context, body []byte) error {
 	return nil
 }
 
+// EnqueueText adds one message whose stored text is text, as given: for copying
+// a received message (Message.Text) to another queue unchanged, as the Functions
+// host does when it moves a message to the poison queue.
+func (q *Queue) EnqueueText(ctx context.Context, text string) error {
+	if _, err := q.c.EnqueueMessage(ctx, text, nil); err != nil {
+		return fmt.Errorf("enqueue to %s: %w", q.name, notFound(err))
+	}
+	return nil
+}
+
 // EnqueueMany enqueues bodies with at most parallelism requests in flight
 // (parallelism < 1 means 1). It stops starting new requests after the first
 // failure and returns how many messages were enqueued and that first error.
