@@ -43,13 +43,8 @@ func timerPayload(fn string, b Binding, st timerState, rc *azfunc.RetryContext) 
 	return azfunc.NewTimerRequest(b.Name, info, call(fn, st.Now, rc))
 }
 
-func queuePayload(fn string, b Binding, m QueueMessage) ([]byte, http.Header, error) {
-	msg := azfunc.QueueMessage{
-		ID: m.ID, PopReceipt: m.PopReceipt, DequeueCount: m.DequeueCount,
-		InsertionTime: m.InsertionTime, ExpirationTime: m.ExpirationTime, NextVisibleTime: m.NextVisibleTime,
-		Body: m.Body,
-	}
-	return azfunc.NewQueueRequest(b.Name, msg, call(fn, time.Now(), nil))
+func queuePayload(fn string, b Binding, m azfunc.QueueMessage) ([]byte, http.Header, error) {
+	return azfunc.NewQueueRequest(b.Name, m, call(fn, time.Now(), nil))
 }
 
 func eventHubPayload(fn string, b Binding, batch []Event, rc *azfunc.RetryContext) ([]byte, http.Header, error) {

@@ -57,7 +57,7 @@ func sameAsGolden(t *testing.T, fn string, got []byte, golden map[string]any, sk
 }
 
 func TestQueuePayloadIsGolden(t *testing.T) {
-	m := QueueMessage{
+	m := azfunc.QueueMessage{
 		ID: "5b2f1c7e-29b5-4f6e-8d0b-0d6c1e3c9a11", PopReceipt: "AgAAAAMAAAAAAAAAAgtnj8x+1QE=", DequeueCount: 2,
 		InsertionTime:   time.Date(2024, 5, 1, 11, 0, 0, 0, time.UTC),
 		ExpirationTime:  time.Date(2024, 5, 8, 11, 0, 0, 0, time.UTC),

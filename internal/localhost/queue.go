@@ -8,19 +8,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/batchscore/batchscore/internal/azfunc"
 	"github.com/batchscore/batchscore/internal/storage"
 )
 
-// QueueMessage is one dequeued message as the queue trigger sees it.
-type QueueMessage struct {
-	ID              string
-	PopReceipt      string
-	DequeueCount    int64
-	InsertionTime   time.Time
-	ExpirationTime  time.Time
-	NextVisibleTime time.Time
-	Body            []byte // after messageEncoding is applied
-	stored          storage.Message
+// queuedMessage is one dequeued message: the queue trigger's value (with Body
+// after messageEncoding is applied) and the message as stored.
+type queuedMessage struct {
+	azfunc.QueueMessage
+	stored storage.Message
 }
 
 // queueListener polls one queue for one queueTrigger function, with the Storage
@@ -121,7 +117,7 @@ func (l *queueListener) loop(ctx context.Context) {
 				l.inFlight++
 				l.mu.Unlock()
 				work.Add(1)
-				go func(m QueueMessage) {
+				go func(m queuedMessage) {
 					defer work.Done()
 					l.process(ctx, m)
 					l.mu.Lock()
@@ -158,14 +154,14 @@ func (l *queueListener) loop(ctx context.Context) {
 	}
 }
 
-func (l *queueListener) receive(ctx context.Context) ([]QueueMessage, error) {
+func (l *queueListener) receive(ctx context.Context) ([]queuedMessage, error) {
 	msgs, err := l.q.Receive(ctx, l.opts.BatchSize, l.lease)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]QueueMessage, 0, len(msgs))
+	out := make([]queuedMessage, 0, len(msgs))
 	for _, m := range msgs {
-		out = append(out, QueueMessage{
+		out = append(out, queuedMessage{QueueMessage: azfunc.QueueMessage{
 			ID:              m.ID,
 			PopReceipt:      m.PopReceipt,
 			DequeueCount:    m.DequeueCount,
@@ -173,8 +169,7 @@ func (l *queueListener) receive(ctx context.Context) ([]QueueMessage, error) {
 			ExpirationTime:  m.ExpirationTime,
 			NextVisibleTime: m.NextVisibleTime,
 			Body:            []byte(m.Text), // messageEncoding none: the text as stored
-			stored:          m,
-		})
+		}, stored: m})
 	}
 	l.h.stats.received(l.fn.Name, len(out))
 	return out, nil
@@ -186,7 +181,7 @@ func (l *queueListener) receive(ctx context.Context) ([]QueueMessage, error) {
 // it visible again after visibilityTimeout. A message that is already past
 // maxDequeueCount, or whose text is not valid base64 under messageEncoding base64,
 // is poisoned without an invocation.
-func (l *queueListener) process(ctx context.Context, m QueueMessage) {
+func (l *queueListener) process(ctx context.Context, m queuedMessage) {
 	log := l.h.log.With("function", l.fn.Name, "message", m.ID, "dequeueCount", m.DequeueCount)
 	if m.DequeueCount > int64(l.opts.MaxDequeueCount) {
 		l.toPoison(ctx, m, "dequeue count above maxDequeueCount")
@@ -203,7 +198,7 @@ func (l *queueListener) process(ctx context.Context, m QueueMessage) {
 		}
 		m.Body = m.stored.Body
 	}
-	payload, hdr, err := queuePayload(l.fn.Name, l.b, m)
+	payload, hdr, err := queuePayload(l.fn.Name, l.b, m.QueueMessage)
 	if err != nil {
 		log.Error("build queue request", "err", err)
 		l.failed(ctx, m, err)
@@ -224,7 +219,7 @@ func (l *queueListener) process(ctx context.Context, m QueueMessage) {
 	l.h.stats.deleted(l.fn.Name)
 }
 
-func (l *queueListener) failed(ctx context.Context, m QueueMessage, cause error) {
+func (l *queueListener) failed(ctx context.Context, m queuedMessage, cause error) {
 	if l.poison != nil && m.DequeueCount >= int64(l.opts.MaxDequeueCount) {
 		l.toPoison(ctx, m, cause.Error())
 		return
@@ -235,7 +230,7 @@ func (l *queueListener) failed(ctx context.Context, m QueueMessage, cause error)
 	l.h.stats.released(l.fn.Name)
 }
 
-func (l *queueListener) toPoison(ctx context.Context, m QueueMessage, why string) {
+func (l *queueListener) toPoison(ctx context.Context, m queuedMessage, why string) {
 	log := l.h.log.With("function", l.fn.Name, "message", m.ID, "dequeueCount", m.DequeueCount)
 	if l.poison == nil {
 		log.Error("message failed maxDequeueCount times; queue has no poison queue", "reason", why)
