@@ -166,6 +166,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if s.SQLURL.Err == nil {
 		if err := sqlstore.CheckURL(c.SQLURL); err != nil {
 			bad("SQL_URL", err)
+		} else if err := checkSQLInAzure(c.SQLURL, getenv); err != nil {
+			bad("SQL_URL", err)
 		}
 	}
 	for _, f := range []struct {
@@ -217,6 +219,24 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("invalid settings:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return c, nil
+}
+
+// checkSQLInAzure refuses SQLite when the handler runs in Azure App Service
+// or Functions, which set WEBSITE_INSTANCE_ID on every instance ("Environment
+// variables and app settings in Azure App Service", learn.microsoft.com): each
+// scaled-out instance would get its own database file (or, with run from
+// package, none it can write), so readings ingested on one instance would be
+// missing from the scoring on another.
+func checkSQLInAzure(url string, getenv func(string) string) error {
+	if strings.TrimSpace(getenv("WEBSITE_INSTANCE_ID")) == "" || !strings.HasPrefix(url, "sqlite:") {
+		return nil
+	}
+	what := url
+	if _, set := os.LookupEnv("SQL_URL"); !set {
+		what = "not set, and its default " + url
+	}
+	return fmt.Errorf("%s is a SQLite database, which cannot serve an app in Azure (WEBSITE_INSTANCE_ID is set): "+
+		"set SQL_URL to sqlserver://SERVER.database.windows.net?database=DB (Azure SQL, signed in with the app's managed identity: docs/storage.md)", what)
 }
 
 // storageName is the container/queue name rule (length 3-63 checked apart).

@@ -20,7 +20,7 @@ var ourSettings = []string{
 	"FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT", "FUNCTIONS_APP_ROOT_PATH",
 	"AzureWebJobsStorage", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__blobServiceUri",
 	"AzureWebJobsStorage__serviceUri", "AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__credential",
-	"AzureWebJobsStorage__clientId",
+	"AzureWebJobsStorage__clientId", "WEBSITE_INSTANCE_ID",
 }
 
 // setEnv makes exactly env the handler's environment (restored after the test).
@@ -129,6 +129,33 @@ func TestLoadConfig(t *testing.T) {
 			name:    "empty sqlite path",
 			env:     with("SQL_URL", "sqlite:"),
 			wantErr: []string{"SQL_URL: empty sqlite path"},
+		},
+		// In Azure (App Service sets WEBSITE_INSTANCE_ID on every instance) a
+		// SQLite file would be one per instance, on the app's read-only package.
+		{
+			name:    "SQLite file in Azure",
+			env:     with("WEBSITE_INSTANCE_ID", "0a1b2c", "SQL_URL", "sqlite:batchscore.db"),
+			wantErr: []string{"SQL_URL: sqlite:batchscore.db is a SQLite database, which cannot serve an app in Azure (WEBSITE_INSTANCE_ID is set): set SQL_URL to sqlserver://SERVER.database.windows.net?database=DB"},
+		},
+		{
+			name:    "SQLite default in Azure",
+			env:     with("WEBSITE_INSTANCE_ID", "0a1b2c"),
+			wantErr: []string{"SQL_URL: not set, and its default sqlite:batchscore.db is a SQLite database, which cannot serve an app in Azure (WEBSITE_INSTANCE_ID is set): set SQL_URL to sqlserver://"},
+		},
+		{
+			name:    "in-memory SQLite in Azure",
+			env:     with("WEBSITE_INSTANCE_ID", "0a1b2c", "SQL_URL", "sqlite::memory:"),
+			wantErr: []string{"SQL_URL: sqlite::memory: is a SQLite database, which cannot serve an app in Azure"},
+		},
+		{
+			name: "Azure SQL in Azure",
+			env:  with("WEBSITE_INSTANCE_ID", "0a1b2c", "SQL_URL", "sqlserver://db1.database.windows.net?database=batchscore"),
+			want: func(c *Config) { c.SQLURL = "sqlserver://db1.database.windows.net?database=batchscore" },
+		},
+		{
+			name: "blank WEBSITE_INSTANCE_ID is not Azure",
+			env:  with("WEBSITE_INSTANCE_ID", " ", "SQL_URL", "sqlite:x.db"),
+			want: func(c *Config) { c.SQLURL = "sqlite:x.db" },
 		},
 		{
 			name:    "no storage at all",
