@@ -223,8 +223,12 @@ CREATE TABLE dbo.schema_version (version INT NOT NULL PRIMARY KEY, applied_ms BI
 		err := s.tx(ctx, func(tx *sql.Tx) error {
 			if s.d == dialectSQLServer {
 				// Serialise concurrent Opens (several function instances start at once).
-				if _, err := tx.ExecContext(ctx, `EXEC sp_getapplock @Resource = 'batchscore-migrate', @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 60000`); err != nil {
-					return fmt.Errorf("lock: %w", err)
+				var code int
+				if err := tx.QueryRowContext(ctx, appLockSQL).Scan(&code); err != nil {
+					return fmt.Errorf("lock %s: %w", migrateLock, err)
+				}
+				if err := appLockResult(migrateLock, code); err != nil {
+					return err
 				}
 			}
 			if _, err := tx.ExecContext(ctx, create); err != nil {
@@ -252,6 +256,39 @@ CREATE TABLE dbo.schema_version (version INT NOT NULL PRIMARY KEY, applied_ms BI
 		}
 	}
 	return nil
+}
+
+// migrateLock is the application lock that serialises migrations on SQL Server.
+const migrateLock = "batchscore-migrate"
+
+// appLockSQL takes migrateLock for the rest of the transaction, waiting up to
+// 60 s, and returns sp_getapplock's return code: the procedure reports a
+// timeout or a deadlock as a negative return value, not as an error, so a
+// plain EXEC would go on without the lock.
+const appLockSQL = `DECLARE @r INT;
+EXEC @r = sp_getapplock @Resource = '` + migrateLock + `', @LockMode = 'Exclusive', @LockOwner = 'Transaction', @LockTimeout = 60000;
+SELECT @r;`
+
+// appLockResult interprets a return code of sp_getapplock
+// (https://learn.microsoft.com/sql/relational-databases/system-stored-procedures/sp-getapplock-transact-sql):
+// 0 and 1 grant the lock, negative values refuse it.
+func appLockResult(resource string, code int) error {
+	var why string
+	switch code {
+	case 0, 1: // granted at once, or after waiting for other locks
+		return nil
+	case -1:
+		why = "timed out"
+	case -2:
+		why = "cancelled"
+	case -3:
+		why = "chosen as a deadlock victim"
+	case -999:
+		why = "parameter validation or other call error"
+	default:
+		why = fmt.Sprintf("unknown return code %d", code)
+	}
+	return fmt.Errorf("lock %s: sp_getapplock returned %d: %s", resource, code, why)
 }
 
 // SchemaVersion returns the highest applied migration.
