@@ -32,7 +32,9 @@
 // model_1_1 and model_1_1.pkl, the lexicographically smallest name wins and
 // a warning is logged), sorts the sensors by (device, sensor), cuts them into
 // chunks of Config.ChunkSize and encodes one sensor.Job per chunk with the run
-// id window.RunID(). The run is registered (RunStore.PutRun, with the sensor
+// id window.RunID(). A chunk whose base64 text would exceed the queue's 64 KiB
+// message limit (MaxMessageBytes) is cut short, and the next message goes on
+// from there. The run is registered (RunStore.PutRun, with the sensor
 // count) before anything is enqueued, so run-status can count pending sensors
 // from the first message on. Messages are enqueued with Config.Parallelism
 // requests in flight.

@@ -3,6 +3,7 @@ package timerfanout
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,19 +202,56 @@ func pickModels(ctx context.Context, log *slog.Logger, blobs []storage.BlobInfo)
 	return entries, skipped
 }
 
-// Messages encodes the jobs of a run: entries in order, chunk per message.
+// MaxMessageBytes is the largest message a storage queue accepts: 64 KiB of
+// stored text, which for the base64 encoding the host expects is the
+// encoded body.
+const MaxMessageBytes = 64 << 10
+
+// Messages encodes the jobs of a run: entries in order, at most chunk per
+// message, and never more than fit one queue message: a chunk whose stored
+// (base64) text would exceed MaxMessageBytes is cut short and the next
+// message goes on from there.
 func Messages(run string, w sensor.Window, entries []sensor.JobEntry, chunk int) ([][]byte, error) {
 	if chunk <= 0 {
 		return nil, errors.New("chunk size must be positive")
 	}
+	// A Job encodes as its empty form with the entries' encodings, separated
+	// by commas, inside the sensors array: sizes add up exactly.
+	empty, err := json.Marshal(sensor.Job{Run: run, Window: w, Sensors: []sensor.JobEntry{}})
+	if err != nil {
+		return nil, fmt.Errorf("encode job: %w", err)
+	}
+	fits := func(size int) bool { return base64.StdEncoding.EncodedLen(size) <= MaxMessageBytes }
 	bodies := make([][]byte, 0, (len(entries)+chunk-1)/chunk)
-	for i := 0; i < len(entries); i += chunk {
-		job := sensor.Job{Run: run, Window: w, Sensors: entries[i:min(i+chunk, len(entries))]}
-		b, err := json.Marshal(job)
+	for i := 0; i < len(entries); {
+		size, n := len(empty), 0
+		for i+n < len(entries) && n < chunk {
+			e, err := json.Marshal(entries[i+n])
+			if err != nil {
+				return nil, fmt.Errorf("encode job: %w", err)
+			}
+			next := size + len(e)
+			if n > 0 {
+				next++ // the comma
+			}
+			if !fits(next) {
+				break
+			}
+			size, n = next, n+1
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("encode job: sensor %s alone exceeds the %d-byte queue message limit", entries[i].Key, MaxMessageBytes)
+		}
+		b, err := json.Marshal(sensor.Job{Run: run, Window: w, Sensors: entries[i : i+n]})
 		if err != nil {
 			return nil, fmt.Errorf("encode job: %w", err)
 		}
+		if len(b) != size {
+			// The size arithmetic above is exact; a mismatch is a bug here.
+			panic(fmt.Sprintf("timerfanout: job of %d sensors encodes to %d bytes, computed %d", n, len(b), size))
+		}
 		bodies = append(bodies, b)
+		i += n
 	}
 	return bodies, nil
 }

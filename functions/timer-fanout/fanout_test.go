@@ -391,3 +391,49 @@ func TestRunDuplicatedAndRetried(t *testing.T) {
 		})
 	}
 }
+
+// TestMessagesFitTheQueue asks for chunks far larger than a queue message can
+// hold: every message, base64-encoded as it is stored, must fit the 64 KiB
+// limit, and together they must carry every sensor once, in order.
+func TestMessagesFitTheQueue(t *testing.T) {
+	w := sensor.Window{Start: mustTime(t, "2018-08-28T23:00:00Z"), End: mustTime(t, "2018-08-29T00:00:00Z")}
+	for _, tc := range []struct {
+		name    string
+		sensors int
+		chunk   int
+		idLen   int
+	}{
+		{"short ids", 5000, 5000, 4},
+		{"long ids", 600, 1000, 64},
+		{"one sensor per message stays one", 10, 1, 64},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var entries []sensor.JobEntry
+			for i := range tc.sensors {
+				k := sensor.Key{Device: fmt.Sprintf("%0*d", tc.idLen, i), Sensor: fmt.Sprintf("%0*d", tc.idLen, i+1)}
+				entries = append(entries, sensor.JobEntry{Key: k, Model: k.ModelName() + ".pkl"})
+			}
+			bodies, err := Messages(w.RunID(), w, entries, tc.chunk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []sensor.JobEntry
+			for i, b := range bodies {
+				if n := len(storage.Encode(b)); n > MaxMessageBytes {
+					t.Errorf("message %d: %d bytes stored, over the %d-byte queue limit", i, n, MaxMessageBytes)
+				}
+				var j sensor.Job
+				if err := json.Unmarshal(b, &j); err != nil {
+					t.Fatal(err)
+				}
+				if len(j.Sensors) > tc.chunk {
+					t.Errorf("message %d: %d sensors, more than the chunk size %d", i, len(j.Sensors), tc.chunk)
+				}
+				got = append(got, j.Sensors...)
+			}
+			if diff := cmp.Diff(entries, got); diff != "" {
+				t.Errorf("sensors across the messages (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
