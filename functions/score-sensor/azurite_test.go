@@ -2,6 +2,7 @@ package scoresensor
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -146,6 +147,53 @@ func TestRealAdapters(t *testing.T) {
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("outcome of %s = %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+}
+
+// TestModelSizeLimit reads a reference model from Azurite through the size
+// limit: one byte over the limit is a permanent failure that names the sizes,
+// at the limit it scores.
+func TestModelSizeLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Azurite")
+	}
+	ctx := t.Context()
+	blobs := testenv.Storage(t, "models", "preds").Blobs()
+	model, err := os.ReadFile(filepath.Join(referenceDir, "models", k11.ModelName()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blobs.Put(ctx, "models", k11.ModelName(), model, ""); err != nil {
+		t.Fatal(err)
+	}
+	st := testenv.SQLite(t)
+	body := jobBody(t, k11)
+	for _, tc := range []struct {
+		limit  int64
+		status string
+	}{
+		{int64(len(model)) - 1, sensor.StatusFailed},
+		{int64(len(model)), sensor.StatusEmpty},
+	} {
+		f := New(Config{MaxModelBytes: tc.limit}, blobs, st, blobs, st)
+		_, err := f.Run(ctx, azfunc.QueueMessage{ID: "m", DequeueCount: 1, Body: body})
+		outs, oerr := st.Outcomes(ctx, runID)
+		if oerr != nil || len(outs) != 1 {
+			t.Fatalf("outcomes %v, %v", outs, oerr)
+		}
+		if outs[0].Status != tc.status {
+			t.Errorf("limit %d: outcome %q (%s), want %q", tc.limit, outs[0].Status, outs[0].Error, tc.status)
+		}
+		if tc.status != sensor.StatusFailed {
+			if err != nil {
+				t.Errorf("limit %d: %v", tc.limit, err)
+			}
+			continue
+		}
+		want := fmt.Sprintf("model blob models/%s is %d bytes, over the limit of %d", k11.ModelName(), len(model), tc.limit)
+		if !azfunc.IsPermanent(err) || !strings.Contains(outs[0].Error, want) {
+			t.Errorf("limit %d: err %v (permanent %v), outcome error %q; want a permanent error saying %q", tc.limit, err, azfunc.IsPermanent(err), outs[0].Error, want)
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 
 func newMemCache(models *memModels, maxBytes int64) *Cache {
 	fetch := func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
-		return models.GetIfChanged(ctx, "models", name, etag)
+		return models.GetIfChanged(ctx, "models", name, etag, 0)
 	}
 	return NewCache(maxBytes, fetch, svm.Load)
 }
@@ -106,7 +106,7 @@ func TestCacheLoadsOnceUnderConcurrency(t *testing.T) {
 	fetch := func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
 		fetches.Add(1)
 		<-release
-		return models.GetIfChanged(ctx, "models", name, etag)
+		return models.GetIfChanged(ctx, "models", name, etag, 0)
 	}
 	c := NewCache(1<<20, fetch, svm.Load)
 	const n = 16
@@ -171,7 +171,7 @@ func TestCacheCallerCancelled(t *testing.T) {
 		case <-ctx.Done():
 			return nil, "", false, ctx.Err()
 		}
-		return models.GetIfChanged(ctx, "models", name, etag)
+		return models.GetIfChanged(ctx, "models", name, etag, 0)
 	}
 	c := NewCache(1<<20, fetch, svm.Load)
 
@@ -213,7 +213,7 @@ func TestCacheLoadPanic(t *testing.T) {
 	models := &memModels{}
 	models.Set("m", linearModel(t, -10))
 	c := NewCache(1<<20, func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
-		return models.GetIfChanged(ctx, "models", name, etag)
+		return models.GetIfChanged(ctx, "models", name, etag, 0)
 	}, func([]byte) (*svm.Model, error) { panic("bad parser") })
 	if _, err := c.Get(t.Context(), "m"); err == nil || !strings.Contains(err.Error(), "panic: bad parser") {
 		t.Errorf("Get with a panicking loader: %v, want the panic as an error", err)

@@ -34,7 +34,7 @@ func (m *memModels) Set(name string, data []byte) {
 	m.etags[name] = fmt.Sprintf(`"0x%d"`, m.version)
 }
 
-func (m *memModels) GetIfChanged(_ context.Context, container, name, etag string) ([]byte, string, bool, error) {
+func (m *memModels) GetIfChanged(_ context.Context, container, name, etag string, _ int64) ([]byte, string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls = append(m.calls, name+" "+etag)

@@ -20,8 +20,9 @@ import (
 type ModelStore interface {
 	// GetIfChanged returns the blob's bytes and ETag, or changed=false when
 	// its ETag still equals etag. A missing blob gives an error wrapping
-	// storage.ErrNotFound.
-	GetIfChanged(ctx context.Context, container, name, etag string) (data []byte, newETag string, changed bool, err error)
+	// storage.ErrNotFound, a blob larger than maxBytes one wrapping
+	// storage.ErrTooLarge (checked before its body is read).
+	GetIfChanged(ctx context.Context, container, name, etag string, maxBytes int64) (data []byte, newETag string, changed bool, err error)
 }
 
 // PointSource reads the aggregated points of one sensor.
@@ -52,6 +53,9 @@ type Config struct {
 	Width                time.Duration // AGGREGATE_WINDOW, default 5s
 	MaxDequeueCount      int           // MAX_DEQUEUE_COUNT, default 5
 	CacheBytes           int64         // MODEL_CACHE_BYTES, default 256 MiB
+	// MaxModelBytes bounds the model blob download; 0 means svm.MaxModelBytes
+	// (512 MiB, the limit of the model parsers). A larger blob is a permanent error.
+	MaxModelBytes int64
 
 	// Load turns model bytes into a model; nil means svm.Load.
 	Load LoadFunc
@@ -76,6 +80,9 @@ func (c Config) withDefaults() Config {
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 256 << 20
 	}
+	if c.MaxModelBytes <= 0 {
+		c.MaxModelBytes = svm.MaxModelBytes
+	}
 	if c.Load == nil {
 		c.Load = svm.Load
 	}
@@ -99,7 +106,7 @@ type Function struct {
 func New(cfg Config, models ModelStore, points PointSource, preds PredictionSink, outcomes OutcomeStore) *Function {
 	cfg = cfg.withDefaults()
 	fetch := func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
-		return models.GetIfChanged(ctx, cfg.ModelsContainer, name, etag)
+		return models.GetIfChanged(ctx, cfg.ModelsContainer, name, etag, cfg.MaxModelBytes)
 	}
 	return &Function{
 		cfg:      cfg,
@@ -257,6 +264,8 @@ func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEnt
 	switch {
 	case err != nil && errors.Is(err, storage.ErrNotFound):
 		return fail(azfunc.Permanent(fmt.Errorf("model blob %s/%s not found: %w", f.cfg.ModelsContainer, e.Model, err)))
+	case err != nil && errors.Is(err, storage.ErrTooLarge):
+		return fail(azfunc.Permanent(fmt.Errorf("model %w", err)))
 	case err != nil && isLoadError(err):
 		return fail(azfunc.Permanent(err))
 	case err != nil:

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,7 +73,7 @@ func testBlobs(t *testing.T, b *Blobs) {
 		t.Fatalf("Get = %q, etag %q; want %q and an etag", got, etag1, v1)
 	}
 
-	data, etag, changed, err := b.GetIfChanged(ctx, "models", "model_1_1", etag1)
+	data, etag, changed, err := b.GetIfChanged(ctx, "models", "model_1_1", etag1, 0)
 	if err != nil || changed || data != nil || etag != etag1 {
 		t.Errorf("GetIfChanged(same etag) = %q, %q, %v, %v; want nil, %q, false, nil", data, etag, changed, err, etag1)
 	}
@@ -80,12 +81,38 @@ func testBlobs(t *testing.T, b *Blobs) {
 	if err := b.Put(ctx, "models", "model_1_1", v2, ""); err != nil {
 		t.Fatalf("Put overwrite: %v", err)
 	}
-	data, etag2, changed, err := b.GetIfChanged(ctx, "models", "model_1_1", etag1)
+	data, etag2, changed, err := b.GetIfChanged(ctx, "models", "model_1_1", etag1, 0)
 	if err != nil || !changed || !bytes.Equal(data, v2) || etag2 == etag1 {
 		t.Errorf("GetIfChanged(old etag) = %q, %q, %v, %v; want %q, a new etag, true, nil", data, etag2, changed, err, v2)
 	}
-	if _, _, _, err := b.GetIfChanged(ctx, "models", "model_7_7", etag1); !errors.Is(err, ErrNotFound) {
+	if _, _, _, err := b.GetIfChanged(ctx, "models", "model_7_7", etag1, 0); !errors.Is(err, ErrNotFound) {
 		t.Errorf("GetIfChanged(missing) = %v, want ErrNotFound", err)
+	}
+
+	// A size limit: the blob's Content-Length is checked before its body is read.
+	for _, tc := range []struct {
+		max     int64
+		tooBig  bool
+		etag    string
+		changed bool
+	}{
+		{max: int64(len(v2)), changed: true},
+		{max: int64(len(v2)) + 1, changed: true},
+		{max: int64(len(v2)) - 1, tooBig: true},
+		{max: 1, tooBig: true},
+		{max: 1, etag: etag2}, // unchanged: nothing read, so no size to refuse
+	} {
+		data, _, changed, err := b.GetIfChanged(ctx, "models", "model_1_1", tc.etag, tc.max)
+		switch {
+		case tc.tooBig && !errors.Is(err, ErrTooLarge):
+			t.Errorf("GetIfChanged(limit %d) = %d bytes, %v; want ErrTooLarge", tc.max, len(data), err)
+		case tc.tooBig && !strings.Contains(err.Error(), fmt.Sprintf("%d bytes, over the limit of %d", len(v2), tc.max)):
+			t.Errorf("GetIfChanged(limit %d) error %q, want the size and the limit", tc.max, err)
+		case tc.tooBig && data != nil:
+			t.Errorf("GetIfChanged(limit %d) returned data with the error", tc.max)
+		case !tc.tooBig && (err != nil || changed != tc.changed || (changed && !bytes.Equal(data, v2))):
+			t.Errorf("GetIfChanged(limit %d, etag %q) = %q, %v, %v; want changed=%v", tc.max, tc.etag, data, changed, err, tc.changed)
+		}
 	}
 
 	for _, n := range []string{"model_1_2", "model_2_1.pkl", "other"} {

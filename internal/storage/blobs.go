@@ -59,18 +59,22 @@ func (b *Blobs) Put(ctx context.Context, container, name string, data []byte, co
 // Get reads container/name and returns its bytes and ETag. A missing blob or
 // container gives an error wrapping ErrNotFound.
 func (b *Blobs) Get(ctx context.Context, container, name string) ([]byte, string, error) {
-	data, etag, _, err := b.get(ctx, container, name, "")
+	data, etag, _, err := b.get(ctx, container, name, "", 0)
 	return data, etag, err
 }
 
 // GetIfChanged reads container/name unless its ETag still equals etag (a
 // conditional GET with If-None-Match: the service answers 304 without a body).
 // When unchanged it returns (nil, etag, false, nil).
-func (b *Blobs) GetIfChanged(ctx context.Context, container, name, etag string) ([]byte, string, bool, error) {
-	return b.get(ctx, container, name, etag)
+//
+// A blob larger than maxBytes (> 0) gives an error wrapping ErrTooLarge: the
+// response's Content-Length is checked before the body is read, and the body
+// is read through the limit in case the length is missing or wrong.
+func (b *Blobs) GetIfChanged(ctx context.Context, container, name, etag string, maxBytes int64) ([]byte, string, bool, error) {
+	return b.get(ctx, container, name, etag, maxBytes)
 }
 
-func (b *Blobs) get(ctx context.Context, container, name, etag string) ([]byte, string, bool, error) {
+func (b *Blobs) get(ctx context.Context, container, name, etag string, maxBytes int64) ([]byte, string, bool, error) {
 	c := b.svc.NewContainerClient(container).NewBlobClient(name)
 	var o *blob.DownloadStreamOptions
 	if etag != "" {
@@ -95,9 +99,19 @@ func (b *Blobs) get(ctx context.Context, container, name, etag string) ([]byte, 
 	}
 	body := resp.NewRetryReader(ctx, nil)
 	defer body.Close()
-	data, err := io.ReadAll(body)
+	var r io.Reader = body
+	if maxBytes > 0 {
+		if resp.ContentLength != nil && *resp.ContentLength > maxBytes {
+			return nil, "", false, fmt.Errorf("blob %s/%s is %d bytes, over the limit of %d: %w", container, name, *resp.ContentLength, maxBytes, ErrTooLarge)
+		}
+		r = io.LimitReader(body, maxBytes+1)
+	}
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, "", false, fmt.Errorf("read blob %s/%s: %w", container, name, err)
+	}
+	if maxBytes > 0 && int64(len(data)) > maxBytes {
+		return nil, "", false, fmt.Errorf("blob %s/%s is more than %d bytes, over the limit: %w", container, name, maxBytes, ErrTooLarge)
 	}
 	var got string
 	if resp.ETag != nil {

@@ -20,6 +20,9 @@ import (
 // holds it now, or it was deleted); test with errors.Is.
 var ErrNotFound = errors.New("not found")
 
+// ErrTooLarge is wrapped by errors for a blob larger than the caller's limit.
+var ErrTooLarge = errors.New("blob too large")
+
 // notFound returns err as one line (see serviceError) and adds ErrNotFound
 // when the service said the resource is missing.
 func notFound(err error) error {

@@ -118,9 +118,13 @@ func LoadFile(path string) (*Model, error) {
 	return m, nil
 }
 
-// maxModelFileBytes bounds the size of a model file LoadFile reads (the
-// pickle machine's input limit; a variable for the tests).
-var maxModelFileBytes = pickle.DefaultMaxInput
+// MaxModelBytes is the largest model LoadFile reads, and the largest model
+// blob the score-sensor function downloads: the pickle machine's input limit.
+const MaxModelBytes = pickle.DefaultMaxInput
+
+// maxModelFileBytes is the limit LoadFile applies (MaxModelBytes; a variable
+// for the tests).
+var maxModelFileBytes = MaxModelBytes
 
 // maxTextModelBytes bounds the decompressed size of a compressed text model.
 const maxTextModelBytes = 1 << 30
