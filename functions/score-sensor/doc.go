@@ -26,6 +26,14 @@
 // so a redelivered message rewrites the same blob with the same bytes and
 // upserts the same outcome (attempts counts the invocations).
 //
+// Deadlines: sensors are scored with the invocation's context less a reserve
+// (scoringContext: RecordTimeout, or a tenth of the time left if that is
+// shorter), and outcomes are written with a context detached from the
+// invocation's cancellation, bounded by RecordTimeout. So an invocation that
+// times out or is cancelled (shutdown) still leaves every sensor of its
+// message with a final outcome, and counts the attempt: a sensor reached after
+// scoring stopped is recorded as failed ("not scored: ...") without scoring.
+//
 // Failures: any failure of a sensor is recorded as an outcome "failed", or
 // "poisoned" when the message's DequeueCount has reached
 // Config.MaxDequeueCount (the host moves the message to score-jobs-poison

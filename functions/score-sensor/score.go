@@ -131,6 +131,53 @@ type Result struct {
 	Anomalies int    `json:"anomalies"`
 }
 
+// RecordTimeout bounds the writing of outcomes once scoring has stopped, and
+// is the time Run keeps before the invocation's deadline for it (see
+// scoringContext).
+const RecordTimeout = 10 * time.Second
+
+// errScoringDeadline is the cause of the scoring context's end when Run stops
+// scoring before the invocation's deadline.
+var errScoringDeadline = errors.New("invocation deadline: scoring stopped to leave time to record the outcomes")
+
+// scoringContext returns the context sensors are scored with: ctx, ending
+// min(RecordTimeout, a tenth of the time left) before ctx's deadline, so that
+// outcomes are recorded before the host gives up on the invocation.
+func scoringContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	reserve := min(RecordTimeout, time.Until(d)/10)
+	return context.WithDeadlineCause(ctx, d.Add(-reserve), errScoringDeadline)
+}
+
+// recorder hands out the contexts outcomes are written with: detached from
+// the invocation's cancellation (a timed-out or cancelled invocation must
+// still leave a final outcome), each bounded by RecordTimeout while scoring
+// goes on, and all sharing one RecordTimeout once scoring has stopped.
+type recorder struct {
+	inv, scoring context.Context
+	after        context.Context
+	cancelAfter  context.CancelFunc
+}
+
+func (r *recorder) ctx() (context.Context, context.CancelFunc) {
+	if r.scoring.Err() == nil {
+		return context.WithTimeout(context.WithoutCancel(r.inv), RecordTimeout)
+	}
+	if r.after == nil {
+		r.after, r.cancelAfter = context.WithTimeout(context.WithoutCancel(r.inv), RecordTimeout)
+	}
+	return r.after, func() {}
+}
+
+func (r *recorder) close() {
+	if r.cancelAfter != nil {
+		r.cancelAfter()
+	}
+}
+
 // Run scores every sensor of the job in msg. See the package documentation
 // for the failure policy.
 func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, error) {
@@ -140,10 +187,14 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 	}
 	res := Result{Run: job.Run, Sensors: len(job.Sensors)}
 	final := msg.DequeueCount >= int64(f.cfg.MaxDequeueCount)
+	sctx, stop := scoringContext(ctx)
+	defer stop()
+	rec := &recorder{inv: ctx, scoring: sctx}
+	defer rec.close()
 	var errs []error
 	permanent := true
 	for _, e := range job.Sensors {
-		o, st, err := f.scoreOne(ctx, job, e)
+		o, st, err := f.scoreOne(sctx, rec, job, e)
 		log := f.cfg.Logger.With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
 		if err != nil {
 			if !isPermanent(err) {
@@ -155,7 +206,10 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 				status = sensor.StatusPoisoned
 			}
 			o.Status, o.Error = status, err.Error()
-			if ferr := f.outcomes.FinishOutcome(ctx, o); ferr != nil {
+			rctx, cancel := rec.ctx()
+			ferr := f.outcomes.FinishOutcome(rctx, o)
+			cancel()
+			if ferr != nil {
 				err = errors.Join(err, fmt.Errorf("record outcome: %w", ferr))
 				permanent = false
 			}
@@ -239,7 +293,7 @@ type stages struct {
 // scoreOne scores one sensor and records its outcome when it succeeds. On
 // failure it returns the outcome so far (for the caller to record) and the
 // error.
-func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEntry) (sensor.Outcome, stages, error) {
+func (f *Function) scoreOne(ctx context.Context, rec *recorder, job sensor.Job, e sensor.JobEntry) (sensor.Outcome, stages, error) {
 	start := time.Now()
 	var st stages
 	mark := start
@@ -253,12 +307,19 @@ func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEnt
 		o.Duration = time.Since(start)
 		return o, st, err
 	}
-	attempt, err := f.outcomes.StartAttempt(ctx, job.Run, e.Key)
+	// The attempt is counted even when scoring has already stopped: this
+	// delivery did reach the sensor.
+	rctx, cancel := rec.ctx()
+	attempt, err := f.outcomes.StartAttempt(rctx, job.Run, e.Key)
+	cancel()
 	if err != nil {
 		return fail(fmt.Errorf("start attempt: %w", err))
 	}
 	lap(&st.Attempt)
 	o.Attempts = attempt
+	if ctx.Err() != nil {
+		return fail(fmt.Errorf("not scored: %w", context.Cause(ctx)))
+	}
 	m, err := f.cache.Get(ctx, e.Model)
 	lap(&st.Model)
 	switch {
@@ -299,7 +360,10 @@ func (f *Function) scoreOne(ctx context.Context, job sensor.Job, e sensor.JobEnt
 		o.Status = sensor.StatusEmpty
 	}
 	o.Duration = time.Since(start)
-	if err := f.outcomes.FinishOutcome(ctx, o); err != nil {
+	rctx, cancel = rec.ctx()
+	err = f.outcomes.FinishOutcome(rctx, o)
+	cancel()
+	if err != nil {
 		return fail(fmt.Errorf("record outcome: %w", err))
 	}
 	lap(&st.Finish)
