@@ -36,6 +36,8 @@ type app struct {
 	fns       atomic.Pointer[map[string]http.Handler] // nil until ready
 	lastError atomic.Pointer[string]                  // last set-up failure, for GET /
 
+	inFlight sync.WaitGroup // invocations being served (see function and drain)
+
 	mu    sync.Mutex
 	store *sqlstore.Store // closed by close
 }
@@ -130,6 +132,25 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// drain waits up to timeout for the invocations still being served: after a
+// cancel they record their outcomes (score-sensor does so on a detached
+// context), which needs the SQL store open. It reports whether all ended.
+func (a *app) drain(timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		a.inFlight.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // close releases the SQL store.
 func (a *app) close() error {
 	a.mu.Lock()
@@ -162,6 +183,8 @@ func (a *app) readiness(w http.ResponseWriter, r *http.Request) {
 // set-up; before that it answers 503 with the host's envelope.
 func (a *app) function(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.inFlight.Add(1)
+		defer a.inFlight.Done()
 		fns := a.fns.Load()
 		if fns == nil {
 			t := time.NewTimer(readyWait)

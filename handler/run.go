@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
 	"github.com/batchscore/batchscore/internal/azfunc"
 )
 
@@ -24,14 +25,19 @@ const (
 	readHeaderTimeout = 10 * time.Second
 	readTimeout       = 2 * time.Minute
 	idleTimeout       = 2 * time.Minute
-	shutdownGrace     = 10 * time.Second
 )
+
+// shutdownGrace is how long in-flight invocations may go on after SIGTERM
+// before they are cancelled. Tests shorten it before calling run.
+var shutdownGrace = 10 * time.Second
 
 // run is the whole program: it reads the settings, listens on the host's port
 // at once (the host polls GET / and gives up after its initialization
 // timeout), builds the storage and SQL clients in the background, serves until
 // ctx ends or SIGTERM/SIGINT arrives, and then shuts down gracefully: new
-// connections are refused, in-flight invocations get shutdownGrace to finish.
+// connections are refused, in-flight invocations get shutdownGrace to finish,
+// then are cancelled and get up to scoresensor.RecordTimeout (+5 s) more to
+// record their outcomes before the SQL store is closed.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("handler", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -102,6 +108,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	<-setupDone
+	// Cancelled invocations are still recording their outcomes: keep the
+	// store open for them (http.Server.Close does not wait for handlers).
+	if !a.drain(scoresensor.RecordTimeout + 5*time.Second) {
+		logger.Warn("invocations still running at exit; closing the SQL store under them")
+	}
 	if err := a.close(); err != nil {
 		result = errors.Join(result, err)
 	}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"database/sql"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/azurite"
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/sqlstore"
+	"github.com/batchscore/batchscore/internal/storage"
+)
+
+// TestShutdownRecordsInFlightOutcome sends SIGTERM while a score-sensor
+// invocation of the last delivery is stuck on a locked SQLite database,
+// lets the shutdown grace run out (the in-flight invocation is cancelled),
+// then releases the lock: the handler must record the sensor's outcome as
+// poisoned, with its attempt, before it closes the store and returns.
+func TestShutdownRecordsInFlightOutcome(t *testing.T) {
+	old := shutdownGrace
+	shutdownGrace = 500 * time.Millisecond
+	t.Cleanup(func() { shutdownGrace = old })
+
+	az := azurite.ForTest(t)
+	dbPath := filepath.Join(t.TempDir(), "batchscore.db")
+	h := startHandler(t, map[string]string{
+		"AzureWebJobsStorage": az.ConnectionString(),
+		"SQL_URL":             "sqlite:" + dbPath,
+		"LOG_LEVEL":           "info",
+	})
+	h.waitReady(t)
+	acct, err := storage.New(storage.Config{ConnectionString: az.ConnectionString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := os.ReadFile(filepath.Join("..", "internal", "svm", "testdata", "reference", "models", "model_1_1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := acct.Blobs().Put(t.Context(), "models", "model_1_1", model, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	// The fault: another writer holds the database's write lock.
+	locker, err := sql.Open("sqlite", "file:"+dbPath+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close()
+	lock, err := locker.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			if err := lock.Rollback(); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer unlock()
+
+	w := sensor.Window{Start: time.Date(2018, 8, 28, 23, 0, 0, 0, time.UTC), End: time.Date(2018, 8, 29, 0, 0, 0, 0, time.UTC)}
+	job, err := json.Marshal(sensor.Job{Run: w.RunID(), Window: w, Sensors: []sensor.JobEntry{{Key: sensor.Key{Device: "1", Sensor: "1"}, Model: "model_1_1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := azfunc.NewCall(fnScoreSensor, time.Now())
+	body, _, err := azfunc.NewQueueRequest("job", azfunc.QueueMessage{ID: "m1", DequeueCount: 5, Body: job}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := c.NewRequest(t.Context(), h.url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan struct{})
+	go func() {
+		defer close(answered)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close() // the connection is closed by the shutdown: no answer expected
+		}
+	}()
+	time.Sleep(300 * time.Millisecond) // the invocation waits for the lock
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(h.stderr.String(), "graceful shutdown incomplete"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the shutdown grace did not run out; stderr %s", h.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	unlock()
+	select {
+	case err := <-h.done:
+		h.done <- err // for the cleanup
+		if err != nil {
+			t.Errorf("run returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return")
+	}
+	<-answered
+
+	st, err := sqlstore.Open(t.Context(), "sqlite:"+dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	outs, err := st.Outcomes(t.Context(), w.RunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 1 || outs[0].Status != sensor.StatusPoisoned || outs[0].Attempts != 1 {
+		t.Errorf("outcomes after the shutdown %+v, want 1/1 poisoned with attempt 1; stderr %s", outs, h.stderr)
+	}
+}
