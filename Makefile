@@ -4,7 +4,7 @@ GO ?= go
 AZURITE := node_modules/.bin/azurite
 FUNCTIONS := ingest timer-fanout score-sensor backfill run-status
 
-.PHONY: all build package run test test-race test-short bench fuzz lint fmt tidy-check clean azurite
+.PHONY: all build package zip run test test-race test-short bench fuzz lint fmt tidy-check clean azurite
 
 all: build
 
@@ -30,6 +30,11 @@ package:
 	  echo "$$f" | grep -Eq '^[a-z][a-z0-9_-]{0,127}$$' || { echo "bad function name $$f"; exit 1; }; \
 	  mkdir -p dist/$$f && cp functions/$$f/function.json dist/$$f/function.json; done
 	@echo "dist/ ready: cd dist && cp local.settings.sample.json local.settings.json && func start"
+
+# dist.zip is the package Azure runs (zip deploy, WEBSITE_RUN_FROM_PACKAGE=1): host.json, the handler stored
+# with its executable bit, <function>/function.json; local.settings*.json and databases are left out.
+zip: package
+	$(GO) run ./cmd/batchscore zip -app dist -out dist.zip
 
 run: $(AZURITE) package
 	$(GO) run ./cmd/batchscore run -app dist -azurite $(AZURITE)
@@ -69,4 +74,4 @@ tidy-check:
 	$(GO) mod tidy -diff
 
 clean:
-	rm -rf dist bin out
+	rm -rf dist dist.zip bin out

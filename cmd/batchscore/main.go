@@ -34,6 +34,7 @@ var commands = []command{
 	{"bench", "compare scoring speed with scikit-learn, and time score file to file", runBench},
 	{"run", "run the whole pipeline on this machine (Azurite, SQLite, the handler)", runLocal},
 	{"status", "show the progress of a scoring run from the SQL store", runStatus},
+	{"zip", "pack the app folder (make package) into the zip Azure runs from", runZip},
 }
 
 // usageError marks an error in the command line (exit status 2).

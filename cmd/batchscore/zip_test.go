@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/batchscore/batchscore/internal/reference"
+	"github.com/batchscore/batchscore/internal/storage"
+)
+
+// TestZipPackage lays out dist/ as `make package` does (the handler built
+// for linux/amd64 with the same flags, the sample settings, plus the database
+// and local.settings.json a local `func start` leaves there), packs it with
+// `batchscore zip`, unpacks it with Info-ZIP unzip (a reader of its own, which
+// restores Unix modes as a Linux host does) and runs the unpacked handler.
+func TestZipPackage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the handler")
+	}
+	unzip, err := exec.LookPath("unzip")
+	if err != nil {
+		t.Fatal("unzip (Debian package unzip) is needed to read the package with a reader other than Go's: .ci/run installs it")
+	}
+	root, err := reference.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dist := t.TempDir()
+	// make package also sets CGO_ENABLED=0 and -trimpath; without them a build
+	// on linux/amd64 shares the build cache with the test binaries.
+	build := exec.Command("go", "build", "-o", filepath.Join(dist, "handler"), "./handler")
+	build.Dir = root
+	build.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build handler: %v\n%s", err, out)
+	}
+	cp := func(src, dst string) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(root, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dist, dst)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dist, dst), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp("host.json", "host.json")
+	cp("local.settings.sample.json", "local.settings.sample.json")
+	cp("local.settings.sample.json", "local.settings.json")
+	fns, err := filepath.Glob(filepath.Join(root, "functions", "*", "function.json"))
+	if err != nil || len(fns) == 0 {
+		t.Fatalf("no function.json: %v", err)
+	}
+	want := []string{"handler", "host.json"}
+	for _, f := range fns {
+		fn := filepath.Base(filepath.Dir(f))
+		cp(filepath.Join("functions", fn, "function.json"), filepath.Join(fn, "function.json"))
+		want = append(want, fn+"/function.json")
+	}
+	if err := os.WriteFile(filepath.Join(dist, "batchscore.db"), []byte("SQLite format 3\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(t.TempDir(), "dist.zip")
+	var stdout bytes.Buffer
+	if err := run(t.Context(), []string{"zip", "-app", dist, "-out", out}, &stdout, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if got, wantLine := stdout.String(), "left out of the package: batchscore.db, local.settings.json, local.settings.sample.json\n"; !strings.HasSuffix(got, wantLine) ||
+		!strings.Contains(got, "handler stored with mode 0755") {
+		t.Errorf("zip printed %q, want the handler's mode and the line %q", got, wantLine)
+	}
+
+	x := t.TempDir()
+	if b, err := exec.Command(unzip, "-q", out, "-d", x).CombinedOutput(); err != nil {
+		t.Fatalf("unzip: %v\n%s", err, b)
+	}
+	var got []string
+	err = filepath.WalkDir(x, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(x, p)
+			got = append(got, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("unpacked files %q, want %q", got, want)
+	}
+	fi, err := os.Stat(filepath.Join(x, "handler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o755 {
+		t.Errorf("unpacked handler mode %v, want -rwxr-xr-x", fi.Mode())
+	}
+	// The unpacked handler runs (no "permission denied") and validates settings.
+	check := exec.CommandContext(t.Context(), filepath.Join(x, "handler"), "-check")
+	check.Env = []string{"FUNCTIONS_CUSTOMHANDLER_PORT=7071", "AzureWebJobsStorage=" + storage.AzuriteConnectionString}
+	if b, err := check.CombinedOutput(); err != nil || string(b) != "settings OK\n" {
+		t.Errorf("unpacked handler -check: %v, %q", err, b)
+	}
+}
+
+func TestZipErrors(t *testing.T) {
+	err := run(t.Context(), []string{"zip", "dist"}, io.Discard, io.Discard)
+	if !errors.As(err, new(usageError)) {
+		t.Errorf("zip with an argument: %v, want a usage error", err)
+	}
+	err = run(t.Context(), []string{"zip", "-app", t.TempDir(), "-out", filepath.Join(t.TempDir(), "dist.zip")}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "run `make package`") {
+		t.Errorf("zip of an empty folder: %v, want an error that says to run make package", err)
+	}
+}
