@@ -80,6 +80,22 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handl
 		Logger:               coreLog.With("component", fnScoreSensor),
 	}, d.blobs, d.store, d.blobs, d.store)
 
+	// A batch that can never be stored is kept in the rejects container and
+	// answered 200, so that the partition's checkpoint moves on (with
+	// maxRetryCount -1 the host would retry it forever); see ingest.ShouldSetAside.
+	ingestOpts := opts
+	ingestOpts.SetAside = func(ctx context.Context, inv *azfunc.Invocation, body []byte, err error) (bool, error) {
+		if !ing.ShouldSetAside(err, inv.Retry) {
+			return false, nil
+		}
+		name, serr := ing.SetAside(ctx, body, err)
+		if serr != nil {
+			return false, serr
+		}
+		inv.Logger.WarnContext(ctx, "batch set aside", "blob", cfg.RejectsContainer+"/"+name, "err", err.Error())
+		return true, nil
+	}
+
 	back := backfill.New(backfill.Config{}, fan)
 	status := runstatus.New(d.store)
 	httpOpts := opts
@@ -103,7 +119,7 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handl
 				}
 				inv.Logger.InfoContext(ctx, "ingest done", "partition", b.Partition.PartitionId, "result", res)
 				return azfunc.Response{}, nil
-			}, opts),
+			}, ingestOpts),
 
 		fnTimerFanout: azfunc.Handle(fnTimerFanout, azfunc.TimerTrigger("timer"),
 			func(ctx context.Context, inv *azfunc.Invocation, t azfunc.TimerInfo) (azfunc.Response, error) {

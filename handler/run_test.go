@@ -311,7 +311,7 @@ func TestRunFunctions(t *testing.T) {
 			})
 		}
 		c := azfunc.NewCall(fnIngest, end)
-		body, _, err := azfunc.NewEventHubRequest("events", azfunc.PartitionContext{EventHubName: "readings", ConsumerGroup: "$Default", PartitionId: "1"}, events, c)
+		body, _, err := azfunc.NewEventHubRequest("events", azfunc.PartitionContext{FullyQualifiedNamespace: "ns.servicebus.windows.net", EventHubName: "readings", ConsumerGroup: "$Default", PartitionId: "1"}, events, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,6 +362,62 @@ func TestRunFunctions(t *testing.T) {
 			t.Errorf("predictions blob:\n%s", preds)
 		}
 		t.Logf("scored %d points of the run %s", len(lines)-1, run)
+	})
+
+	t.Run("ingest sets aside what it can never store", func(t *testing.T) {
+		ev := []azfunc.Event{{Body: []byte(`{"TS":"2024-05-01 10:00:00.000","Device":1,"Sensor":1,"Value":1}`),
+			SequenceNumber: 7, Offset: "0", EnqueuedTime: time.Date(2024, 5, 1, 10, 0, 1, 0, time.UTC)}}
+		noPartition, _, err := azfunc.NewEventHubRequest("events", azfunc.PartitionContext{}, ev, azfunc.NewCall(fnIngest, time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, test := range []struct {
+			name, body, reason string
+		}{
+			{"undecodable batch", `{"Data":{"events":"\"not an array\""},"Metadata":{"PartitionContext":{"FullyQualifiedNamespace":"ns","EventHubName":"readings","PartitionId":"0"}}}`, "decode trigger"},
+			{"no partition context", string(noPartition), "partition context"},
+		} {
+			t.Run(test.name, func(t *testing.T) {
+				before, err := blobs.List(t.Context(), "rejects", "invocations/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Delivered twice, as the host retries: both answered 200, one blob.
+				for attempt := range 2 {
+					c := azfunc.NewCall(fnIngest, time.Now())
+					if r := h.invoke(t, c, []byte(test.body)); r.status != 200 {
+						t.Fatalf("attempt %d: status %d, want 200 (set aside, checkpoint moves on); Logs %q; stderr %s", attempt, r.status, r.body.Logs, h.stderr)
+					}
+				}
+				after, err := blobs.List(t.Context(), "rejects", "invocations/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(after) != len(before)+1 {
+					t.Fatalf("rejects/invocations/ holds %d blobs, had %d: want one more", len(after), len(before))
+				}
+				var added string
+				for _, b := range after {
+					if !slices.ContainsFunc(before, func(o storage.BlobInfo) bool { return o.Name == b.Name }) {
+						added = b.Name
+					}
+				}
+				data, _, err := blobs.Get(t.Context(), "rejects", added)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got struct {
+					Reason     string          `json:"reason"`
+					Invocation json.RawMessage `json:"invocation"`
+				}
+				if err := json.Unmarshal(data, &got); err != nil {
+					t.Fatalf("%s: %v: %s", added, err, data)
+				}
+				if !strings.Contains(got.Reason, test.reason) || !bytes.Contains(got.Invocation, []byte(`"Data"`)) {
+					t.Errorf("%s = %s, want the invocation and a reason containing %q", added, data, test.reason)
+				}
+			})
+		}
 	})
 
 	t.Run("backfill and run-status", func(t *testing.T) {

@@ -34,7 +34,7 @@
 //
 // Every event of the batch is written, valid or not, to the raw container as
 // one JSON line {"seq","offset","enqueued","body"} in the blob
-// {yyyy}/{mm}/{dd}/{HH}/{eventHub}/{partition}/{firstSeq:020d}-{lastSeq:020d}.jsonl
+// {yyyy}/{mm}/{dd}/{HH}/{namespace}/{eventHub}/{partition}/{firstSeq:020d}-{lastSeq:020d}.jsonl
 // (time = the first event's enqueued time, UTC). Rejected events and readings
 // go to the rejects container under the same name, one line
 // {"seq","index","reason","body"} each; index is -1 when the whole event was
@@ -44,14 +44,19 @@
 //
 // # Idempotency and failures
 //
-// Readings are stored with (source = "{eventHub}/{partition}", sequence
-// number, index) as their identity, and storing an identity again is a no-op:
-// a redelivered batch rewrites the same blobs with the same bytes and inserts
-// nothing new (it is counted as duplicates). A redelivery cut into different
-// batches writes differently named raw blobs holding the same events, and
-// still inserts nothing twice.
+// Readings are stored with (source = "{namespace}/{eventHub}/{partition}",
+// sequence number, index) as their identity, and storing an identity again is
+// a no-op: a redelivered batch rewrites the same blobs with the same bytes and
+// inserts nothing new (it is counted as duplicates). A redelivery cut into
+// different batches writes differently named raw blobs holding the same
+// events, and still inserts nothing twice. A batch without namespace, hub or
+// partition has no identity: Run refuses it with a permanent error before
+// writing anything.
 //
 // A bad event never fails the batch. A failing blob write or SQL insert fails
-// the invocation (Run returns the error, the handler answers 500, and the
-// function's retry policy redelivers the batch).
+// the invocation (Run returns the error). The handler then asks
+// ShouldSetAside: a transient error is answered 500 and the function's retry
+// policy redelivers the batch; a permanent one (and an unclassified one after
+// Config.UnknownRetries retries) is kept by SetAside in the rejects container
+// and answered 200, so that the partition's checkpoint moves on.
 package ingest

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -35,6 +36,10 @@ type Config struct {
 	MaxSkew             time.Duration // INGEST_MAX_SKEW, default 24h
 	MaxEventBytes       int           // INGEST_MAX_EVENT_BYTES, default 1 MiB
 	MaxReadingsPerEvent int           // default 10,000
+	// UnknownRetries is the retry after which a batch failing with an error
+	// that is neither permanent nor known to be transient is set aside (see
+	// ShouldSetAside); default DefaultUnknownRetries.
+	UnknownRetries int
 	// Logger receives the lines, logged with the invocation's context (see
 	// azfunc.ContextLogger); nil discards.
 	Logger *slog.Logger
@@ -55,6 +60,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxReadingsPerEvent <= 0 {
 		c.MaxReadingsPerEvent = 10000
+	}
+	if c.UnknownRetries <= 0 {
+		c.UnknownRetries = DefaultUnknownRetries
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -91,9 +99,11 @@ func (f *Function) Run(ctx context.Context, batch azfunc.EventBatch) (Result, er
 	if len(batch.Events) == 0 {
 		return res, nil
 	}
-	hub, part := pathPart(batch.Partition.EventHubName), pathPart(batch.Partition.PartitionId)
-	source := hub + "/" + part
-	name := BlobName(hub, part, batch.Events)
+	source, err := Source(batch.Partition)
+	if err != nil {
+		return res, err
+	}
+	name := BlobName(source, batch.Events)
 
 	var raw, rejects bytes.Buffer
 	var readings []sensor.StoredReading
@@ -144,11 +154,23 @@ func (f *Function) Run(ctx context.Context, batch azfunc.EventBatch) (Result, er
 	return res, nil
 }
 
+// Source returns the identity of a batch's partition,
+// "{namespace}/{eventHub}/{partition}": readings are stored under it with
+// their event's sequence number and position. A batch without a namespace,
+// hub or partition has no identity; the error is permanent (see Run).
+func Source(p azfunc.PartitionContext) (string, error) {
+	if p.FullyQualifiedNamespace == "" || p.EventHubName == "" || p.PartitionId == "" {
+		return "", azfunc.Permanent(fmt.Errorf("batch without partition context (namespace %q, event hub %q, partition %q): its readings have no identity to be stored under",
+			p.FullyQualifiedNamespace, p.EventHubName, p.PartitionId))
+	}
+	return pathPart(p.FullyQualifiedNamespace) + "/" + pathPart(p.EventHubName) + "/" + pathPart(p.PartitionId), nil
+}
+
 // BlobName returns the raw (and rejects) blob name of a batch:
-// {yyyy}/{mm}/{dd}/{HH}/{eventHub}/{partition}/{firstSeq:020d}-{lastSeq:020d}.jsonl,
-// where the time is the enqueued time (UTC) of the event with the lowest
-// sequence number. events must not be empty.
-func BlobName(hub, partition string, events []azfunc.Event) string {
+// {yyyy}/{mm}/{dd}/{HH}/{namespace}/{eventHub}/{partition}/{firstSeq:020d}-{lastSeq:020d}.jsonl,
+// where source is the batch's Source and the time is the enqueued time (UTC)
+// of the event with the lowest sequence number. events must not be empty.
+func BlobName(source string, events []azfunc.Event) string {
 	first, last := events[0], events[0]
 	for _, ev := range events[1:] {
 		if ev.SequenceNumber < first.SequenceNumber {
@@ -158,14 +180,15 @@ func BlobName(hub, partition string, events []azfunc.Event) string {
 			last = ev
 		}
 	}
-	return fmt.Sprintf("%s/%s/%s/%020d-%020d.jsonl",
-		first.EnqueuedTime.UTC().Format("2006/01/02/15"), hub, partition, first.SequenceNumber, last.SequenceNumber)
+	return fmt.Sprintf("%s/%s/%020d-%020d.jsonl",
+		first.EnqueuedTime.UTC().Format("2006/01/02/15"), source, first.SequenceNumber, last.SequenceNumber)
 }
 
-// pathPart keeps a hub or partition name usable as one blob path segment.
+// pathPart keeps a namespace, hub or partition name usable as one blob path
+// segment. It is only called with non-empty names.
 func pathPart(s string) string {
-	if s == "" || s == "." || s == ".." {
-		return "unknown"
+	if s == "." || s == ".." {
+		return strings.Repeat("-", len(s))
 	}
 	b := []byte(s)
 	for i, c := range b {

@@ -138,7 +138,7 @@ func TestParseReading(t *testing.T) {
 // mixedBatch holds good and bad events of every kind.
 func mixedBatch() azfunc.EventBatch {
 	return azfunc.EventBatch{
-		Partition: azfunc.PartitionContext{EventHubName: "readings", PartitionId: "3"},
+		Partition: azfunc.PartitionContext{FullyQualifiedNamespace: "ns.servicebus.windows.net", EventHubName: "readings", PartitionId: "3"},
 		Events: []azfunc.Event{
 			event(100, `{"TS":"2018-08-28 23:00:05.000","Device":1,"Sensor":1,"Value":10.16}`),
 			event(101, `[{"TS":"2018-08-28T23:00:05Z","Device":1,"Tag":4,"Value":84.53},{"TS":"2018-08-28T23:00:05Z","Device":"2","Sensor":"x_y","Value":1},{"TS":"2018-08-28T23:00:05Z","Device":2,"Sensor":4,"Value":80.25}]`),
@@ -161,7 +161,7 @@ func TestRunMixedBatchGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "2018/08/28/23/readings/3/00000000000000000100-00000000000000000109.jsonl"
+	name := "2018/08/28/23/ns.servicebus.windows.net/readings/3/00000000000000000100-00000000000000000109.jsonl"
 	want := Result{Events: 10, Readings: 4, Rejected: 8, Inserted: 4, Duplicates: 0, RawBlob: name, RejectsBlob: name}
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("result (-want +got):\n%s", diff)
@@ -177,10 +177,10 @@ func TestRunMixedBatchGolden(t *testing.T) {
 		got = append(got, fmt.Sprintf("%s %d %d %s %s %s %v", r.Source, r.Sequence, r.Index, r.Key.Device, r.Key.Sensor, r.TS.Format(time.RFC3339Nano), r.Value))
 	}
 	wantRows := []string{
-		"readings/3 100 0 1 1 2018-08-28T23:00:05Z 10.16",
-		"readings/3 101 0 1 4 2018-08-28T23:00:05Z 84.53",
-		"readings/3 101 2 2 4 2018-08-28T23:00:05Z 80.25",
-		"readings/3 107 0 3 5 2018-08-28T23:00:10Z -0.5",
+		"ns.servicebus.windows.net/readings/3 100 0 1 1 2018-08-28T23:00:05Z 10.16",
+		"ns.servicebus.windows.net/readings/3 101 0 1 4 2018-08-28T23:00:05Z 84.53",
+		"ns.servicebus.windows.net/readings/3 101 2 2 4 2018-08-28T23:00:05Z 80.25",
+		"ns.servicebus.windows.net/readings/3 107 0 3 5 2018-08-28T23:00:10Z -0.5",
 	}
 	if diff := cmp.Diff(wantRows, sorted(got)); diff != "" {
 		t.Errorf("stored rows (-want +got):\n%s", diff)
@@ -251,14 +251,62 @@ func TestRunFailures(t *testing.T) {
 	})
 }
 
-func TestBlobNameMissingPartition(t *testing.T) {
-	f := New(Config{}, &memBlobs{}, &memStore{})
-	res, err := f.Run(t.Context(), azfunc.EventBatch{Events: []azfunc.Event{event(5, `{}`), event(2, `{}`)}})
-	if err != nil {
-		t.Fatal(err)
+// TestRunRefusesBatchWithoutPartition: a batch whose partition context lacks
+// the namespace, hub or partition has no identity to store its readings
+// under. It is refused as permanent (the handler sets it aside) before
+// anything is written, never stored as unknown/unknown.
+func TestRunRefusesBatchWithoutPartition(t *testing.T) {
+	full := azfunc.PartitionContext{FullyQualifiedNamespace: "ns.servicebus.windows.net", EventHubName: "readings", PartitionId: "3"}
+	for _, tc := range []struct {
+		name string
+		edit func(*azfunc.PartitionContext)
+	}{
+		{"no context", func(p *azfunc.PartitionContext) { *p = azfunc.PartitionContext{} }},
+		{"no namespace", func(p *azfunc.PartitionContext) { p.FullyQualifiedNamespace = "" }},
+		{"no hub", func(p *azfunc.PartitionContext) { p.EventHubName = "" }},
+		{"no partition", func(p *azfunc.PartitionContext) { p.PartitionId = "" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			blobs, store := &memBlobs{}, &memStore{}
+			b := mixedBatch()
+			b.Partition = full
+			tc.edit(&b.Partition)
+			_, err := New(Config{}, blobs, store).Run(t.Context(), b)
+			if err == nil || !azfunc.IsPermanent(err) || !strings.Contains(err.Error(), "partition context") {
+				t.Fatalf("err = %v, want a permanent error naming the partition context", err)
+			}
+			if blobs.puts != 0 || len(store.rows) != 0 {
+				t.Errorf("%d blobs written, %d rows stored; want nothing", blobs.puts, len(store.rows))
+			}
+		})
 	}
-	if want := "2018/08/28/22/unknown/unknown/00000000000000000002-00000000000000000005.jsonl"; res.RawBlob != want {
-		t.Errorf("RawBlob = %s, want %s", res.RawBlob, want)
+}
+
+// TestRunNamespaceIsPartOfTheIdentity: the same hub, partition and sequence
+// numbers in another namespace (a hub recreated elsewhere, a failover
+// namespace) are other events: stored, not counted as duplicates, and their
+// raw blobs do not overwrite each other.
+func TestRunNamespaceIsPartOfTheIdentity(t *testing.T) {
+	blobs, store := &memBlobs{}, &memStore{}
+	f := New(Config{MaxEventBytes: 250, MaxReadingsPerEvent: 3}, blobs, store)
+	var results []Result
+	for _, ns := range []string{"old.servicebus.windows.net", "new.servicebus.windows.net"} {
+		b := mixedBatch()
+		b.Partition.FullyQualifiedNamespace = ns
+		res, err := f.Run(t.Context(), b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, res)
+	}
+	if results[1].Inserted != 4 || results[1].Duplicates != 0 {
+		t.Errorf("second namespace: %d inserted, %d duplicates; want 4 and 0", results[1].Inserted, results[1].Duplicates)
+	}
+	if len(store.rows) != 8 {
+		t.Errorf("%d rows stored, want 8", len(store.rows))
+	}
+	if results[0].RawBlob == results[1].RawBlob || len(blobs.blobs) != 4 {
+		t.Errorf("raw blobs %s and %s, %d blobs in all: want distinct names, 4 blobs", results[0].RawBlob, results[1].RawBlob, len(blobs.blobs))
 	}
 }
 
@@ -307,8 +355,8 @@ func TestRunLogsRejectsOncePerBatch(t *testing.T) {
 		t.Fatalf("%d log lines, want 2:\n%s", len(lines), buf.String())
 	}
 	for i, want := range []string{
-		`level=WARN msg="rejected events or readings" source=readings/3 rejected=8`,
-		`level=INFO msg=ingested source=readings/3 events=10 readings=4 rejected=8 inserted=4 duplicates=0`,
+		`level=WARN msg="rejected events or readings" source=ns.servicebus.windows.net/readings/3 rejected=8`,
+		`level=INFO msg=ingested source=ns.servicebus.windows.net/readings/3 events=10 readings=4 rejected=8 inserted=4 duplicates=0`,
 	} {
 		if !strings.Contains(lines[i], want) {
 			t.Errorf("line %d = %s\nwant it to contain %s", i, lines[i], want)

@@ -46,7 +46,7 @@ func referenceBatches(t *testing.T, rows []sensor.Reading) []azfunc.EventBatch {
 		if parts[p] != nil && len(parts[p].Events) > 0 {
 			out = append(out, *parts[p])
 		}
-		parts[p] = &azfunc.EventBatch{Partition: azfunc.PartitionContext{EventHubName: "readings", PartitionId: strconv.Itoa(p)}}
+		parts[p] = &azfunc.EventBatch{Partition: azfunc.PartitionContext{FullyQualifiedNamespace: "ns.servicebus.windows.net", EventHubName: "readings", PartitionId: strconv.Itoa(p)}}
 	}
 	flush(0)
 	flush(1)
@@ -160,7 +160,7 @@ func TestWindowRuleSQLite(t *testing.T) {
 		body := fmt.Sprintf(`{"TS":%q,"Device":"d1","Sensor":"s1","Value":%v}`, base.Add(r.off).Format(time.RFC3339Nano), r.v)
 		events = append(events, azfunc.Event{Body: []byte(body), SequenceNumber: int64(i), EnqueuedTime: base.Add(r.off)})
 	}
-	if _, err := f.Run(t.Context(), azfunc.EventBatch{Partition: azfunc.PartitionContext{EventHubName: "h", PartitionId: "0"}, Events: events}); err != nil {
+	if _, err := f.Run(t.Context(), azfunc.EventBatch{Partition: azfunc.PartitionContext{FullyQualifiedNamespace: "ns", EventHubName: "h", PartitionId: "0"}, Events: events}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.Points(t.Context(), sensor.Key{Device: "d1", Sensor: "s1"}, sensor.Window{Start: base, End: base.Add(time.Minute)}, 5*time.Second)

@@ -54,7 +54,17 @@ type Options struct {
 	HTTPOutput string
 	// MaxBodyBytes bounds the invocation request body; zero means 256 MiB.
 	MaxBodyBytes int64
+	// SetAside, when set, is offered every failed invocation with its raw
+	// request body and error (ctx is detached from the invocation's deadline
+	// and cancellation and has a deadline of its own). It returns true when it
+	// kept the invocation where an operator finds it, and the answer is then
+	// 200, so that the host moves on (an Event Hubs checkpoint advances); false
+	// fails the invocation as usual. An error from SetAside fails it too.
+	SetAside func(ctx context.Context, inv *Invocation, body []byte, err error) (bool, error)
 }
+
+// setAsideTimeout bounds Options.SetAside.
+const setAsideTimeout = 30 * time.Second
 
 const defaultMaxBody = 256 << 20
 
@@ -67,6 +77,7 @@ const defaultMaxBody = 256 << 20
 //   - error: 500 (host retries or poisons), logged at error level with
 //     permanent=true|false to stderr, since the host drops Logs of non-2xx
 //     responses. With Options.HTTPOutput: 200 with Outputs.res 400 or 500.
+//   - error that Options.SetAside kept: 200, the error logged as above.
 //
 // A panic in decode or run is recovered and treated as a transient error.
 func Handle[T any](name string, decode func(*Request) (T, error), run func(ctx context.Context, inv *Invocation, in T) (Response, error), opts Options) http.Handler {
@@ -98,7 +109,18 @@ func Handle[T any](name string, decode func(*Request) (T, error), run func(ctx c
 			}),
 		}
 		ctx = withInvocation(ctx, inv)
-		resp, err := invoke(ctx, r, inv, maxBody, decode, run)
+		resp, body, err := invoke(ctx, r, inv, maxBody, decode, run)
+		if err != nil && opts.SetAside != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), setAsideTimeout)
+			kept, serr := opts.SetAside(sctx, inv, body, err)
+			cancel()
+			switch {
+			case serr != nil:
+				err = fmt.Errorf("%w (and setting the invocation aside failed: %v)", err, serr)
+			case kept:
+				err, resp = nil, Response{}
+			}
+		}
 		status := http.StatusOK
 		if err != nil {
 			permanent := IsPermanent(err)
@@ -127,22 +149,24 @@ func Handle[T any](name string, decode func(*Request) (T, error), run func(ctx c
 	})
 }
 
-func invoke[T any](ctx context.Context, r *http.Request, inv *Invocation, maxBody int64, decode func(*Request) (T, error), run func(context.Context, *Invocation, T) (Response, error)) (resp Response, err error) {
+// invoke reads, decodes and runs one invocation; it returns the request body
+// it read (for Options.SetAside) with the outcome.
+func invoke[T any](ctx context.Context, r *http.Request, inv *Invocation, maxBody int64, decode func(*Request) (T, error), run func(context.Context, *Invocation, T) (Response, error)) (resp Response, body []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return Response{}, fmt.Errorf("read invocation request: %w", err)
+		return Response{}, body, fmt.Errorf("read invocation request: %w", err)
 	}
 	if int64(len(body)) > maxBody {
-		return Response{}, Permanent(fmt.Errorf("invocation request larger than %d bytes", maxBody))
+		return Response{}, body, Permanent(fmt.Errorf("invocation request larger than %d bytes", maxBody))
 	}
 	req, err := ParseRequest(body)
 	if err != nil {
-		return Response{}, Permanent(err)
+		return Response{}, body, Permanent(err)
 	}
 	inv.Request = req
 	if s, err := req.Sys(); err == nil {
@@ -158,7 +182,8 @@ func invoke[T any](ctx context.Context, r *http.Request, inv *Invocation, maxBod
 	}
 	in, err := decode(req)
 	if err != nil {
-		return Response{}, Permanent(fmt.Errorf("decode trigger: %w", err))
+		return Response{}, body, Permanent(fmt.Errorf("decode trigger: %w", err))
 	}
-	return run(ctx, inv, in)
+	resp, err = run(ctx, inv, in)
+	return resp, body, err
 }

@@ -403,3 +403,54 @@ func TestHandleRetryContext(t *testing.T) {
 		t.Errorf("Logs %q, want first %q", got.resp.Logs, want)
 	}
 }
+
+// TestHandleSetAside: a failed invocation that Options.SetAside keeps is
+// answered 200 (the host moves on); one it declines, or fails to keep, 500.
+// SetAside sees the raw body and the error, on a context that outlives the
+// invocation's deadline.
+func TestHandleSetAside(t *testing.T) {
+	body := []byte(`{"Data":{"job":"\"x\""},"Metadata":{}}`)
+	for _, tc := range []struct {
+		name       string
+		runErr     error
+		kept       bool
+		setErr     error
+		wantStatus int
+	}{
+		{"kept", Permanent(errors.New("bad batch")), true, nil, 200},
+		{"declined", errors.New("db down"), false, nil, 500},
+		{"keeping fails", Permanent(errors.New("bad batch")), true, errors.New("storage down"), 500},
+		{"success is not offered", nil, true, nil, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var offered []byte
+			var offeredErr error
+			h := func(o Options) http.Handler {
+				return Handle("fn", func(r *Request) (string, error) { return "", nil },
+					func(ctx context.Context, inv *Invocation, _ string) (Response, error) {
+						return Response{}, tc.runErr
+					}, o)
+			}
+			opts := Options{Timeout: time.Nanosecond, SetAside: func(ctx context.Context, inv *Invocation, b []byte, err error) (bool, error) {
+				if ctx.Err() != nil {
+					t.Errorf("SetAside context already done: %v", ctx.Err())
+				}
+				offered, offeredErr = b, err
+				return tc.kept, tc.setErr
+			}}
+			got := serve(t, h, opts, body, NewCall("fn", time.Now()).Header())
+			if got.status != tc.wantStatus {
+				t.Errorf("status %d, want %d", got.status, tc.wantStatus)
+			}
+			if tc.runErr == nil {
+				if offered != nil {
+					t.Error("a successful invocation was offered to SetAside")
+				}
+				return
+			}
+			if !bytes.Equal(offered, body) || !errors.Is(offeredErr, tc.runErr) {
+				t.Errorf("SetAside got %q, %v; want the request body and the run error", offered, offeredErr)
+			}
+		})
+	}
+}
