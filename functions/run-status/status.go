@@ -84,6 +84,7 @@ type Sensor struct {
 	Attempts   int    `json:"attempts"`
 	DurationMs int64  `json:"durationMs"`
 	Blob       string `json:"blob,omitempty"`
+	ModelETag  string `json:"modelEtag,omitempty"` // the model blob version that scored it
 	Error      string `json:"error,omitempty"`
 }
 
@@ -151,6 +152,6 @@ func (f *Function) Status(ctx context.Context, id string) (Status, error) {
 func fromOutcome(o sensor.Outcome) Sensor {
 	return Sensor{
 		Device: o.Key.Device, Sensor: o.Key.Sensor, Status: o.Status, Rows: o.Rows, Anomalies: o.Anomalies,
-		Attempts: o.Attempts, DurationMs: o.Duration.Milliseconds(), Blob: o.Blob, Error: o.Error,
+		Attempts: o.Attempts, DurationMs: o.Duration.Milliseconds(), Blob: o.Blob, ModelETag: o.ModelETag, Error: o.Error,
 	}
 }

@@ -55,6 +55,7 @@ func seed(t *testing.T) *sqlstore.Store {
 		o := sensor.Outcome{Run: run, Key: k, Status: status, Rows: rows, Anomalies: anom, Duration: dur, Error: errText, Updated: created}
 		if rows > 0 || status == sensor.StatusEmpty {
 			o.Blob = run + "/preds_" + dev + "_" + sen + ".csv"
+			o.ModelETag = `"0x8DC1F2A3B4C5D6` + dev + sen + `"`
 		}
 		if err := st.FinishOutcome(ctx, o); err != nil {
 			t.Fatal(err)

@@ -71,14 +71,15 @@ func NewCache(maxBytes int64, fetch FetchFunc, load LoadFunc) *Cache {
 // fetchTimeout bounds one shared revalidation and load (see Get).
 const fetchTimeout = 2 * time.Minute
 
-// Get returns the current model stored under name.
+// Get returns the current model stored under name and the ETag of the blob
+// version it was loaded from.
 //
 // Concurrent Gets of one name share a single revalidation. It runs detached
 // from the context of the Get that started it (keeping its values, bounded by
 // fetchTimeout), so that one invocation ending early does not fail the others
 // waiting for the same model; each Get still returns as soon as its own ctx
 // ends.
-func (c *Cache) Get(ctx context.Context, name string) (*svm.Model, error) {
+func (c *Cache) Get(ctx context.Context, name string) (*svm.Model, string, error) {
 	ch := c.group.DoChan(name, func() (v any, err error) {
 		// DoChan runs this on its own goroutine, where a panic would end the
 		// process: turn one (from a model parser, say) into this Get's error.
@@ -94,11 +95,12 @@ func (c *Cache) Get(ctx context.Context, name string) (*svm.Model, error) {
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return nil, r.Err
+			return nil, "", r.Err
 		}
-		return r.Val.(*svm.Model), nil
+		v := r.Val.(version)
+		return v.model, v.etag, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("model %s: %w", name, context.Cause(ctx))
+		return nil, "", fmt.Errorf("model %s: %w", name, context.Cause(ctx))
 	}
 }
 
@@ -112,7 +114,13 @@ func (c *Cache) Stats() CacheStats {
 	return s
 }
 
-func (c *Cache) revalidate(ctx context.Context, name string) (*svm.Model, error) {
+// version is a model with the ETag of the blob it was loaded from.
+type version struct {
+	model *svm.Model
+	etag  string
+}
+
+func (c *Cache) revalidate(ctx context.Context, name string) (version, error) {
 	etag := ""
 	c.mu.Lock()
 	if el, ok := c.items[name]; ok {
@@ -122,7 +130,7 @@ func (c *Cache) revalidate(ctx context.Context, name string) (*svm.Model, error)
 
 	data, newETag, changed, err := c.fetch(ctx, name, etag)
 	if err != nil {
-		return nil, err
+		return version{}, err
 	}
 	if !changed {
 		c.mu.Lock()
@@ -132,27 +140,27 @@ func (c *Cache) revalidate(ctx context.Context, name string) (*svm.Model, error)
 			c.stats.Hits++
 			m := el.Value.(*cacheEntry).model
 			c.mu.Unlock()
-			return m, nil
+			return version{m, etag}, nil
 		}
 		c.mu.Unlock()
 		if etag == "" {
-			return nil, fmt.Errorf("model %s: store reported an unconditional read as unchanged", name)
+			return version{}, fmt.Errorf("model %s: store reported an unconditional read as unchanged", name)
 		}
 		// Evicted while we asked: read it unconditionally.
 		data, newETag, changed, err = c.fetch(ctx, name, "")
 		if err != nil {
-			return nil, err
+			return version{}, err
 		}
 		if !changed {
-			return nil, fmt.Errorf("model %s: store reported an unconditional read as unchanged", name)
+			return version{}, fmt.Errorf("model %s: store reported an unconditional read as unchanged", name)
 		}
 	}
 	m, err := c.load(data)
 	if err != nil {
-		return nil, &loadError{name: name, err: err}
+		return version{}, &loadError{name: name, err: err}
 	}
 	c.put(&cacheEntry{name: name, etag: newETag, model: m, size: modelSize(len(data), m)})
-	return m, nil
+	return version{m, newETag}, nil
 }
 
 // put stores e, replacing an older entry of the same name, and evicts the

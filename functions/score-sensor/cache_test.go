@@ -34,21 +34,21 @@ func TestCacheRevalidatesByETag(t *testing.T) {
 	c := newMemCache(models, 1<<20)
 
 	for range 3 {
-		m, err := c.Get(t.Context(), "m")
+		m, etag, err := c.Get(t.Context(), "m")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := decisionOf(t, m, 12); got != 2 {
-			t.Fatalf("decision = %v, want 2", got)
+		if got := decisionOf(t, m, 12); got != 2 || etag != `"0x1"` {
+			t.Fatalf("decision = %v, ETag %s; want 2, \"0x1\"", got, etag)
 		}
 	}
 	models.Set("m", linearModel(t, -20)) // replaced: new ETag
-	m, err := c.Get(t.Context(), "m")
+	m, etag, err := c.Get(t.Context(), "m")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := decisionOf(t, m, 12); got != -8 {
-		t.Fatalf("decision after the blob changed = %v, want -8", got)
+	if got := decisionOf(t, m, 12); got != -8 || etag != `"0x2"` {
+		t.Fatalf("decision after the blob changed = %v, ETag %s; want -8, \"0x2\"", got, etag)
 	}
 	want := []string{`m `, `m "0x1"`, `m "0x1"`, `m "0x1"`}
 	if diff := cmp.Diff(want, models.calls); diff != "" {
@@ -70,7 +70,7 @@ func TestCacheLRUByBytes(t *testing.T) {
 
 	get := func(name string) {
 		t.Helper()
-		if _, err := c.Get(t.Context(), name); err != nil {
+		if _, _, err := c.Get(t.Context(), name); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -89,7 +89,7 @@ func TestCacheLRUByBytes(t *testing.T) {
 
 	tiny := newMemCache(models, one-1) // nothing fits
 	for range 2 {
-		if _, err := tiny.Get(t.Context(), "a"); err != nil {
+		if _, _, err := tiny.Get(t.Context(), "a"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -114,7 +114,7 @@ func TestCacheLoadsOnceUnderConcurrency(t *testing.T) {
 	errs := make(chan error, n)
 	for range n {
 		wg.Go(func() {
-			_, err := c.Get(t.Context(), "m")
+			_, _, err := c.Get(t.Context(), "m")
 			errs <- err
 		})
 	}
@@ -136,10 +136,10 @@ func TestCacheErrors(t *testing.T) {
 	models := &memModels{}
 	models.Set("bad", []byte("not a model"))
 	c := newMemCache(models, 1<<20)
-	if _, err := c.Get(t.Context(), "bad"); err == nil || !isLoadError(err) {
+	if _, _, err := c.Get(t.Context(), "bad"); err == nil || !isLoadError(err) {
 		t.Errorf("Get(bad) err = %v, want a load error", err)
 	}
-	if _, err := c.Get(t.Context(), "missing"); err == nil || isLoadError(err) {
+	if _, _, err := c.Get(t.Context(), "missing"); err == nil || isLoadError(err) {
 		t.Errorf("Get(missing) err = %v, want a store error", err)
 	}
 	if st := c.Stats(); st.Entries != 0 {
@@ -178,13 +178,13 @@ func TestCacheCallerCancelled(t *testing.T) {
 	firstCtx, cancelFirst := context.WithCancel(t.Context())
 	firstErr := make(chan error, 1)
 	go func() {
-		_, err := c.Get(firstCtx, "m")
+		_, _, err := c.Get(firstCtx, "m")
 		firstErr <- err
 	}()
 	<-started
 	secondErr := make(chan error, 1)
 	go func() {
-		m, err := c.Get(t.Context(), "m")
+		m, _, err := c.Get(t.Context(), "m")
 		if err == nil && decisionOf(t, m, 12) != 2 {
 			t.Errorf("second Get: wrong model")
 		}
@@ -215,7 +215,7 @@ func TestCacheLoadPanic(t *testing.T) {
 	c := NewCache(1<<20, func(ctx context.Context, name, etag string) ([]byte, string, bool, error) {
 		return models.GetIfChanged(ctx, "models", name, etag, 0)
 	}, func([]byte) (*svm.Model, error) { panic("bad parser") })
-	if _, err := c.Get(t.Context(), "m"); err == nil || !strings.Contains(err.Error(), "panic: bad parser") {
+	if _, _, err := c.Get(t.Context(), "m"); err == nil || !strings.Contains(err.Error(), "panic: bad parser") {
 		t.Errorf("Get with a panicking loader: %v, want the panic as an error", err)
 	}
 }

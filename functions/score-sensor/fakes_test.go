@@ -73,12 +73,13 @@ func (m *memPoints) Points(_ context.Context, key sensor.Key, w sensor.Window, w
 }
 
 type memBlobs struct {
-	mu    sync.Mutex
-	blobs map[string]string
-	err   error
+	mu       sync.Mutex
+	blobs    map[string]string
+	metadata map[string]map[string]string
+	err      error
 }
 
-func (m *memBlobs) Put(_ context.Context, container, name string, data []byte, contentType string) error {
+func (m *memBlobs) PutWithMetadata(_ context.Context, container, name string, data []byte, contentType string, metadata map[string]string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {
@@ -91,6 +92,10 @@ func (m *memBlobs) Put(_ context.Context, container, name string, data []byte, c
 		m.blobs = map[string]string{}
 	}
 	m.blobs[container+"/"+name] = string(data)
+	if m.metadata == nil {
+		m.metadata = map[string]map[string]string{}
+	}
+	m.metadata[container+"/"+name] = metadata
 	return nil
 }
 

@@ -34,8 +34,13 @@ type PointSource interface {
 
 // PredictionSink writes predictions blobs.
 type PredictionSink interface {
-	Put(ctx context.Context, container, name string, data []byte, contentType string) error
+	// PutWithMetadata writes the blob, replacing it, with the given metadata.
+	PutWithMetadata(ctx context.Context, container, name string, data []byte, contentType string, metadata map[string]string) error
 }
+
+// MetadataModelETag names the predictions blob metadata that holds the ETag of
+// the model blob version that scored it (as the outcome's ModelETag).
+const MetadataModelETag = "model_etag"
 
 // OutcomeStore records the attempts and outcomes of (run, sensor).
 type OutcomeStore interface {
@@ -320,8 +325,9 @@ func (f *Function) scoreOne(ctx context.Context, rec *recorder, job sensor.Job, 
 	if ctx.Err() != nil {
 		return fail(fmt.Errorf("not scored: %w", context.Cause(ctx)))
 	}
-	m, err := f.cache.Get(ctx, e.Model)
+	m, etag, err := f.cache.Get(ctx, e.Model)
 	lap(&st.Model)
+	o.ModelETag = etag
 	switch {
 	case err != nil && errors.Is(err, storage.ErrNotFound):
 		return fail(azfunc.Permanent(fmt.Errorf("model blob %s/%s not found: %w", f.cfg.ModelsContainer, e.Model, err)))
@@ -350,7 +356,7 @@ func (f *Function) scoreOne(ctx context.Context, rec *recorder, job sensor.Job, 
 	lap(&st.Score)
 
 	blob := BlobName(job.Run, e.Key)
-	if err := f.preds.Put(ctx, f.cfg.PredictionsContainer, blob, csv, "text/csv"); err != nil {
+	if err := f.preds.PutWithMetadata(ctx, f.cfg.PredictionsContainer, blob, csv, "text/csv", map[string]string{MetadataModelETag: etag}); err != nil {
 		return fail(fmt.Errorf("write predictions %s: %w", blob, err))
 	}
 	lap(&st.Write)

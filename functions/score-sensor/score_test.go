@@ -96,11 +96,18 @@ func TestRunGolden(t *testing.T) {
 		t.Errorf("blobs %v", fx.blobs.blobs)
 	}
 	want := map[string]sensor.Outcome{
-		runID + " 1/1": {Run: runID, Key: k11, Status: sensor.StatusDone, Rows: 7, Anomalies: 4, Attempts: 1, Blob: "20180828T230000Z-20180829T000000Z/preds_1_1.csv"},
-		runID + " 1/2": {Run: runID, Key: k12, Status: sensor.StatusEmpty, Attempts: 1, Blob: "20180828T230000Z-20180829T000000Z/preds_1_2.csv"},
+		runID + " 1/1": {Run: runID, Key: k11, Status: sensor.StatusDone, Rows: 7, Anomalies: 4, Attempts: 1, Blob: "20180828T230000Z-20180829T000000Z/preds_1_1.csv", ModelETag: `"0x1"`},
+		runID + " 1/2": {Run: runID, Key: k12, Status: sensor.StatusEmpty, Attempts: 1, Blob: "20180828T230000Z-20180829T000000Z/preds_1_2.csv", ModelETag: `"0x2"`},
 	}
 	if diff := cmp.Diff(want, fx.outcomes.last, ignoreDuration); diff != "" {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	wantMeta := map[string]map[string]string{
+		"preds/" + BlobName(runID, k11): {MetadataModelETag: `"0x1"`},
+		"preds/" + BlobName(runID, k12): {MetadataModelETag: `"0x2"`},
+	}
+	if diff := cmp.Diff(wantMeta, fx.blobs.metadata); diff != "" {
+		t.Errorf("predictions metadata (-want +got):\n%s", diff)
 	}
 
 	// A redelivery rewrites the same bytes and counts a second attempt.

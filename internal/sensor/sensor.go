@@ -174,6 +174,7 @@ type Outcome struct {
 	Attempts  int
 	Duration  time.Duration
 	Blob      string // predictions blob name, when written
+	ModelETag string // ETag of the model blob version that scored it (HTTP form, quoted), once read
 	Error     string
 	Updated   time.Time
 }

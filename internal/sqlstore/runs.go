@@ -100,38 +100,40 @@ OUTPUT inserted.attempts;`
 }
 
 // FinishOutcome records the result of an attempt (done, empty, failed or
-// poisoned) with its counts, duration, blob and error. The attempt count kept
-// is the larger of the stored one and o.Attempts (at least 1 for a new row).
+// poisoned) with its counts, duration, blob, model ETag and error. The attempt
+// count kept is the larger of the stored one and o.Attempts (at least 1 for a
+// new row).
 func (s *Store) FinishOutcome(ctx context.Context, o sensor.Outcome) error {
 	updated := o.Updated
 	if updated.IsZero() {
 		updated = time.Now()
 	}
-	q := `INSERT INTO outcomes (run_id, device, sensor, status, [rows], anomalies, attempts, duration_ms, blob, error, updated_ms)
-VALUES (?, ?, ?, ?, ?, ?, MAX(?, 1), ?, ?, ?, ?)
+	q := `INSERT INTO outcomes (run_id, device, sensor, status, [rows], anomalies, attempts, duration_ms, blob, model_etag, error, updated_ms)
+VALUES (?, ?, ?, ?, ?, ?, MAX(?, 1), ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, device, sensor) DO UPDATE SET status = excluded.status, [rows] = excluded.[rows],
     anomalies = excluded.anomalies, attempts = MAX(outcomes.attempts, excluded.attempts),
-    duration_ms = excluded.duration_ms, blob = excluded.blob, error = excluded.error, updated_ms = excluded.updated_ms`
+    duration_ms = excluded.duration_ms, blob = excluded.blob, model_etag = excluded.model_etag,
+    error = excluded.error, updated_ms = excluded.updated_ms`
 	if s.d == dialectSQLServer {
 		q = `MERGE outcomes WITH (HOLDLOCK) AS t
 USING (SELECT ? AS run_id, ? AS device, ? AS sensor, ? AS status, CAST(? AS INT) AS r, CAST(? AS INT) AS a,
-              CAST(? AS INT) AS n, CAST(? AS BIGINT) AS d, ? AS blob, ? AS error, CAST(? AS BIGINT) AS u) AS s
+              CAST(? AS INT) AS n, CAST(? AS BIGINT) AS d, ? AS blob, ? AS model_etag, ? AS error, CAST(? AS BIGINT) AS u) AS s
 ON t.run_id = s.run_id AND t.device = s.device AND t.sensor = s.sensor
 WHEN MATCHED THEN UPDATE SET status = s.status, [rows] = s.r, anomalies = s.a,
     attempts = CASE WHEN t.attempts > s.n THEN t.attempts ELSE s.n END,
-    duration_ms = s.d, blob = s.blob, error = s.error, updated_ms = s.u
-WHEN NOT MATCHED THEN INSERT (run_id, device, sensor, status, [rows], anomalies, attempts, duration_ms, blob, error, updated_ms)
-    VALUES (s.run_id, s.device, s.sensor, s.status, s.r, s.a, CASE WHEN s.n > 1 THEN s.n ELSE 1 END, s.d, s.blob, s.error, s.u);`
+    duration_ms = s.d, blob = s.blob, model_etag = s.model_etag, error = s.error, updated_ms = s.u
+WHEN NOT MATCHED THEN INSERT (run_id, device, sensor, status, [rows], anomalies, attempts, duration_ms, blob, model_etag, error, updated_ms)
+    VALUES (s.run_id, s.device, s.sensor, s.status, s.r, s.a, CASE WHEN s.n > 1 THEN s.n ELSE 1 END, s.d, s.blob, s.model_etag, s.error, s.u);`
 	}
 	_, err := s.w.ExecContext(ctx, s.q(q), o.Run, o.Key.Device, o.Key.Sensor, o.Status, o.Rows, o.Anomalies,
-		o.Attempts, o.Duration.Milliseconds(), o.Blob, o.Error, updated.UnixMilli())
+		o.Attempts, o.Duration.Milliseconds(), o.Blob, o.ModelETag, o.Error, updated.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("finish outcome %s %s: %w", o.Run, o.Key, err)
 	}
 	return nil
 }
 
-const outcomeCols = `run_id, device, sensor, status, [rows], anomalies, attempts, duration_ms, blob, error, updated_ms`
+const outcomeCols = `run_id, device, sensor, status, [rows], anomalies, attempts, duration_ms, blob, model_etag, error, updated_ms`
 
 // Outcomes returns every outcome of run, ordered by device and sensor.
 func (s *Store) Outcomes(ctx context.Context, run string) ([]sensor.Outcome, error) {
@@ -151,7 +153,7 @@ func (s *Store) outcomes(ctx context.Context, q string, args ...any) ([]sensor.O
 			dur, update int64
 		)
 		if err := rows.Scan(&o.Run, &o.Key.Device, &o.Key.Sensor, &o.Status, &o.Rows, &o.Anomalies, &o.Attempts,
-			&dur, &o.Blob, &o.Error, &update); err != nil {
+			&dur, &o.Blob, &o.ModelETag, &o.Error, &update); err != nil {
 			return nil, fmt.Errorf("outcomes: scan: %w", err)
 		}
 		o.Duration = time.Duration(dur) * time.Millisecond

@@ -99,14 +99,23 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 	for name, u := range urls {
 		t.Run(name, func(t *testing.T) {
+			dialect := strings.TrimSuffix(name, "-file")
+			entries, err := migrations.ReadDir("migrations/" + dialect)
+			if err != nil || len(entries) == 0 {
+				t.Fatalf("migrations of %s: %d, %v", dialect, len(entries), err)
+			}
+			latest, err := strconv.Atoi(strings.SplitN(entries[len(entries)-1].Name(), "_", 2)[0])
+			if err != nil {
+				t.Fatal(err)
+			}
 			for i := range 3 {
 				s := mustOpen(t, u)
 				v, err := s.SchemaVersion(t.Context())
 				if err != nil {
 					t.Fatal(err)
 				}
-				if v != 1 {
-					t.Fatalf("open %d: schema version %d, want 1", i, v)
+				if v != latest {
+					t.Fatalf("open %d: schema version %d, want %d", i, v, latest)
 				}
 				s.Close()
 			}
@@ -392,9 +401,9 @@ func TestOutcomes(t *testing.T) {
 			{start: key("a"), attempt: 1},
 			{finish: fin(sensor.Outcome{Key: k("a"), Status: sensor.StatusDone, Rows: 100, Anomalies: 3, Attempts: 1, Duration: 250 * time.Millisecond, Blob: run + "/preds_a_1.csv"})},
 			{start: key("b"), attempt: 1},
-			{finish: fin(sensor.Outcome{Key: k("b"), Status: sensor.StatusFailed, Attempts: 1, Error: "model missing"})},
+			{finish: fin(sensor.Outcome{Key: k("b"), Status: sensor.StatusFailed, Attempts: 1, ModelETag: `"0x1"`, Error: "points: db down"})},
 			{start: key("b"), attempt: 2},
-			{finish: fin(sensor.Outcome{Key: k("b"), Status: sensor.StatusDone, Rows: 50, Anomalies: 1, Attempts: 2, Duration: time.Second, Blob: run + "/preds_b_1.csv"})},
+			{finish: fin(sensor.Outcome{Key: k("b"), Status: sensor.StatusDone, Rows: 50, Anomalies: 1, Attempts: 2, Duration: time.Second, Blob: run + "/preds_b_1.csv", ModelETag: `"0x8DC1F2A3B4C5D6E"`})},
 			{start: key("c"), attempt: 1},
 			{start: key("c"), attempt: 2},
 			{start: key("c"), attempt: 3},
@@ -424,7 +433,7 @@ func TestOutcomes(t *testing.T) {
 		}
 		want := []sensor.Outcome{
 			{Run: run, Key: k("a"), Status: sensor.StatusDone, Rows: 100, Anomalies: 3, Attempts: 1, Duration: 250 * time.Millisecond, Blob: run + "/preds_a_1.csv", Updated: upd},
-			{Run: run, Key: k("b"), Status: sensor.StatusDone, Rows: 50, Anomalies: 1, Attempts: 2, Duration: time.Second, Blob: run + "/preds_b_1.csv", Updated: upd},
+			{Run: run, Key: k("b"), Status: sensor.StatusDone, Rows: 50, Anomalies: 1, Attempts: 2, Duration: time.Second, Blob: run + "/preds_b_1.csv", ModelETag: `"0x8DC1F2A3B4C5D6E"`, Updated: upd},
 			{Run: run, Key: k("c"), Status: sensor.StatusPoisoned, Attempts: 3, Error: "boom", Updated: upd},
 			{Run: run, Key: k("d"), Status: sensor.StatusRunning, Attempts: 1},
 			{Run: run, Key: k("e"), Status: sensor.StatusEmpty, Attempts: 1, Updated: upd},

@@ -45,15 +45,44 @@ func (b *Blobs) EnsureContainers(ctx context.Context, names ...string) error {
 // Put writes data to container/name, replacing any existing blob. Writing the same
 // bytes again is harmless, so a redelivered invocation may call it again.
 func (b *Blobs) Put(ctx context.Context, container, name string, data []byte, contentType string) error {
+	return b.PutWithMetadata(ctx, container, name, data, contentType, nil)
+}
+
+// PutWithMetadata is Put that also sets the blob's metadata (names are C#
+// identifiers, such as model_etag; values ASCII), replacing any it had.
+func (b *Blobs) PutWithMetadata(ctx context.Context, container, name string, data []byte, contentType string, metadata map[string]string) error {
 	c := b.svc.NewContainerClient(container).NewBlockBlobClient(name)
 	o := &blockblob.UploadBufferOptions{}
 	if contentType != "" {
 		o.HTTPHeaders = &blob.HTTPHeaders{BlobContentType: &contentType}
 	}
+	if len(metadata) > 0 {
+		o.Metadata = make(map[string]*string, len(metadata))
+		for k, v := range metadata {
+			o.Metadata[k] = &v
+		}
+	}
 	if _, err := c.UploadBuffer(ctx, data, o); err != nil {
 		return fmt.Errorf("put blob %s/%s: %w", container, name, notFound(err))
 	}
 	return nil
+}
+
+// Metadata returns the metadata of container/name, names in lower case (the
+// service answers them as HTTP headers, whose case is not kept). A missing
+// blob gives an error wrapping ErrNotFound.
+func (b *Blobs) Metadata(ctx context.Context, container, name string) (map[string]string, error) {
+	p, err := b.svc.NewContainerClient(container).NewBlobClient(name).GetProperties(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("get blob properties %s/%s: %w", container, name, notFound(err))
+	}
+	md := make(map[string]string, len(p.Metadata))
+	for k, v := range p.Metadata {
+		if v != nil {
+			md[strings.ToLower(k)] = *v
+		}
+	}
+	return md, nil
 }
 
 // Get reads container/name and returns its bytes and ETag. A missing blob or
