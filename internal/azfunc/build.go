@@ -354,10 +354,12 @@ func NewEventHubRequest(bindingName string, partition PartitionContext, events [
 
 // NewHTTPRequest builds the host's request for an httpTrigger binding when the
 // request is not forwarded: Data[bindingName] = {Url, Method, Query, Headers,
-// Params, Body} (Body as text, or base64 for application/octet-stream and
-// multipart bodies; absent when empty). Metadata has Query, Headers (first
-// value of each), one string entry per query parameter, and sys. The
-// Identities array and JSON-body binding data of a real host are not produced.
+// Params, Identities, Body} (Body as text, or base64 for application/octet-stream
+// and multipart bodies; absent when empty, as the host sends it only when
+// ContentLength > 0). Identities are serialized as the host's Newtonsoft
+// serialization of a ClaimsIdentity (HttpRequestExtensions.GetRequestAsJObject).
+// Metadata has Query, Headers (first value of each), one string entry per query
+// parameter, and sys. The JSON-body binding data of a real host is not produced.
 func NewHTTPRequest(bindingName string, req HTTPRequest, call Call) ([]byte, http.Header, error) {
 	query := map[string]any{}
 	for k, v := range req.Query {
@@ -385,6 +387,7 @@ func NewHTTPRequest(bindingName string, req HTTPRequest, call Call) ([]byte, htt
 		{"Query", query},
 		{"Headers", headers},
 		{"Params", params},
+		{"Identities", identitiesJSON(req.Identities)},
 	}
 	if len(req.Body) > 0 {
 		if isBinaryMedia(req.Headers.Get("Content-Type")) {
@@ -405,6 +408,33 @@ func NewHTTPRequest(bindingName string, req HTTPRequest, call Call) ([]byte, htt
 		meta = append(meta, member{k, s})
 	}
 	return envelope(object{{bindingName, r}}, call.metadataTail(meta), call)
+}
+
+// identitiesJSON is the host's serialization of ClaimsIdentity values (Newtonsoft,
+// reference loops ignored), in the property order of the .NET type.
+func identitiesJSON(ids []Identity) []any {
+	const stringType = "http://www.w3.org/2001/XMLSchema#string"
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		claims := make([]any, len(id.Claims))
+		for j, c := range id.Claims {
+			claims[j] = object{
+				{"Issuer", "LOCAL AUTHORITY"}, {"OriginalIssuer", "LOCAL AUTHORITY"}, {"Properties", map[string]any{}},
+				{"Type", c.Type}, {"Value", c.Value}, {"ValueType", stringType},
+			}
+		}
+		var authType any
+		if id.AuthenticationType != "" {
+			authType = id.AuthenticationType
+		}
+		out[i] = object{
+			{"AuthenticationType", authType}, {"IsAuthenticated", id.IsAuthenticated}, {"Actor", nil},
+			{"BootstrapContext", nil}, {"Claims", claims}, {"Label", nil}, {"Name", nil},
+			{"NameClaimType", "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name"},
+			{"RoleClaimType", "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"},
+		}
+	}
+	return out
 }
 
 func newUUID() string {

@@ -73,7 +73,12 @@ var (
 		URL:     "https://app.azurewebsites.net/api/backfill?code=k",
 		Query:   map[string]string{"code": "k"},
 		Headers: http.Header{"Content-Type": {"application/json"}, "X-Forwarded-For": {"10.0.0.1", "10.0.0.2"}},
-		Body:    []byte(`{"start":"2024-05-01T00:00:00Z","end":"2024-05-01T06:00:00Z"}`),
+		Identities: []Identity{{AuthenticationType: "WebJobsAuthLevel", IsAuthenticated: true, Claims: []Claim{
+			{Type: "http://schemas.microsoft.com/2017/07/functions/claims/authlevel", Value: "Function"},
+			{Type: "http://schemas.microsoft.com/2017/07/functions/claims/invoke", Value: "true"},
+			{Type: "http://schemas.microsoft.com/2017/07/functions/claims/keyid", Value: "default"},
+		}}},
+		Body: []byte(`{"start":"2024-05-01T00:00:00Z","end":"2024-05-01T06:00:00Z"}`),
 	}
 )
 

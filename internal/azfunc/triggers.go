@@ -386,9 +386,28 @@ type HTTPRequest struct {
 	Query   map[string]string // multi-valued parameters are joined with ","
 	Headers http.Header       // canonical keys
 	Params  map[string]string // route parameters
+	// Identities are the caller's claims identities (the host sends
+	// HttpContext.User.Identities: one per authentication, e.g. the function key's).
+	Identities []Identity
 	// Body is the request body: the host sends text as is and, for
-	// application/octet-stream and multipart bodies, base64 of the bytes.
+	// application/octet-stream and multipart bodies, base64 of the bytes. The
+	// host sends no Body field for a request without a body.
 	Body []byte
+}
+
+// Identity is one claims identity of an HTTP request, as the host serializes a
+// .NET ClaimsIdentity (only the fields a function may act on).
+type Identity struct {
+	AuthenticationType string // "WebJobsAuthLevel" for a function or host key
+	IsAuthenticated    bool
+	Claims             []Claim
+}
+
+// Claim is one claim of an Identity, e.g. Type
+// "http://schemas.microsoft.com/2017/07/functions/claims/authlevel", Value "Function".
+type Claim struct {
+	Type  string
+	Value string
 }
 
 // HTTP decodes the httpTrigger binding name.
@@ -398,17 +417,18 @@ func (r *Request) HTTP(name string) (HTTPRequest, error) {
 		return HTTPRequest{}, err
 	}
 	var w struct {
-		Url     string
-		Method  string
-		Query   json.RawMessage
-		Headers map[string]json.RawMessage
-		Params  map[string]json.RawMessage
-		Body    json.RawMessage
+		Url        string
+		Method     string
+		Query      json.RawMessage
+		Headers    map[string]json.RawMessage
+		Params     map[string]json.RawMessage
+		Identities []Identity
+		Body       json.RawMessage
 	}
 	if err := unwrapJSON(raw, &w); err != nil {
 		return HTTPRequest{}, fmt.Errorf("http %q: %w", name, err)
 	}
-	h := HTTPRequest{Method: strings.ToUpper(w.Method), URL: w.Url, Headers: http.Header{}}
+	h := HTTPRequest{Method: strings.ToUpper(w.Method), URL: w.Url, Headers: http.Header{}, Identities: w.Identities}
 	if len(w.Query) > 0 && !isNull(w.Query) {
 		// Newer hosts send an object, older ones a string holding one.
 		var q map[string]json.RawMessage

@@ -64,6 +64,7 @@ type Binding struct {
 	Path          string   `json:"path"`
 	Methods       []string `json:"methods"`
 	Route         string   `json:"route"`
+	AuthLevel     string   `json:"authLevel"`
 }
 
 // RetryPolicy is a function.json "retry" section.

@@ -11,11 +11,14 @@
 // messageEncoding, maxPollingInterval), an Event Hubs-shaped feed with per-partition
 // sequence numbers, offsets and the function's retry policy, and HTTP triggers.
 //
-// The host's behaviour it imitates is written down in ../shared/notes/functions-host.md.
+// It also fails as the host does: a function timeout kills and restarts the
+// handler process (failing every invocation in flight), shutdown and restarts use
+// SIGKILL, the third handler error stops the app, and timers keep their schedule
+// status in Azurite and run once past due after downtime. docs/host.md lists each
+// behaviour with the host source it imitates.
 package localhost
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -26,15 +29,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
 )
@@ -60,23 +59,32 @@ type Options struct {
 	// Queues, when not nil, replaces host.json's extensions.queues (tests use it
 	// for a short visibilityTimeout).
 	Queues *QueueOptions
+	// FunctionTimeout, when not zero, replaces host.json's functionTimeout (tests
+	// use it to reach a timeout in seconds). The handler still reads host.json.
+	FunctionTimeout time.Duration
 	// Only, when not empty, limits the listeners started to these functions
 	// (every function can still be invoked on demand).
 	Only []string
 }
 
-// Host is a running handler process with its trigger listeners.
+// Host is the stand-in host: the handler process it supervises and its trigger listeners.
 type Host struct {
-	cfg      HostConfig
-	fns      map[string]Function
-	settings map[string]string
-	log      *slog.Logger
-	client   *http.Client
-	base     string
+	cfg          HostConfig
+	fns          map[string]Function
+	settings     map[string]string
+	log          *slog.Logger
+	client       *http.Client
+	base         string
+	port         int
+	appDir       string
+	startTimeout time.Duration
 
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	exitErr error
+	mu          sync.Mutex
+	cur         *worker     // the handler process invocations go to
+	workers     WorkerStats // counters
+	errorEvents []time.Time // handler errors in the current restart window
+	appErr      error       // why the host stopped the app
+	restartMu   sync.Mutex  // one restart at a time
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,7 +99,9 @@ type Host struct {
 
 // Start loads the app folder, starts the handler and waits until it is ready, then
 // starts the trigger listeners. Stop must be called to end it, whatever happens.
-// If Start fails, everything it started has already been stopped.
+// If Start fails, everything it started has already been stopped. A handler that
+// exits or does not answer before it is ready is started again, up to
+// ErrorEventsThreshold attempts in all, as the host does.
 func Start(ctx context.Context, o Options) (_ *Host, err error) {
 	log := o.Logger
 	if log == nil {
@@ -108,10 +118,15 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 	if o.Queues != nil {
 		cfg.Queues = *o.Queues
 	}
+	if o.FunctionTimeout > 0 {
+		cfg.FunctionTimeout = o.FunctionTimeout
+	}
 	appDir, err := filepath.Abs(o.AppDir)
 	if err != nil {
 		return nil, fmt.Errorf("app folder: %w", err)
 	}
+	// The host picks the port once (HttpWorkerOptionsSetup) and every restarted
+	// handler process gets the same one.
 	port, err := freePort()
 	if err != nil {
 		return nil, fmt.Errorf("pick handler port: %w", err)
@@ -121,20 +136,26 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 	if cfg.FunctionTimeout > 0 {
 		timeout = cfg.FunctionTimeout + time.Minute // the host's HttpClient timeout
 	}
+	wait := o.StartTimeout
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
 	h := &Host{
-		cfg:      cfg,
-		fns:      make(map[string]Function, len(fns)),
-		settings: settings,
-		log:      log,
-		client:   &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
-		base:     "http://127.0.0.1:" + strconv.Itoa(port),
-		exited:   make(chan struct{}),
-		ctx:      hctx,
-		cancel:   cancel,
-		stats:    newStats(),
-		timers:   map[string]*timer{},
-		queues:   map[string]*queueListener{},
-		hubs:     map[string]*EventHub{},
+		cfg:          cfg,
+		fns:          make(map[string]Function, len(fns)),
+		settings:     settings,
+		log:          log,
+		client:       &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		base:         "http://127.0.0.1:" + strconv.Itoa(port),
+		port:         port,
+		appDir:       appDir,
+		startTimeout: wait,
+		ctx:          hctx,
+		cancel:       cancel,
+		stats:        newStats(),
+		timers:       map[string]*timer{},
+		queues:       map[string]*queueListener{},
+		hubs:         map[string]*EventHub{},
 	}
 	for _, f := range fns {
 		h.fns[f.Name] = f
@@ -144,15 +165,30 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 			h.Stop()
 		}
 	}()
-	if err := h.startProcess(appDir, port); err != nil {
-		return nil, err
-	}
-	wait := o.StartTimeout
-	if wait <= 0 {
-		wait = 30 * time.Second
-	}
-	if err := h.waitReady(ctx, wait); err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		w, err := h.startProcess()
+		if err != nil {
+			return nil, err
+		}
+		// Supervision starts once the first handler is ready: until then a failed
+		// start is retried here.
+		w.disposing.Store(true)
+		err = h.waitReady(ctx, w, wait)
+		if err == nil {
+			w.disposing.Store(false)
+			if w.exitedNow() {
+				h.onExit(w)
+			}
+			break
+		}
+		h.dispose(w)
+		h.mu.Lock()
+		h.workers.Crashes++
+		h.mu.Unlock()
+		if attempt >= ErrorEventsThreshold || ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (attempt %d of %d)", err, attempt, ErrorEventsThreshold)
+		}
+		log.Warn("handler failed to start; starting it again", "attempt", attempt, "err", err)
 	}
 	only := map[string]bool{}
 	for _, n := range o.Only {
@@ -169,7 +205,9 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 			}
 			h.timers[f.Name] = t
 			if o.Schedules && listen {
-				t.schedule()
+				if err := t.schedule(ctx); err != nil {
+					return nil, err
+				}
 			}
 		case "queuetrigger":
 			q, err := newQueueListener(ctx, h, f, trig)
@@ -199,159 +237,36 @@ func (h *Host) Functions() map[string]Function { return h.fns }
 // Config returns host.json as loaded (with any Options.Queues override).
 func (h *Host) Config() HostConfig { return h.cfg }
 
-// Stop ends the listeners, then the handler process (SIGTERM, then SIGKILL after
-// 5 s). It is safe to call more than once.
+// Stop ends the listeners (cancelling the invocations in flight), then kills the
+// handler process with SIGKILL, as the host's WorkerProcess.Dispose does: the
+// handler gets no SIGTERM and no time to finish. It is safe to call more than once.
 func (h *Host) Stop() {
 	h.stopped.Do(func() {
 		h.cancel()
 		h.wg.Wait()
-		if h.cmd == nil || h.cmd.Process == nil {
-			return
+		h.restartMu.Lock()
+		defer h.restartMu.Unlock()
+		if w := h.current(); w != nil {
+			h.dispose(w)
 		}
-		select {
-		case <-h.exited:
-			return
-		default:
-		}
-		_ = h.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-h.exited:
-		case <-time.After(5 * time.Second):
-			_ = h.cmd.Process.Kill()
-			<-h.exited
-		}
-		h.log.Info("handler stopped", "pid", h.cmd.Process.Pid)
 	})
 }
 
-// Err returns the handler's exit error if it has exited, else nil.
+// Err returns why the host stopped the app (the handler failed
+// ErrorEventsThreshold times; wraps ErrAppStopped), else nil. A handler that
+// crashed and is being restarted is not an error here.
 func (h *Host) Err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.appErr
+}
+
+func (w *worker) exitedNow() bool {
 	select {
-	case <-h.exited:
-		if h.exitErr == nil {
-			return errors.New("handler exited")
-		}
-		return fmt.Errorf("handler exited: %w", h.exitErr)
+	case <-w.exited:
+		return true
 	default:
-		return nil
-	}
-}
-
-func (h *Host) startProcess(appDir string, port int) error {
-	exe := h.cfg.Executable
-	if !filepath.IsAbs(exe) {
-		// Relative paths resolve against the app folder only if the file is there,
-		// otherwise they are a command on PATH (HttpWorkerDescription).
-		if p := filepath.Join(appDir, exe); fileExists(p) {
-			exe = p
-		} else if p, err := exec.LookPath(exe); err == nil {
-			exe = p
-		} else {
-			return fmt.Errorf("handler executable %q not found in %s or on PATH", h.cfg.Executable, appDir)
-		}
-	}
-	dir := appDir
-	if wd := h.cfg.WorkingDirectory; wd != "" {
-		if filepath.IsAbs(wd) {
-			dir = wd
-		} else {
-			dir = filepath.Join(appDir, wd)
-		}
-	}
-	cmd := exec.Command(exe, h.cfg.Arguments...)
-	cmd.Dir = dir
-	env := os.Environ()
-	for k, v := range h.settings {
-		env = append(env, k+"="+v)
-	}
-	workerID := uuid.NewString()
-	env = append(env,
-		"FUNCTIONS_WORKER_RUNTIME=custom",
-		"FUNCTIONS_CUSTOMHANDLER_PORT="+strconv.Itoa(port),
-		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID="+workerID,
-		"FUNCTIONS_HTTPWORKER_PORT="+strconv.Itoa(port),
-		"FUNCTIONS_HTTPWORKER_ID="+workerID,
-		"FUNCTIONS_APP_ROOT_PATH="+appDir,
-	)
-	cmd.Env = env
-	// Own process group, so a Ctrl-C at the terminal reaches only this process,
-	// which stops the handler itself; SIGKILL when this process dies without
-	// cleaning up (killed, or a test binary ended by -timeout).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return fmt.Errorf("handler stdout: %w", err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return fmt.Errorf("handler stderr: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start handler: %w", err)
-	}
-	h.cmd = cmd
-	h.log.Info("handler started", "pid", cmd.Process.Pid, "exe", exe, "port", port)
-	var pipes sync.WaitGroup
-	tail := &tailLines{max: 20}
-	pipes.Add(2)
-	go func() { defer pipes.Done(); h.pipe(stdout, false, nil) }()
-	go func() { defer pipes.Done(); h.pipe(stderr, true, tail) }()
-	go func() {
-		pipes.Wait()
-		err := cmd.Wait()
-		if err != nil && len(tail.lines()) > 0 {
-			err = fmt.Errorf("%w; last stderr lines:\n%s", err, strings.Join(tail.lines(), "\n"))
-		}
-		h.exitErr = err
-		close(h.exited)
-	}()
-	return nil
-}
-
-// pipe logs each line of the handler's output under Host.Function.Console:
-// stdout at Info, stderr at Error (Warn when the line contains "warn"), as the host does.
-func (h *Host) pipe(r io.Reader, isErr bool, tail *tailLines) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		lvl := slog.LevelInfo
-		if isErr {
-			lvl = slog.LevelError
-			if strings.Contains(strings.ToLower(line), "warn") {
-				lvl = slog.LevelWarn
-			}
-			tail.add(line)
-		}
-		h.log.Log(context.Background(), lvl, line, "category", "Host.Function.Console")
-	}
-}
-
-func (h *Host) waitReady(ctx context.Context, wait time.Duration) error {
-	deadline := time.Now().Add(wait)
-	c := &http.Client{Timeout: time.Second}
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/", nil)
-		if err != nil {
-			return fmt.Errorf("readiness request: %w", err)
-		}
-		resp, err := c.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return nil
-		}
-		if e := h.Err(); e != nil {
-			return fmt.Errorf("handler did not become ready: %w", e)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("handler did not answer GET / within %s: %w", wait, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for handler: %w", ctx.Err())
-		case <-time.After(25 * time.Millisecond):
-		}
+		return false
 	}
 }
 
@@ -366,22 +281,28 @@ type Response struct {
 }
 
 // ErrInvocationFailed is wrapped by Invoke's error when the handler answered non-2xx
-// (or a 2xx with a body that is not an invocation result): the host fails the invocation.
+// (or a 2xx with a body that is not an invocation result), did not answer, or
+// timed out: the host fails the invocation.
 var ErrInvocationFailed = errors.New("invocation failed")
+
+// ErrFunctionTimeout is wrapped by Invoke's error when the invocation ran longer
+// than functionTimeout (the host's FunctionTimeoutException).
+var ErrFunctionTimeout = errors.New("function timeout")
 
 // Invoke posts one invocation request body and its headers (both built by
 // internal/azfunc; nil header: fresh ones) to /<function>, as the host does, and
-// reads the reply. A non-2xx status or an
-// unparsable 2xx body is an error wrapping ErrInvocationFailed; the Response is
-// returned in every case where the handler answered.
+// reads the reply. A non-2xx status or an unparsable 2xx body is an error
+// wrapping ErrInvocationFailed; the Response is returned in every case where the
+// handler answered.
+//
+// functionTimeout is the host's: the request is not cancelled (the host's
+// HttpClient call has no cancellation token), the invocation fails with
+// ErrFunctionTimeout, and if the handler has still not answered TimeoutGrace
+// later the host kills the handler process and starts a new one, which fails
+// every other invocation in flight on it.
 func (h *Host) Invoke(ctx context.Context, fn string, payload []byte, header http.Header) (Response, error) {
 	if _, ok := h.fns[fn]; !ok {
 		return Response{}, fmt.Errorf("invoke %s: no such function", fn)
-	}
-	if h.cfg.FunctionTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, h.cfg.FunctionTimeout)
-		defer cancel()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+"/"+fn, bytes.NewReader(payload))
 	if err != nil {
@@ -394,20 +315,58 @@ func (h *Host) Invoke(ctx context.Context, fn string, payload []byte, header htt
 	}
 	req.Header = header.Clone()
 	id := req.Header.Get(azfunc.HeaderInvocationID)
+	w := h.current()
 	h.stats.begin(fn)
 	start := time.Now()
-	resp, err := h.client.Do(req)
-	if err != nil {
-		h.stats.end(fn, false, time.Since(start))
-		return Response{}, fmt.Errorf("invoke %s: %w: %w", fn, ErrInvocationFailed, err)
+	type reply struct {
+		resp *http.Response
+		body []byte
+		err  error
 	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	r := Response{Status: resp.StatusCode, Body: body, Duration: time.Since(start)}
-	if err != nil {
+	replied := make(chan reply, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := h.client.Do(req)
+		if err != nil {
+			replied <- reply{err: err}
+			return
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		replied <- reply{resp: resp, body: body, err: err}
+	}()
+	var timeout <-chan time.Time
+	if h.cfg.FunctionTimeout > 0 {
+		t := time.NewTimer(h.cfg.FunctionTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var rp reply
+	select {
+	case rp = <-replied:
+	case <-timeout:
+		d := time.Since(start)
+		h.stats.timedOut(fn)
+		h.stats.end(fn, false, d)
+		h.log.Error("function timeout", "function", fn, "invocation", id, "timeout", h.cfg.FunctionTimeout)
+		if w != nil {
+			go h.afterTimeout(w, fn, done)
+		}
+		return Response{Duration: d}, fmt.Errorf("invoke %s: %w: %w after %s", fn, ErrInvocationFailed, ErrFunctionTimeout, h.cfg.FunctionTimeout)
+	}
+	r := Response{Duration: time.Since(start)}
+	if rp.err != nil && rp.resp == nil {
 		h.stats.end(fn, false, r.Duration)
-		return r, fmt.Errorf("invoke %s: read reply: %w: %w", fn, ErrInvocationFailed, err)
+		return Response{}, fmt.Errorf("invoke %s: %w: %w", fn, ErrInvocationFailed, rp.err)
 	}
+	resp := rp.resp
+	r.Status, r.Body = resp.StatusCode, rp.body
+	if rp.err != nil {
+		h.stats.end(fn, false, r.Duration)
+		return r, fmt.Errorf("invoke %s: read reply: %w: %w", fn, ErrInvocationFailed, rp.err)
+	}
+	body := rp.body
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		h.stats.end(fn, false, r.Duration)
 		h.log.Warn("invocation failed", "function", fn, "invocation", id, "status", resp.StatusCode, "duration", r.Duration)

@@ -33,6 +33,10 @@ type record struct {
 	RetryCount   int
 	PastDue      bool
 	HasStatus    bool
+	Last, Next   time.Time
+	HasBody      bool
+	AuthType     string
+	PID          int
 	Method       string
 	Query        string
 	Status       int
@@ -86,8 +90,16 @@ func startTestAppWith(t *testing.T, schedule string, schedules bool, queues *Que
 	if testing.Short() {
 		t.Skip("starts Azurite and a handler process")
 	}
+	h, rec, svc := startTestAppOn(t, azurite.ForTest(t), Options{Schedules: schedules, Queues: queues}, schedule)
+	t.Cleanup(h.Stop)
+	return h, rec, svc
+}
+
+// startTestAppOn starts the test app on az with o (AppDir, Settings and Logger
+// filled in); the caller stops it.
+func startTestAppOn(t *testing.T, az *azurite.Server, o Options, schedule string) (*Host, string, *azqueue.ServiceClient) {
+	t.Helper()
 	bin := testHandler(t)
-	az := azurite.ForTest(t)
 	app := t.TempDir()
 	if err := os.CopyFS(app, os.DirFS("testdata/app")); err != nil {
 		t.Fatal(err)
@@ -100,22 +112,18 @@ func startTestAppWith(t *testing.T, schedule string, schedules bool, queues *Que
 		t.Fatal(err)
 	}
 	rec := filepath.Join(t.TempDir(), "records.jsonl")
-	h, err := Start(t.Context(), Options{
-		AppDir: app,
-		Settings: map[string]string{
-			"AzureWebJobsStorage": az.ConnectionString(),
-			"RECORD_FILE":         rec,
-			"TICK_SCHEDULE":       schedule,
-			"EventHubConnection":  "Endpoint=sb://localhost/",
-		},
-		Logger:    slog.New(slog.NewTextHandler(testWriter{t}, nil)),
-		Schedules: schedules,
-		Queues:    queues,
-	})
+	o.AppDir = app
+	o.Settings = map[string]string{
+		"AzureWebJobsStorage": az.ConnectionString(),
+		"RECORD_FILE":         rec,
+		"TICK_SCHEDULE":       schedule,
+		"EventHubConnection":  "Endpoint=sb://localhost/",
+	}
+	o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	h, err := Start(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(h.Stop)
 	svc, err := azqueue.NewServiceClientFromConnectionString(az.ConnectionString(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -178,10 +186,13 @@ func TestHostTriggers(t *testing.T) {
 		}
 		recs := readRecords(t, recFile)
 		// The test handler records status 200 for the invocation itself; 201 is in Outputs.res.
-		want := []record{{Function: "tick", HasStatus: true, Status: 200}, {Function: "hello", Method: "GET", Query: "ada", Status: 200}}
+		// The first run's status names this occurrence as Next (Last is the default
+		// date); a GET has no Body field; the function-key caller's identity comes first.
+		want := []record{{Function: "tick", HasStatus: true, Next: time.Date(2024, 5, 1, 11, 0, 0, 0, time.UTC), Status: 200},
+			{Function: "hello", Method: "GET", Query: "ada", AuthType: "WebJobsAuthLevel", Status: 200}}
 		got := append(only(recs, "tick"), only(recs, "hello")...)
 		for i := range got {
-			got[i].At = time.Time{}
+			got[i].At, got[i].PID = time.Time{}, 0
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("records (-want +got):\n%s", diff)

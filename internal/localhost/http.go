@@ -20,8 +20,10 @@ type HTTPResponse struct {
 }
 
 // InvokeHTTP invokes the httpTrigger function fn as the host does without request
-// forwarding: Data.req = {Url, Method, Query, Headers, Params, Body}; it reads the
-// reply from the http output binding. query may be nil.
+// forwarding: Data.req = {Url, Method, Query, Headers, Params, Identities, Body}
+// (no Body field when body is empty, as the host sends it only when
+// ContentLength > 0); it reads the reply from the http output binding. query may
+// be nil.
 func (h *Host) InvokeHTTP(ctx context.Context, fn, method string, body []byte, query url.Values) (HTTPResponse, error) {
 	f, ok := h.fns[fn]
 	if !ok {

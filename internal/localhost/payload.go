@@ -18,8 +18,8 @@ import (
 // timerState is what the timer knows at an occurrence.
 type timerState struct {
 	Schedule   cron.Schedule
-	Now        time.Time
-	Last       time.Time // zero before the first run
+	Now        time.Time             // when the invocation starts (sys.UtcNow)
+	Status     azfunc.ScheduleStatus // the monitor's status as the function sees it
 	PastDue    bool
 	UseMonitor bool
 }
@@ -34,10 +34,12 @@ func call(fn string, now time.Time, rc *azfunc.RetryContext) azfunc.Call {
 func timerPayload(fn string, b Binding, st timerState, rc *azfunc.RetryContext) ([]byte, http.Header, error) {
 	info := azfunc.TimerInfo{Schedule: azfunc.Schedule{AdjustForDST: true}, IsPastDue: st.PastDue}
 	if st.UseMonitor {
+		// While an occurrence runs the monitor still names it as Next, and Last is
+		// the previous occurrence that ran (the default date before the first).
 		info.ScheduleStatus = &azfunc.ScheduleStatus{
-			Last:        st.Last.UTC(),
-			Next:        st.Now.UTC(), // while an occurrence runs, the monitor still names it as Next
-			LastUpdated: st.Last.UTC(),
+			Last:        st.Status.Last.UTC(),
+			Next:        st.Status.Next.UTC(),
+			LastUpdated: st.Status.LastUpdated.UTC(),
 		}
 	}
 	return azfunc.NewTimerRequest(b.Name, info, call(fn, st.Now, rc))
@@ -78,6 +80,32 @@ func httpPayload(fn string, b Binding, method, u string, query url.Values, body 
 		}
 		hdr.Set("Content-Type", ct)
 	}
-	req := azfunc.HTTPRequest{Method: method, URL: u, Query: q, Headers: hdr, Params: map[string]string{}, Body: body}
+	req := azfunc.HTTPRequest{Method: method, URL: u, Query: q, Headers: hdr, Params: map[string]string{},
+		Identities: callerIdentities(b.AuthLevel), Body: body}
 	return azfunc.NewHTTPRequest(b.Name, req, call(fn, time.Now(), nil))
+}
+
+// The claim types of the host's key authentication (SecurityConstants).
+const (
+	claimAuthLevel = "http://schemas.microsoft.com/2017/07/functions/claims/authlevel"
+	claimInvoke    = "http://schemas.microsoft.com/2017/07/functions/claims/invoke"
+	claimKeyID     = "http://schemas.microsoft.com/2017/07/functions/claims/keyid"
+)
+
+// callerIdentities is HttpContext.User.Identities of a request to a function with
+// authLevel level. For "function" and "admin" the caller is taken to present the
+// default function key (or the master key), so it has the identity the host's
+// AuthenticationLevelHandler adds; an anonymous caller has ASP.NET Core's one
+// unauthenticated identity.
+func callerIdentities(level string) []azfunc.Identity {
+	switch strings.ToLower(level) {
+	case "function":
+		return []azfunc.Identity{{AuthenticationType: "WebJobsAuthLevel", IsAuthenticated: true, Claims: []azfunc.Claim{
+			{Type: claimAuthLevel, Value: "Function"}, {Type: claimInvoke, Value: "true"}, {Type: claimKeyID, Value: "default"}}}}
+	case "admin", "system":
+		return []azfunc.Identity{{AuthenticationType: "WebJobsAuthLevel", IsAuthenticated: true, Claims: []azfunc.Claim{
+			{Type: claimAuthLevel, Value: "Admin"}, {Type: claimInvoke, Value: "true"}, {Type: claimKeyID, Value: "master"}}}}
+	default:
+		return []azfunc.Identity{{}}
+	}
 }

@@ -77,7 +77,8 @@ func TestTimerPayloadIsGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := timerState{Schedule: sched, Now: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC),
-		Last: time.Date(2024, 5, 1, 10, 0, 0, 31000, time.UTC), PastDue: true, UseMonitor: true}
+		Status: azfunc.ScheduleStatus{Last: time.Date(2024, 5, 1, 10, 0, 0, 31000, time.UTC), Next: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC),
+			LastUpdated: time.Date(2024, 5, 1, 10, 0, 0, 31000, time.UTC)}, PastDue: true, UseMonitor: true}
 	b, _, err := timerPayload("timer-fanout", Binding{Type: "timerTrigger", Name: "timer"}, st, nil)
 	if err != nil {
 		t.Fatal(err)

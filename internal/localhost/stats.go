@@ -16,6 +16,7 @@ type FunctionStats struct {
 	Failed      int
 	InFlight    int
 	Retries     int // invocations repeated under the retry policy
+	Timeouts    int // invocations failed by functionTimeout
 	Busy        time.Duration
 
 	// queue triggers
@@ -74,6 +75,7 @@ func (s *stats) end(fn string, ok bool, d time.Duration) {
 }
 
 func (s *stats) retry(fn string)            { s.with(fn, func(f *FunctionStats) { f.Retries++ }) }
+func (s *stats) timedOut(fn string)         { s.with(fn, func(f *FunctionStats) { f.Timeouts++ }) }
 func (s *stats) received(fn string, n int)  { s.with(fn, func(f *FunctionStats) { f.Received += n }) }
 func (s *stats) deleted(fn string)          { s.with(fn, func(f *FunctionStats) { f.Deleted++ }) }
 func (s *stats) released(fn string)         { s.with(fn, func(f *FunctionStats) { f.Released++ }) }

@@ -4,6 +4,11 @@
 // queue messages containing "fail" always, event batches containing "flaky"
 // on their first attempt. Queue messages starting with "slow" take 150 ms; each
 // queue record has the number of queue invocations in progress when it started.
+// To test the host's process handling: a queue message "hang" never gets an
+// answer, "crash" makes the process exit with code 3, "restart-once" exit with
+// code 200 on its first delivery; an HTTP request with ?sleep=<duration> waits
+// that long (ignoring cancellation). Every record has the process id, and
+// SIGTERM is recorded (function "SIGTERM") before the process exits.
 package main
 
 import (
@@ -12,9 +17,11 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
@@ -22,16 +29,21 @@ import (
 
 type record struct {
 	Function     string
-	Body         string   `json:",omitempty"`
-	Bodies       []string `json:",omitempty"`
-	Sequences    []int64  `json:",omitempty"`
-	Partition    string   `json:",omitempty"`
-	DequeueCount int64    `json:",omitempty"`
-	RetryCount   int      `json:",omitempty"`
-	PastDue      bool     `json:",omitempty"`
-	HasStatus    bool     `json:",omitempty"`
-	Method       string   `json:",omitempty"`
-	Query        string   `json:",omitempty"`
+	Body         string    `json:",omitempty"`
+	Bodies       []string  `json:",omitempty"`
+	Sequences    []int64   `json:",omitempty"`
+	Partition    string    `json:",omitempty"`
+	DequeueCount int64     `json:",omitempty"`
+	RetryCount   int       `json:",omitempty"`
+	PastDue      bool      `json:",omitempty"`
+	HasStatus    bool      `json:",omitempty"`
+	Last         time.Time `json:",omitzero"`  // ScheduleStatus.Last
+	Next         time.Time `json:",omitzero"`  // ScheduleStatus.Next
+	HasBody      bool      `json:",omitempty"` // the HTTP request has a Body field
+	AuthType     string    `json:",omitempty"` // AuthenticationType of the first identity, "-" for none
+	PID          int
+	Method       string `json:",omitempty"`
+	Query        string `json:",omitempty"`
 	Status       int
 	At           time.Time `json:",omitzero"`  // when the invocation arrived
 	InFlight     int       `json:",omitempty"` // queue invocations in progress, this one included
@@ -53,6 +65,13 @@ func main() {
 		defer f.Close()
 		_ = json.NewEncoder(f).Encode(r)
 	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		write(record{Function: "SIGTERM", PID: os.Getpid()})
+		os.Exit(0)
+	}()
 	reply := func(w http.ResponseWriter, status int, outputs map[string]any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -75,7 +94,7 @@ func main() {
 			reply(w, 400, nil)
 			return
 		}
-		rec := record{Function: r.PathValue("fn"), Status: 200, At: time.Now()}
+		rec := record{Function: r.PathValue("fn"), Status: 200, At: time.Now(), PID: os.Getpid()}
 		var outputs map[string]any
 		switch rec.Function {
 		case "tick":
@@ -85,6 +104,9 @@ func main() {
 				break
 			}
 			rec.PastDue, rec.HasStatus = ti.IsPastDue, ti.ScheduleStatus != nil
+			if st := ti.ScheduleStatus; st != nil {
+				rec.Last, rec.Next = st.Last, st.Next
+			}
 		case "work":
 			m, err := req.Queue("job")
 			if err != nil {
@@ -95,6 +117,17 @@ func main() {
 			rec.Body, rec.DequeueCount = string(m.Body), m.DequeueCount
 			if strings.HasPrefix(rec.Body, "slow") {
 				time.Sleep(150 * time.Millisecond)
+			}
+			switch {
+			case rec.Body == "hang":
+				write(rec)
+				select {}
+			case rec.Body == "crash":
+				write(rec)
+				os.Exit(3)
+			case rec.Body == "restart-once" && m.DequeueCount == 1:
+				write(rec)
+				os.Exit(200)
 			}
 			queueBusy.Add(-1)
 			if strings.Contains(rec.Body, "fail") {
@@ -124,6 +157,17 @@ func main() {
 				break
 			}
 			rec.Method, rec.Query, rec.Body = h.Method, h.Query["name"], string(h.Body)
+			var raw map[string]json.RawMessage
+			if b, err := req.Raw("req"); err == nil && json.Unmarshal(b, &raw) == nil {
+				_, rec.HasBody = raw["Body"]
+			}
+			rec.AuthType = "-"
+			if len(h.Identities) > 0 {
+				rec.AuthType = h.Identities[0].AuthenticationType
+			}
+			if d, err := time.ParseDuration(h.Query["sleep"]); err == nil {
+				time.Sleep(d)
+			}
 			outputs = map[string]any{"res": map[string]any{"statusCode": 201, "body": "hello " + h.Query["name"]}}
 		default:
 			rec.Status = 404
