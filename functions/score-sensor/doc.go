@@ -23,8 +23,10 @@
 //  5. records the outcome: done (rows, anomalies, duration, blob) or empty.
 //
 // Idempotency: the blob name and bytes depend only on the job and the data,
-// so a redelivered message rewrites the same blob with the same bytes and
-// upserts the same outcome (attempts counts the invocations).
+// so a second message of the same job rewrites the same blob with the same
+// bytes and upserts the same outcome (attempts counts the invocations). A
+// redelivered message (DequeueCount > 1) skips the sensors an earlier
+// delivery finished (outcome done or empty; OutcomeStore.Outcome).
 //
 // Deadlines: sensors are scored with the invocation's context less a reserve
 // (scoringContext: RecordTimeout, or a tenth of the time left if that is

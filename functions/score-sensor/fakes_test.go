@@ -76,6 +76,7 @@ type memBlobs struct {
 	mu       sync.Mutex
 	blobs    map[string]string
 	metadata map[string]map[string]string
+	puts     int
 	err      error
 }
 
@@ -92,6 +93,7 @@ func (m *memBlobs) PutWithMetadata(_ context.Context, container, name string, da
 		m.blobs = map[string]string{}
 	}
 	m.blobs[container+"/"+name] = string(data)
+	m.puts++
 	if m.metadata == nil {
 		m.metadata = map[string]map[string]string{}
 	}
@@ -122,6 +124,13 @@ func (m *memOutcomes) StartAttempt(_ context.Context, run string, key sensor.Key
 	m.attempts[id]++
 	m.log = append(m.log, id+" running")
 	return m.attempts[id], nil
+}
+
+func (m *memOutcomes) Outcome(_ context.Context, run string, key sensor.Key) (sensor.Outcome, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o, ok := m.last[run+" "+key.String()]
+	return o, ok, nil
 }
 
 func (m *memOutcomes) FinishOutcome(_ context.Context, o sensor.Outcome) error {

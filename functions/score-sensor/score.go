@@ -49,6 +49,9 @@ type OutcomeStore interface {
 	StartAttempt(ctx context.Context, run string, key sensor.Key) (int, error)
 	// FinishOutcome records the end of the current attempt.
 	FinishOutcome(ctx context.Context, o sensor.Outcome) error
+	// Outcome returns the recorded outcome of (run, key); ok is false when
+	// there is none.
+	Outcome(ctx context.Context, run string, key sensor.Key) (o sensor.Outcome, ok bool, err error)
 }
 
 // Config is the function's configuration.
@@ -132,6 +135,7 @@ type Result struct {
 	Done      int    `json:"done"`
 	Empty     int    `json:"empty"`
 	Failed    int    `json:"failed"`
+	Skipped   int    `json:"skipped"` // already done or empty when a redelivery came
 	Rows      int    `json:"rows"`
 	Anomalies int    `json:"anomalies"`
 }
@@ -199,8 +203,15 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 	var errs []error
 	permanent := true
 	for _, e := range job.Sensors {
-		o, st, err := f.scoreOne(sctx, rec, job, e)
 		log := f.cfg.Logger.With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
+		if msg.DequeueCount > 1 {
+			if status, finished := f.finished(sctx, job.Run, e.Key, log); finished {
+				res.Skipped++
+				log.InfoContext(ctx, "skipped sensor: finished by an earlier delivery", "status", status, "dequeue_count", msg.DequeueCount)
+				continue
+			}
+		}
+		o, st, err := f.scoreOne(sctx, rec, job, e)
 		if err != nil {
 			if !isPermanent(err) {
 				permanent = false
@@ -241,6 +252,19 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 		return res, err
 	}
 	return res, nil
+}
+
+// finished reports whether an earlier delivery of the message already
+// finished key in run (outcome done or empty). Its predictions blob is then in
+// place and is not written again, nor its attempt counted. When the outcome
+// cannot be read the sensor is scored again, which rewrites the same bytes.
+func (f *Function) finished(ctx context.Context, run string, key sensor.Key, log *slog.Logger) (string, bool) {
+	o, ok, err := f.outcomes.Outcome(ctx, run, key)
+	if err != nil {
+		log.WarnContext(ctx, "read outcome before a redelivered sensor; scoring it again", "err", err)
+		return "", false
+	}
+	return o.Status, ok && (o.Status == sensor.StatusDone || o.Status == sensor.StatusEmpty)
 }
 
 // DecodeJob parses and validates a score-jobs message body.

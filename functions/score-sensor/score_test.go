@@ -110,9 +110,10 @@ func TestRunGolden(t *testing.T) {
 		t.Errorf("predictions metadata (-want +got):\n%s", diff)
 	}
 
-	// A redelivery rewrites the same bytes and counts a second attempt.
+	// Another message of the same job (a duplicated timer run) rewrites the
+	// same bytes and counts a second attempt.
 	before := fx.blobs.blobs["preds/"+BlobName(runID, k11)]
-	if _, err := fx.f.Run(t.Context(), azfunc.QueueMessage{ID: "m1", DequeueCount: 2, Body: jobBody(t, k11, k12)}); err != nil {
+	if _, err := fx.f.Run(t.Context(), azfunc.QueueMessage{ID: "m2", DequeueCount: 1, Body: jobBody(t, k11, k12)}); err != nil {
 		t.Fatal(err)
 	}
 	if got := fx.blobs.blobs["preds/"+BlobName(runID, k11)]; got != before {

@@ -135,6 +135,15 @@ WHEN NOT MATCHED THEN INSERT (run_id, device, sensor, status, [rows], anomalies,
 
 const outcomeCols = `run_id, device, sensor, status, [rows], anomalies, attempts, duration_ms, blob, model_etag, error, updated_ms`
 
+// Outcome returns the outcome of key in run; ok is false when there is none.
+func (s *Store) Outcome(ctx context.Context, run string, key sensor.Key) (o sensor.Outcome, ok bool, err error) {
+	outs, err := s.outcomes(ctx, `SELECT `+outcomeCols+` FROM outcomes WHERE run_id = ? AND device = ? AND sensor = ?`, run, key.Device, key.Sensor)
+	if err != nil || len(outs) == 0 {
+		return sensor.Outcome{}, false, err
+	}
+	return outs[0], true, nil
+}
+
 // Outcomes returns every outcome of run, ordered by device and sensor.
 func (s *Store) Outcomes(ctx context.Context, run string) ([]sensor.Outcome, error) {
 	return s.outcomes(ctx, `SELECT `+outcomeCols+` FROM outcomes WHERE run_id = ? ORDER BY device, sensor`, run)

@@ -444,6 +444,12 @@ func TestOutcomes(t *testing.T) {
 		if !got[0].Updated.Equal(upd) {
 			t.Errorf("Updated = %s, want %s", got[0].Updated, upd)
 		}
+		if o, ok, err := s.Outcome(ctx, run, k("b")); err != nil || !ok || cmp.Diff(want[1], o, cmpopts.IgnoreFields(sensor.Outcome{}, "Updated")) != "" {
+			t.Errorf("Outcome(b) = %+v, %v, %v; want %+v", o, ok, err, want[1])
+		}
+		if o, ok, err := s.Outcome(ctx, run, k("z")); err != nil || ok {
+			t.Errorf("Outcome(z) = %+v, %v, %v; want none", o, ok, err)
+		}
 
 		sum, err := s.RunSummary(ctx, run)
 		if err != nil {
