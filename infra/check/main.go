@@ -8,7 +8,9 @@
 //   - settings: the function app's app settings against local.settings.sample.json (the handler's
 //     settings) and the connections and %settings% of functions/*/function.json: none missing, none unused;
 //   - roles: every role definition GUID matches the built-in role name it is given;
-//   - secrets: no key, SAS, password or connection string in an app setting, parameter default or output.
+//   - secrets: no key, SAS, password or connection string in an app setting, parameter default or output;
+//   - SQL: infra/sql/app-user.sql grants the app's database user exactly what the migrations and the
+//     store's statements need.
 //
 // Usage (from the repository root): go -C infra/check run . -root ../..
 package main
@@ -97,6 +99,11 @@ func Check(r Repo) (Report, error) {
 	}
 	rep.Problems = append(rep.Problems, ps...)
 	rep.Settings = n
+	ps, err = checkSQLGrants(r.Root)
+	if err != nil {
+		return rep, err
+	}
+	rep.Problems = append(rep.Problems, ps...)
 	rep.Problems = append(rep.Problems, checkRoles(files)...)
 	rep.Problems = append(rep.Problems, checkSecrets(files)...)
 	sort.SliceStable(rep.Problems, func(i, j int) bool {
