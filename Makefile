@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 AZURITE := node_modules/.bin/azurite
-FUNCTIONS := ingest timer-fanout score-sensor backfill run-status
+FUNCTIONS := ingest timer-fanout score-sensor score-poison backfill run-status
 
 .PHONY: all build package zip run test test-race test-short bench fuzz lint fmt tidy-check clean azurite check-infra
 

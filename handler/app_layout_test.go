@@ -21,7 +21,7 @@ var (
 
 // triggerBindings are the binding names routes.go decodes, by function.
 var triggerBindings = map[string][]string{
-	fnIngest: {"events"}, fnTimerFanout: {"timer"}, fnScoreSensor: {"job"},
+	fnIngest: {"events"}, fnTimerFanout: {"timer"}, fnScoreSensor: {"job"}, fnScorePoison: {"job"},
 	fnBackfill: {"req", httpOut}, fnRunStatus: {"req", httpOut},
 }
 

@@ -182,6 +182,11 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			bad(f.name, fmt.Errorf("%q is not a container/queue name (3-63 lowercase letters, digits, single hyphens)", f.v))
 		}
 	}
+	// The host gives a queue a poison queue only when "<queue>-poison" is a
+	// valid name, and score-poison listens there.
+	if s.ScoreQueue.Err == nil && len(c.ScoreQueue) > 63-len("-poison") {
+		bad("SCORE_QUEUE", fmt.Errorf("%q is longer than 56 characters: its poison queue %q would be no valid queue name", c.ScoreQueue, c.ScoreQueue+"-poison"))
+	}
 	if s.FanoutSchedule.Err == nil {
 		if err := (timerfanout.Config{Schedule: c.FanoutSchedule}).Validate(); err != nil {
 			bad("FANOUT_SCHEDULE", err)

@@ -121,6 +121,11 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			name:    "score queue too long for its poison queue",
+			env:     with("SCORE_QUEUE", strings.Repeat("q", 57)),
+			wantErr: []string{`SCORE_QUEUE: "` + strings.Repeat("q", 57) + `" is longer than 56 characters`},
+		},
+		{
 			name:    "sqlserver URL without a host",
 			env:     with("SQL_URL", "sqlserver://?database=db"),
 			wantErr: []string{"SQL_URL: sqlserver url sqlserver:?database=db has no host"},

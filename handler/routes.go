@@ -8,6 +8,7 @@ import (
 	"github.com/batchscore/batchscore/functions/backfill"
 	"github.com/batchscore/batchscore/functions/ingest"
 	runstatus "github.com/batchscore/batchscore/functions/run-status"
+	scorepoison "github.com/batchscore/batchscore/functions/score-poison"
 	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
 	"github.com/batchscore/batchscore/internal/azfunc"
@@ -19,12 +20,13 @@ const (
 	fnIngest      = "ingest"       // eventHubTrigger "events", cardinality many
 	fnTimerFanout = "timer-fanout" // timerTrigger "timer"
 	fnScoreSensor = "score-sensor" // queueTrigger "job"
+	fnScorePoison = "score-poison" // queueTrigger "job" on the poison queue
 	fnBackfill    = "backfill"     // httpTrigger "req" (POST), http output "res"
 	fnRunStatus   = "run-status"   // httpTrigger "req" (GET), http output "res"
 	httpOut       = "res"
 )
 
-var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor, fnBackfill, fnRunStatus}
+var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor, fnScorePoison, fnBackfill, fnRunStatus}
 
 // routes is the handler's whole HTTP surface:
 //
@@ -32,6 +34,7 @@ var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor, fnBackfill,
 //	POST /ingest        Event Hubs batch -> raw blob, rejects blob, readings in SQL
 //	POST /timer-fanout  timer -> one score-jobs message per sensor chunk
 //	POST /score-sensor  score-jobs message -> predictions blobs and outcomes
+//	POST /score-poison  score-jobs-poison message -> its sensors' outcomes poisoned
 //	POST /backfill      HTTP POST {"start","end"} -> fan-out of that window (202)
 //	POST /run-status    HTTP GET ?run=ID -> progress of a run
 //
@@ -96,6 +99,13 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handl
 		return true, nil
 	}
 
+	poison := scorepoison.New(scorepoison.Config{
+		Queue:            cfg.ScoreQueue + "-poison",
+		RejectsContainer: cfg.RejectsContainer,
+		MaxDequeueCount:  cfg.MaxDequeueCount,
+		Logger:           coreLog.With("component", fnScorePoison),
+	}, d.store, d.blobs)
+
 	back := backfill.New(backfill.Config{}, fan)
 	status := runstatus.New(d.store)
 	httpOpts := opts
@@ -138,6 +148,16 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handl
 					return azfunc.Response{}, err
 				}
 				inv.Logger.InfoContext(ctx, "scoring done", "message", m.ID, "dequeue_count", m.DequeueCount, "result", res)
+				return azfunc.Response{}, nil
+			}, opts),
+
+		fnScorePoison: azfunc.Handle(fnScorePoison, azfunc.QueueTrigger("job"),
+			func(ctx context.Context, inv *azfunc.Invocation, m azfunc.QueueMessage) (azfunc.Response, error) {
+				res, err := poison.Run(ctx, m)
+				if err != nil {
+					return azfunc.Response{}, err
+				}
+				inv.Logger.InfoContext(ctx, "poison message handled", "message", m.ID, "dequeue_count", m.DequeueCount, "result", res)
 				return azfunc.Response{}, nil
 			}, opts),
 

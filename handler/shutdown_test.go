@@ -69,16 +69,8 @@ func TestShutdownRecordsInFlightOutcome(t *testing.T) {
 	}
 	defer unlock()
 
-	w := sensor.Window{Start: time.Date(2018, 8, 28, 23, 0, 0, 0, time.UTC), End: time.Date(2018, 8, 29, 0, 0, 0, 0, time.UTC)}
-	job, err := json.Marshal(sensor.Job{Run: w.RunID(), Window: w, Sensors: []sensor.JobEntry{{Key: sensor.Key{Device: "1", Sensor: "1"}, Model: "model_1_1"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := azfunc.NewCall(fnScoreSensor, time.Now())
-	body, _, err := azfunc.NewQueueRequest("job", azfunc.QueueMessage{ID: "m1", DequeueCount: 5, Body: job}, c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, job := job11(t)
+	c, body := queueCall(t, fnScoreSensor, 5, job)
 	req, err := c.NewRequest(t.Context(), h.url, body)
 	if err != nil {
 		t.Fatal(err)
@@ -125,4 +117,72 @@ func TestShutdownRecordsInFlightOutcome(t *testing.T) {
 	if len(outs) != 1 || outs[0].Status != sensor.StatusPoisoned || outs[0].Attempts != 1 {
 		t.Errorf("outcomes after the shutdown %+v, want 1/1 poisoned with attempt 1; stderr %s", outs, h.stderr)
 	}
+}
+
+// TestNotReadyLastDeliveryEndsPoisoned answers the last delivery of a
+// score-sensor message with 503 (set-up not finished: the SQL store cannot be
+// opened, so nothing can be recorded), as the host then moves the message to
+// score-jobs-poison; once set-up succeeds, score-poison receives the message
+// and the sensor ends poisoned instead of without an outcome.
+func TestNotReadyLastDeliveryEndsPoisoned(t *testing.T) {
+	old := readyWait
+	readyWait = 200 * time.Millisecond
+	t.Cleanup(func() { readyWait = old })
+	az := azurite.ForTest(t)
+	dir := filepath.Join(t.TempDir(), "later")
+	h := startHandler(t, map[string]string{
+		"AzureWebJobsStorage": az.ConnectionString(),
+		"SQL_URL":             "sqlite:" + filepath.Join(dir, "batchscore.db"), // the folder does not exist yet
+	})
+	w, job := job11(t)
+	deliver := func(function string, dequeue int64) invocationResult {
+		t.Helper()
+		c, body := queueCall(t, function, dequeue, job)
+		return h.invoke(t, c, body)
+	}
+	if r := deliver(fnScoreSensor, 5); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("last delivery before set-up: %d, want 503", r.status)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.waitReady(t)
+	// The host's copy in the poison queue is a new message: DequeueCount 1.
+	if r := deliver(fnScorePoison, 1); r.status != http.StatusOK {
+		t.Fatalf("score-poison: %d %q; stderr %s", r.status, r.body.Logs, h.stderr)
+	}
+	st, err := sqlstore.Open(t.Context(), "sqlite:"+filepath.Join(dir, "batchscore.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	outs, err := st.Outcomes(t.Context(), w.RunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 1 || outs[0].Status != sensor.StatusPoisoned || !strings.Contains(outs[0].Error, "score-jobs-poison") {
+		t.Errorf("outcomes %+v, want 1/1 poisoned with the reason", outs)
+	}
+}
+
+// job11 returns a score job of sensor 1/1 over one hour of the reference data.
+func job11(t *testing.T) (sensor.Window, []byte) {
+	t.Helper()
+	w := sensor.Window{Start: time.Date(2018, 8, 28, 23, 0, 0, 0, time.UTC), End: time.Date(2018, 8, 29, 0, 0, 0, 0, time.UTC)}
+	job, err := json.Marshal(sensor.Job{Run: w.RunID(), Window: w, Sensors: []sensor.JobEntry{{Key: sensor.Key{Device: "1", Sensor: "1"}, Model: "model_1_1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, job
+}
+
+// queueCall builds the host's request for a delivery of message m1 with body.
+func queueCall(t *testing.T, function string, dequeue int64, body []byte) (azfunc.Call, []byte) {
+	t.Helper()
+	c := azfunc.NewCall(function, time.Now())
+	req, _, err := azfunc.NewQueueRequest("job", azfunc.QueueMessage{ID: "m1", DequeueCount: dequeue, Body: body}, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, req
 }

@@ -133,6 +133,39 @@ WHEN NOT MATCHED THEN INSERT (run_id, device, sensor, status, [rows], anomalies,
 	return nil
 }
 
+// MarkPoisoned records that the message holding key in run reached the poison
+// queue: an outcome that is not final (failed, running, or none at all)
+// becomes poisoned with reason, followed by the last recorded error if there
+// was one; a final one (done, empty, poisoned) is left alone. A new row counts
+// no attempt. It reports whether a row changed, so marking twice is harmless.
+func (s *Store) MarkPoisoned(ctx context.Context, run string, key sensor.Key, reason string) (bool, error) {
+	q := `INSERT INTO outcomes (run_id, device, sensor, status, attempts, error, updated_ms) VALUES (?, ?, ?, ?, 0, ?, ?)
+ON CONFLICT (run_id, device, sensor) DO UPDATE SET status = excluded.status,
+    error = CASE WHEN outcomes.error = '' THEN excluded.error ELSE excluded.error || '; last recorded error: ' || outcomes.error END,
+    updated_ms = excluded.updated_ms
+WHERE outcomes.status NOT IN (?, ?, ?)`
+	if s.d == dialectSQLServer {
+		q = `MERGE outcomes WITH (HOLDLOCK) AS t
+USING (SELECT ? AS run_id, ? AS device, ? AS sensor, ? AS status, ? AS error, CAST(? AS BIGINT) AS u) AS s
+ON t.run_id = s.run_id AND t.device = s.device AND t.sensor = s.sensor
+WHEN MATCHED AND t.status NOT IN (?, ?, ?) THEN UPDATE SET status = s.status,
+    error = CASE WHEN t.error = N'' THEN s.error ELSE s.error + N'; last recorded error: ' + t.error END,
+    updated_ms = s.u
+WHEN NOT MATCHED THEN INSERT (run_id, device, sensor, status, attempts, error, updated_ms)
+    VALUES (s.run_id, s.device, s.sensor, s.status, 0, s.error, s.u);`
+	}
+	res, err := s.w.ExecContext(ctx, s.q(q), run, key.Device, key.Sensor, sensor.StatusPoisoned, reason, time.Now().UnixMilli(),
+		sensor.StatusDone, sensor.StatusEmpty, sensor.StatusPoisoned)
+	if err != nil {
+		return false, fmt.Errorf("mark poisoned %s %s: %w", run, key, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("mark poisoned %s %s: %w", run, key, err)
+	}
+	return n > 0, nil
+}
+
 const outcomeCols = `run_id, device, sensor, status, [rows], anomalies, attempts, duration_ms, blob, model_etag, error, updated_ms`
 
 // Outcome returns the outcome of key in run; ok is false when there is none.

@@ -713,3 +713,59 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 }
+
+// TestMarkPoisoned marks the sensors of a poisoned message: final outcomes
+// (done, empty, poisoned) stay as they are, a failed or running one becomes
+// poisoned keeping its last error, a missing one is created poisoned with no
+// attempt; marking again changes nothing.
+func TestMarkPoisoned(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		run := uniq + "run"
+		k := func(d string) sensor.Key { return sensor.Key{Device: d, Sensor: "1"} }
+		upd := ms(1700000000000)
+		for _, o := range []sensor.Outcome{
+			{Key: k("done"), Status: sensor.StatusDone, Rows: 5, Attempts: 1, Blob: "b", ModelETag: `"0x1"`},
+			{Key: k("empty"), Status: sensor.StatusEmpty, Attempts: 2},
+			{Key: k("failed"), Status: sensor.StatusFailed, Attempts: 4, Error: "read points: db down"},
+			{Key: k("poisoned"), Status: sensor.StatusPoisoned, Attempts: 5, Error: "model blob models/x not found"},
+		} {
+			o.Run, o.Updated = run, upd
+			if err := s.FinishOutcome(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.StartAttempt(ctx, run, k("running")); err != nil {
+			t.Fatal(err)
+		}
+		const reason = "message reached score-jobs-poison"
+		keys := []sensor.Key{k("done"), k("empty"), k("failed"), k("poisoned"), k("running"), k("missing")}
+		want := map[string]bool{"failed": true, "running": true, "missing": true}
+		for round := range 2 {
+			for _, key := range keys {
+				changed, err := s.MarkPoisoned(ctx, run, key, reason)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if changed != (want[key.Device] && round == 0) {
+					t.Errorf("round %d: MarkPoisoned(%s) changed = %v", round, key.Device, changed)
+				}
+			}
+		}
+		got, err := s.Outcomes(ctx, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantOuts := []sensor.Outcome{
+			{Run: run, Key: k("done"), Status: sensor.StatusDone, Rows: 5, Attempts: 1, Blob: "b", ModelETag: `"0x1"`},
+			{Run: run, Key: k("empty"), Status: sensor.StatusEmpty, Attempts: 2},
+			{Run: run, Key: k("failed"), Status: sensor.StatusPoisoned, Attempts: 4, Error: reason + "; last recorded error: read points: db down"},
+			{Run: run, Key: k("missing"), Status: sensor.StatusPoisoned, Attempts: 0, Error: reason},
+			{Run: run, Key: k("poisoned"), Status: sensor.StatusPoisoned, Attempts: 5, Error: "model blob models/x not found"},
+			{Run: run, Key: k("running"), Status: sensor.StatusPoisoned, Attempts: 1, Error: reason},
+		}
+		if d := cmp.Diff(wantOuts, got, cmpopts.IgnoreFields(sensor.Outcome{}, "Updated")); d != "" {
+			t.Errorf("outcomes after MarkPoisoned (-want +got):\n%s", d)
+		}
+	})
+}
