@@ -4,7 +4,7 @@ GO ?= go
 AZURITE := node_modules/.bin/azurite
 FUNCTIONS := ingest timer-fanout score-sensor score-poison backfill run-status
 
-.PHONY: all build package zip run test test-race test-short bench fuzz lint fmt tidy-check clean azurite check-infra
+.PHONY: all build package zip run test test-race test-short bench fuzz lint fmt tidy-check clean azurite check-infra deploy destroy
 
 all: build
 
@@ -31,7 +31,7 @@ package:
 	  mkdir -p dist/$$f && cp functions/$$f/function.json dist/$$f/function.json; done
 	@echo "dist/ ready: cd dist && cp local.settings.sample.json local.settings.json && func start"
 
-# dist.zip is the package Azure runs (zip deploy, WEBSITE_RUN_FROM_PACKAGE=1): host.json, the handler stored
+# dist.zip is the package Azure runs (make deploy: run from a private blob, docs/deploy.md): host.json, the handler stored
 # with its executable bit, <function>/function.json; local.settings*.json and databases are left out.
 zip: package
 	$(GO) run ./cmd/batchscore zip -app dist -out dist.zip
@@ -42,6 +42,15 @@ run: $(AZURITE) package
 test: $(AZURITE) check-infra
 	$(GO) vet ./...
 	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GO) test -count=1 -timeout 15m ./...
+
+# Azure (docs/deploy.md): resource group, Bicep, the package, the models, the SQL user. Needs the az CLI
+# (signed in) and go-sqlcmd; neither runs in CI, where check-infra is what is tested.
+# ENV=dev|prod, RG, LOCATION, MODELS=folder of models (default: the reference's 15 pickles).
+deploy: zip
+	infra/deploy.sh deploy
+
+destroy:
+	infra/deploy.sh destroy
 
 # infra/bicep without the Bicep compiler or Azure: syntax (tree-sitter-bicep), property names (Azure SDK
 # for Go models), app settings vs the handler and function.json, role GUIDs, no secrets. infra/check is a
