@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"github.com/batchscore/batchscore/internal/localhost"
 	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/storage"
 )
 
 // The end-to-end tests run the real chain: the handler built from ./handler,
@@ -278,25 +280,42 @@ func TestE2EPoison(t *testing.T) {
 	if !found {
 		t.Errorf("no outcome recorded for %s", bad)
 	}
-	poison := s.Storage.Queue(localhost.PoisonQueue(ScoreQueue))
-	msgs, err := poison.Peek(ctx, 32)
+	// Both bad messages reach the poison queue, where score-poison takes them:
+	// the job's sensor is already poisoned (left as it is), the invalid body is
+	// set aside in rejects/poison/ unchanged, and the queue drains.
+	poisonQueue := localhost.PoisonQueue(ScoreQueue)
+	var aside []storage.BlobInfo
+	for {
+		ps := s.Host.FunctionStats("score-poison")
+		aside, err = s.Storage.Blobs().List(ctx, RejectsContainer, "poison/"+poisonQueue+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps.Deleted == 2 && len(aside) == 1 {
+			if ps.Failed != 0 {
+				t.Errorf("score-poison failed %d times, want never", ps.Failed)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("score-poison handled %d of 2 messages, %d set aside; want 2 and 1", ps.Deleted, len(aside))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if n, err := s.Storage.Queue(poisonQueue).Count(ctx); err != nil || n != 0 {
+		t.Errorf("poison queue holds %d messages (%v), want 0", n, err)
+	}
+	raw, _, err := s.Storage.Blobs().Get(ctx, RejectsContainer, aside[0].Name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bodies []string
-	for _, m := range msgs {
-		bodies = append(bodies, string(m.Body))
+	var setAside struct{ Body, Reason string }
+	if err := json.Unmarshal(raw, &setAside); err != nil || setAside.Body != `{"run": 42` || !strings.Contains(setAside.Reason, "not a valid score job") {
+		t.Errorf("set-aside blob %s = %s (%v), want the invalid body unchanged with its reason", aside[0].Name, raw, err)
 	}
-	if len(bodies) != 2 {
-		t.Fatalf("poison queue holds %d messages %q, want 2", len(bodies), bodies)
-	}
-	var sawJob, sawGarbage bool
-	for _, b := range bodies {
-		sawGarbage = sawGarbage || b == `{"run": 42`
-		sawJob = sawJob || (strings.Contains(b, `"device":"9"`) && strings.Contains(b, run))
-	}
-	if !sawJob || !sawGarbage {
-		t.Errorf("poison queue = %q, want the job of %s and the invalid body unchanged", bodies, bad)
+	if st := s.Host.FunctionStats(FnScore); st.Poisoned != 2 {
+		t.Errorf("%d messages moved to %s, want 2", st.Poisoned, poisonQueue)
 	}
 	st := s.Host.FunctionStats(FnScore)
 	if want := 2 * hc.Queues.MaxDequeueCount; st.Failed != want {
