@@ -80,6 +80,12 @@ fuzz:
 	    echo "== $$p $$t"; \
 	    $(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s || exit 1; done; done
 
+# The scikit-learn / numpy / joblib model matrix (internal/svm/testdata/versions): one cached venv per
+# version set, from the Python package index. Never needed by the tests, which read the committed files.
+.PHONY: model-matrix
+model-matrix:
+	internal/svm/testdata/versions/make_matrix.sh $(SETS)
+
 lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
