@@ -226,7 +226,7 @@ func TestScoreErrors(t *testing.T) {
 		{name: "empty feature name", args: []string{"-model", model, "-in", "x", "-features", "Value,", "-out", "-"}, want: `score: -features "Value," has an empty column name`, usage: true},
 		{name: "missing model file", args: []string{"-model", "testdata/nope", "-in", "x", "-features", "Value", "-out", "-"}, want: "score: load model: open testdata/nope: no such file or directory"},
 		{name: "not a model", args: []string{"-model", "testdata/readings_1_1.csv", "-in", "x", "-features", "Value", "-out", "-"},
-			want: "score: load model testdata/readings_1_1.csv: svm: not a model file: looks like a CSV text file; supported: scikit-learn pickle, joblib (raw, zlib or gzip), libsvm text model, batchscore JSON"},
+			want: "score: load model testdata/readings_1_1.csv: svm: not a model file: looks like a CSV text file; supported: scikit-learn pickle, joblib (raw or zlib, gzip, bz2, lzma, xz, lz4), libsvm text model, batchscore JSON"},
 		{name: "feature count", args: []string{"-model", model, "-in", "x", "-features", "Value,Sensor", "-out", "-"},
 			want: "score: model testdata/model_1_1 has 1 features, but -features lists 2 column(s) (Value,Sensor)"},
 		{name: "missing input", args: []string{"-model", model, "-in", "testdata/nope.csv", "-features", "Value", "-out", "-"}, want: "score: open testdata/nope.csv: no such file or directory"},
@@ -366,7 +366,7 @@ func TestMainExitStatus(t *testing.T) {
 		{"", 2, `batchscore: no command given; run "batchscore help" (commands: ` + commandNames() + ")\n"},
 		{"score -model testdata/model_1_1", 2, "batchscore: score: -in is required\n"},
 		{"score -model testdata/readings_1_1.csv -in x -features Value -out -", 1,
-			"batchscore: score: load model testdata/readings_1_1.csv: svm: not a model file: looks like a CSV text file; supported: scikit-learn pickle, joblib (raw, zlib or gzip), libsvm text model, batchscore JSON\n"},
+			"batchscore: score: load model testdata/readings_1_1.csv: svm: not a model file: looks like a CSV text file; supported: scikit-learn pickle, joblib (raw or zlib, gzip, bz2, lzma, xz, lz4), libsvm text model, batchscore JSON\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {

@@ -2,13 +2,18 @@ package svm
 
 import (
 	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"compress/zlib"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/batchscore/batchscore/internal/pickle"
+	"github.com/pierrec/lz4/v4"
+	"github.com/ulikunitz/xz"
+	"github.com/ulikunitz/xz/lzma"
 )
 
 // maxJoblibBytes bounds the decompressed size of a joblib file (a guard
@@ -18,20 +23,16 @@ const maxJoblibBytes = pickle.DefaultMaxInput
 // LoadJoblib reads a scikit-learn model saved with joblib.dump (joblib 0.10
 // and later, also sklearn.externals.joblib): uncompressed, where each numpy
 // array's bytes follow its NumpyArrayWrapper in the stream (after an
-// alignment padding since joblib 1.2), or compressed with zlib or gzip
-// (compress=True, 1-9, "zlib", "gzip"). Other compressions are refused with
-// "unsupported compression NAME". The pickle inside is read as LoadPickle
-// reads it, executing nothing. Errors wrap ErrInvalidModel.
+// alignment padding since joblib 1.2), or compressed with any of joblib's
+// compressors: zlib (compress=True, 1-9, "zlib"), gzip, bz2, lzma, xz and
+// lz4. The pickle inside is read as LoadPickle reads it, executing nothing.
+// Errors wrap ErrInvalidModel.
 func LoadJoblib(data []byte) (*Model, error) {
 	raw, err := joblibDecompress(data)
 	if err != nil {
 		return nil, fmt.Errorf("%w: joblib: %w", ErrInvalidModel, err)
 	}
-	v, err := pickle.Load(raw, pickle.Options{Allow: allowGlobal, OnBuild: joblibHook})
-	if err != nil {
-		return nil, pickleError(err)
-	}
-	return modelFromTree(v)
+	return loadPickleTree(raw)
 }
 
 // joblibDecompress returns the pickle stream of a joblib file.
@@ -41,26 +42,146 @@ func joblibDecompress(data []byte) ([]byte, error) {
 		return nil, errors.New("empty file")
 	case bytes.HasPrefix(data, []byte("ZF")):
 		return nil, errors.New("unsupported compression: the joblib < 0.10 \"ZF\" format")
-	case data[0] == 0x78: // zlib (joblib's BinaryZlibFile writes a zlib stream)
-		zr, err := zlib.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("zlib: %w", err)
+	case data[0] == 0x78 && !isZlib(data):
+		return nil, errors.New("zlib: invalid header")
+	}
+	r, name, err := decompressor(data)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		for _, c := range compressions {
+			if bytes.HasPrefix(data, c.magic) {
+				return nil, fmt.Errorf("unsupported compression %s (supported: %s)", c.name, supportedCompressions)
+			}
 		}
-		return readLimited(zr, "zlib", maxJoblibBytes)
+		return data, nil
+	}
+	return readLimited(r, name, maxJoblibBytes)
+}
+
+// supportedCompressions are the compressions decompressor reads: all that
+// joblib writes (joblib/compressor.py).
+const supportedCompressions = "zlib, gzip, bz2, lzma, xz, lz4"
+
+// maxDictBytes bounds the dictionary an lzma or xz stream may ask for: 64 MiB
+// is what xz's strongest preset (-9, joblib's compress=("xz", 9)) uses.
+const maxDictBytes = 64 << 20
+
+// compressionOf names the joblib compression whose magic number data starts
+// with, or returns "".
+func compressionOf(data []byte) string {
+	switch {
+	case isZlib(data): // joblib's BinaryZlibFile writes a zlib stream
+		return "zlib"
 	case bytes.HasPrefix(data, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		return readLimited(zr, "gzip", maxJoblibBytes)
+		return "gzip"
+	case bytes.HasPrefix(data, []byte("BZh")):
+		return "bz2"
+	case bytes.HasPrefix(data, xzMagic):
+		return "xz"
+	case bytes.HasPrefix(data, []byte{0x5d, 0x00, 0x00}): // the .lzma ("alone") header joblib writes
+		return "lzma"
+	case bytes.HasPrefix(data, []byte{0x04, 0x22, 0x4d, 0x18}): // an LZ4 frame
+		return "lz4"
 	}
-	// joblib also writes bz2, xz, lzma and lz4 (joblib/compressor.py).
-	for _, c := range compressions {
-		if bytes.HasPrefix(data, c.magic) {
-			return nil, fmt.Errorf("unsupported compression %s (supported: none, zlib, gzip)", c.name)
+	return ""
+}
+
+// decompressor returns a reader of the decompressed bytes of data and the
+// compression's name (see compressionOf), or a nil reader when data does not
+// start like a compressed stream it reads.
+func decompressor(data []byte) (io.Reader, string, error) {
+	br := bytes.NewReader(data)
+	var (
+		r    io.Reader
+		err  error
+		name = compressionOf(data)
+	)
+	switch name {
+	case "zlib":
+		r, err = zlib.NewReader(br)
+	case "gzip":
+		r, err = gzip.NewReader(br)
+	case "bz2":
+		r = bzip2.NewReader(br)
+	case "xz":
+		if err = checkXZDict(data); err == nil {
+			r, err = xz.ReaderConfig{SingleStream: true}.NewReader(br)
+		}
+	case "lzma":
+		r, err = lzma.ReaderConfig{DictCap: maxDictBytes}.NewReader(br)
+	case "lz4":
+		r = lz4.NewReader(br)
+	default:
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, name, fmt.Errorf("%s: %w", name, err)
+	}
+	return r, name, nil
+}
+
+// isZlib reports whether data starts with a zlib header: 0x78 (deflate, 32
+// KiB window) and a 16-bit header that is a multiple of 31 (RFC 1950).
+func isZlib(data []byte) bool {
+	return len(data) >= 2 && data[0] == 0x78 && (uint16(data[0])<<8|uint16(data[1]))%31 == 0
+}
+
+var xzMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+
+// checkXZDict refuses an xz stream whose first block asks for an LZMA2
+// dictionary over maxDictBytes: the xz reader allocates the dictionary the
+// block header names (up to 4 GiB) before reading any data. Python's lzma
+// module, which joblib uses, writes one block.
+func checkXZDict(data []byte) error {
+	const streamHeader = 12
+	if len(data) < streamHeader+2 {
+		return errors.New("truncated stream header")
+	}
+	if data[streamHeader] == 0 {
+		return nil // no block: an empty stream's index
+	}
+	size := (int(data[streamHeader]) + 1) * 4
+	if len(data) < streamHeader+size {
+		return errors.New("truncated block header")
+	}
+	h := data[streamHeader+1 : streamHeader+size]
+	flags := h[0]
+	h = h[1:]
+	varint := func() (uint64, bool) {
+		v, n := binary.Uvarint(h)
+		if n <= 0 {
+			return 0, false
+		}
+		h = h[n:]
+		return v, true
+	}
+	for _, present := range []bool{flags&0x40 != 0, flags&0x80 != 0} { // compressed, uncompressed size
+		if present {
+			if _, ok := varint(); !ok {
+				return errors.New("bad block header")
+			}
 		}
 	}
-	return data, nil
+	for range int(flags&3) + 1 {
+		id, ok1 := varint()
+		n, ok2 := varint()
+		if !ok1 || !ok2 || n > uint64(len(h)) {
+			return errors.New("bad block header")
+		}
+		if id == 0x21 && n == 1 { // LZMA2: one byte encodes the dictionary size
+			dict, err := lzma.DecodeDictCap(h[0])
+			if err != nil {
+				return fmt.Errorf("bad dictionary size: %w", err)
+			}
+			if dict > maxDictBytes {
+				return fmt.Errorf("dictionary of %d bytes is over the limit of %d", dict, maxDictBytes)
+			}
+		}
+		h = h[n:]
+	}
+	return nil
 }
 
 // readLimited decompresses at most limit bytes.

@@ -2,8 +2,6 @@ package svm
 
 import (
 	"bytes"
-	"compress/gzip"
-	"compress/zlib"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +17,7 @@ import (
 var ErrUnknownFormat = errors.New("svm: not a model file")
 
 // supported names the formats Load reads, for its error messages.
-const supported = "supported: scikit-learn pickle, joblib (raw, zlib or gzip), libsvm text model, batchscore JSON"
+const supported = "supported: scikit-learn pickle, joblib (raw or " + supportedCompressions + "), libsvm text model, batchscore JSON"
 
 // Format is a model file format as Load detects it from the first bytes.
 type Format int
@@ -129,20 +127,12 @@ var maxModelFileBytes = MaxModelBytes
 // maxTextModelBytes bounds the decompressed size of a compressed text model.
 const maxTextModelBytes = 1 << 30
 
-// compressedText returns the decompressed bytes of a gzip or zlib stream
+// compressedText returns the decompressed bytes of a compressed stream
 // that holds a text model (libsvm or JSON), or nil if the stream holds
 // anything else or is not readable (LoadJoblib then reports it).
 func compressedText(data []byte) ([]byte, error) {
-	var (
-		zr  io.Reader
-		err error
-	)
-	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
-		zr, err = gzip.NewReader(bytes.NewReader(data))
-	} else {
-		zr, err = zlib.NewReader(bytes.NewReader(data))
-	}
-	if err != nil {
+	zr, _, err := decompressor(data)
+	if err != nil || zr == nil {
 		return nil, nil
 	}
 	head := make([]byte, 512)
@@ -164,15 +154,12 @@ func compressedText(data []byte) ([]byte, error) {
 // utf8BOM is the UTF-8 byte order mark some editors put before text.
 var utf8BOM = []byte("\xef\xbb\xbf")
 
-// compressions are the magic numbers of compressed streams Load refuses.
+// compressions are the magic numbers of compressed streams Load refuses
+// (none of them is a joblib compression).
 var compressions = []struct {
 	magic []byte
 	name  string
 }{
-	{[]byte{0xfd, '7', 'z', 'X', 'Z', 0x00}, "xz"},
-	{[]byte{0x5d, 0x00, 0x00}, "lzma"},
-	{[]byte("BZh"), "bz2"},
-	{[]byte{0x04, 0x22, 0x4d, 0x18}, "lz4"},
 	{[]byte{0x28, 0xb5, 0x2f, 0xfd}, "zstd"},
 	{[]byte("PK\x03\x04"), "zip"},
 	{[]byte("7z\xbc\xaf\x27\x1c"), "7z"},
@@ -191,12 +178,11 @@ func Detect(data []byte) (Format, error) {
 			return FormatJoblib, nil
 		}
 		return FormatPickle, nil
-	case len(data) >= 2 && data[0] == 0x78 && (uint16(data[0])<<8|uint16(data[1]))%31 == 0:
-		return FormatJoblib, nil // zlib (RFC 1950: the 16-bit header is a multiple of 31)
-	case len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b:
-		return FormatJoblib, nil // gzip
 	case bytes.HasPrefix(data, []byte("ZF0x")):
 		return FormatJoblib, nil // joblib < 0.10 compressed file
+	}
+	if compressionOf(data) != "" {
+		return FormatJoblib, nil // zlib, gzip, bz2, xz, lzma or lz4 (joblib's compressions)
 	}
 	for _, c := range compressions {
 		if bytes.HasPrefix(data, c.magic) {

@@ -113,7 +113,7 @@ func TestLoadDispatch(t *testing.T) {
 }
 
 // TestLoadWhitespaceAndBOM: text formats may start with white space and a
-// UTF-8 byte order mark, and may be gzip or zlib compressed.
+// UTF-8 byte order mark, and may be compressed (gzip, zlib, bz2, xz, lzma, lz4).
 func TestLoadWhitespaceAndBOM(t *testing.T) {
 	js, err := os.ReadFile(filepath.Join("testdata", "json", "linear.json"))
 	if err != nil {
@@ -123,15 +123,34 @@ func TestLoadWhitespaceAndBOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, data := range map[string][]byte{
+	cases := map[string][]byte{
 		"json with BOM":      append([]byte("\xef\xbb\xbf\n "), js...),
 		"libsvm after lines": append([]byte("\n\n"), lib...),
 		"gzip json":          gzipBytes(t, js),
 		"zlib libsvm":        zlibBytes(t, lib),
-	} {
+	}
+	// The same libsvm model compressed by bzip2, xz, xz --format=lzma and lz4.
+	for _, ext := range []string{"bz2", "xz", "lzma", "lz4"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "libsvm", "compressed", "rbf_f2_nu0.1_g0.5.model."+ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases[ext+" libsvm"] = data
+	}
+	plain, err := Load(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
-			if _, err := Load(data); err != nil {
-				t.Error(err)
+			m, err := Load(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(name, " libsvm") {
+				if diff := cmp.Diff(plain.Params(), m.Params()); diff != "" {
+					t.Errorf("Params differ from the uncompressed file's (-want +got):\n%s", diff)
+				}
 			}
 		})
 	}
@@ -179,7 +198,7 @@ func TestLoadErrorsGolden(t *testing.T) {
 }
 
 func TestDetectUnknownWrapsSentinel(t *testing.T) {
-	for _, data := range [][]byte{nil, []byte("a,b\n1,2\n"), {0xfd, '7', 'z', 'X', 'Z', 0}, []byte("\x00\x01")} {
+	for _, data := range [][]byte{nil, []byte("a,b\n1,2\n"), {0x28, 0xb5, 0x2f, 0xfd, 0}, []byte("\x00\x01")} {
 		if _, err := Load(data); !errors.Is(err, ErrUnknownFormat) {
 			t.Errorf("Load(%q) error %v does not wrap ErrUnknownFormat", data, err)
 		}
@@ -318,7 +337,7 @@ func ExampleLoad() {
 	// Output:
 	// [1 1]: decision 0.5, anomaly false
 	// [0 0]: decision -0.5, anomaly true
-	// svm: not a model file: looks like a CSV text file; supported: scikit-learn pickle, joblib (raw, zlib or gzip), libsvm text model, batchscore JSON
+	// svm: not a model file: looks like a CSV text file; supported: scikit-learn pickle, joblib (raw or zlib, gzip, bz2, lzma, xz, lz4), libsvm text model, batchscore JSON
 }
 
 func ExampleWriteJSON() {
@@ -338,10 +357,14 @@ func ExampleWriteJSON() {
 	// "intercept":-0.5}
 }
 
-func gzipBytes(t *testing.T, data []byte) []byte {
+// compressed returns data written through the compressor newWriter makes.
+func compressed[W io.WriteCloser](t *testing.T, data []byte, newWriter func(io.Writer) (W, error)) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
+	w, err := newWriter(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
 	w.Write(data)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -349,15 +372,12 @@ func gzipBytes(t *testing.T, data []byte) []byte {
 	return b.Bytes()
 }
 
+func gzipBytes(t *testing.T, data []byte) []byte {
+	return compressed(t, data, func(w io.Writer) (*gzip.Writer, error) { return gzip.NewWriter(w), nil })
+}
+
 func zlibBytes(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	w := zlib.NewWriter(&b)
-	w.Write(data)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return compressed(t, data, func(w io.Writer) (*zlib.Writer, error) { return zlib.NewWriter(w), nil })
 }
 
 // TestLoadErrorsClassified: every error Load gives for the files of

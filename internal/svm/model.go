@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -83,6 +84,11 @@ type Params struct {
 	ScalerMean []float64
 	// ScalerScale, if not nil, divides each centred row (one value per feature).
 	ScalerScale []float64
+
+	// FeatureNames, if not nil, names the features in order (what
+	// scikit-learn keeps in feature_names_in_ when a model is fitted on a
+	// pandas DataFrame). It does not change the decision.
+	FeatureNames []string
 }
 
 // Model is a validated one-class SVM, ready to score. It is immutable, so one
@@ -211,6 +217,9 @@ func validate(p Params) error {
 			}
 		}
 	}
+	if p.FeatureNames != nil && len(p.FeatureNames) != nf {
+		return fmt.Errorf("%d feature names for %d features", len(p.FeatureNames), nf)
+	}
 	return nil
 }
 
@@ -232,6 +241,7 @@ func cloneParams(p Params) Params {
 	q.DualCoef = cloneFloats(p.DualCoef)
 	q.ScalerMean = cloneFloats(p.ScalerMean)
 	q.ScalerScale = cloneFloats(p.ScalerScale)
+	q.FeatureNames = slices.Clone(p.FeatureNames)
 	return q
 }
 
@@ -241,6 +251,10 @@ func (m *Model) Params() Params { return cloneParams(m.p) }
 
 // NFeatures returns the number of features a row must have.
 func (m *Model) NFeatures() int { return m.nf }
+
+// FeatureNames returns the names of the features in order, or nil when the
+// model file carries none (see Params.FeatureNames).
+func (m *Model) FeatureNames() []string { return slices.Clone(m.p.FeatureNames) }
 
 // NSupport returns the number of support vectors.
 func (m *Model) NSupport() int { return m.nsv }

@@ -64,13 +64,103 @@ func LoadPickle(data []byte) (*Model, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: empty pickle; %s", ErrInvalidModel, supportedSklearn)
 	}
-	// joblibHook also reads joblib's array wrappers, should an uncompressed
-	// joblib file be given here.
+	return loadPickleTree(data)
+}
+
+// loadPickleTree reads the model of a pickle stream (joblibHook also reads
+// joblib's array wrappers, should an uncompressed joblib file be given to
+// LoadPickle).
+//
+// An error names the scikit-learn version that wrote the file when the file
+// records one (every estimator's state holds _sklearn_version since
+// scikit-learn 0.18), so that a refused class from a newer release says so.
+func loadPickleTree(data []byte) (*Model, error) {
 	v, err := pickle.Load(data, pickle.Options{Allow: allowGlobal, OnBuild: joblibHook})
 	if err != nil {
+		var ge *pickle.GlobalError
+		if errors.As(err, &ge) {
+			// Read the stream again, only to find the version: names
+			// are never imported or called, so allowing all of them
+			// here only labels more nodes.
+			all, _ := pickle.Load(data, pickle.Options{Allow: func(pickle.Global) bool { return true }, OnBuild: joblibHook})
+			return nil, withVersion(pickleError(err), sklearnVersion(all))
+		}
 		return nil, pickleError(err)
 	}
-	return modelFromTree(v)
+	m, err := modelFromTree(v)
+	if err != nil {
+		return nil, withVersion(err, sklearnVersion(v))
+	}
+	return m, nil
+}
+
+// withVersion adds the scikit-learn version that wrote a file to an error
+// about it, when the version is known.
+func withVersion(err error, version string) error {
+	if version == "" {
+		return err
+	}
+	return fmt.Errorf("%w (file written by scikit-learn %s)", err, version)
+}
+
+// maxVersionVisits bounds the nodes sklearnVersion looks at.
+const maxVersionVisits = 100000
+
+// sklearnVersion returns the _sklearn_version the first estimator of the
+// tree records (breadth first: the outermost one), or "".
+func sklearnVersion(root pickle.Value) string {
+	seen := make(map[any]bool)
+	queue := []pickle.Value{root}
+	for n := 0; len(queue) > 0 && n < maxVersionVisits; n++ {
+		v := queue[0]
+		queue = queue[1:]
+		switch x := v.(type) {
+		case *pickle.Object:
+			if seen[x] {
+				continue
+			}
+			seen[x] = true
+			if st, ok := x.State.(*pickle.Dict); ok {
+				if ver, ok := st.Get("_sklearn_version"); ok {
+					if s, ok := asString(ver); ok && isVersion(s) {
+						return s
+					}
+				}
+			}
+			queue = append(queue, x.State)
+			queue = append(queue, x.Args...)
+			queue = append(queue, x.ListItems...)
+		case *pickle.Dict:
+			if seen[x] {
+				continue
+			}
+			seen[x] = true
+			queue = append(queue, x.Values...)
+		case *pickle.List:
+			if seen[x] {
+				continue
+			}
+			seen[x] = true
+			queue = append(queue, x.Items...)
+		case pickle.Tuple:
+			queue = append(queue, x...)
+		}
+	}
+	return ""
+}
+
+// isVersion reports whether s looks like a version number (so that a
+// hostile file cannot put any text into an error message).
+func isVersion(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c == '.' || c == '+' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // pickleError turns a pickle machine error into this package's one-line
@@ -213,6 +303,14 @@ func pipelineParams(o *pickle.Object) (Params, error) {
 		p.ScalerMean, p.ScalerScale, err = scalerParams(steps[0])
 		if err != nil {
 			return Params{}, err
+		}
+		// The Pipeline's input columns are its first step's.
+		names, err := featureNames(steps[0])
+		if err != nil {
+			return Params{}, err
+		}
+		if names != nil {
+			p.FeatureNames = names
 		}
 		return p, nil
 	}
@@ -386,5 +484,26 @@ func oneClassParams(o *pickle.Object) (Params, error) {
 	} else {
 		return Params{}, errors.New("OneClassSVM has no intercept_")
 	}
+	if p.FeatureNames, err = featureNames(o); err != nil {
+		return Params{}, err
+	}
 	return p, nil
+}
+
+// featureNames reads an estimator's feature_names_in_ (scikit-learn 1.0 and
+// later keep it when fitted on a pandas DataFrame): nil when absent.
+func featureNames(o *pickle.Object) ([]string, error) {
+	st, err := stateDict(o)
+	if err != nil {
+		return nil, err
+	}
+	v, ok := st.Get("feature_names_in_")
+	if !ok || v == nil {
+		return nil, nil
+	}
+	names, err := toStrings(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s feature_names_in_: %w", o.Callable, err)
+	}
+	return names, nil
 }

@@ -106,7 +106,7 @@ func TestDeeplyNestedPickle(t *testing.T) {
 	}
 	// One level of nesting is read, and refused as what it is.
 	shallow := slices.Concat(data[:at], []byte{'N', 0x85}, data[at+2:])
-	if _, err = LoadPickle(shallow); err == nil || !strings.HasSuffix(err.Error(), "OneClassSVM degree is a tuple") {
+	if _, err = LoadPickle(shallow); err == nil || !strings.Contains(err.Error(), "OneClassSVM degree is a tuple") {
 		t.Fatalf("error %v, want the degree refused as a tuple", err)
 	}
 }

@@ -35,6 +35,7 @@ type rawArray struct {
 	dt      dtype
 	fortran bool
 	raw     []byte
+	objects []pickle.Value // the items of an array of Python objects (dtype 'O')
 }
 
 // ndarray is a decoded numeric array, in C (row-major) order.
@@ -234,7 +235,12 @@ func locateArray(v pickle.Value) (*rawArray, error) {
 			}
 		}
 		if dt.kind == 'O' {
-			return &rawArray{shape: shape, dt: dt, fortran: fortran}, nil
+			// The items are pickled as a list of Python objects.
+			items, ok := st[3].(*pickle.List)
+			if !ok {
+				return nil, fmt.Errorf("object array data is %s, not a list", pickle.TypeName(st[3]))
+			}
+			return &rawArray{shape: shape, dt: dt, fortran: fortran, objects: items.Items}, nil
 		}
 		raw, ok := st[3].([]byte)
 		if !ok {
@@ -378,6 +384,30 @@ func scalarValue(o *pickle.Object) (float64, error) {
 		return 0, err
 	}
 	return a.data[0], nil
+}
+
+// toStrings reads a one-dimensional numpy array of Python str objects, as
+// scikit-learn keeps feature_names_in_.
+func toStrings(v pickle.Value) ([]string, error) {
+	r, err := locateArray(v)
+	if err != nil {
+		return nil, err
+	}
+	if r.dt.kind != 'O' {
+		return nil, fmt.Errorf("array of dtype %s, not of str objects", r.dt.descr)
+	}
+	if len(r.shape) != 1 || r.shape[0] != len(r.objects) {
+		return nil, fmt.Errorf("object array of shape %v holds %d items, want one dimension", r.shape, len(r.objects))
+	}
+	out := make([]string, len(r.objects))
+	for i, o := range r.objects {
+		s, ok := asString(o)
+		if !ok {
+			return nil, fmt.Errorf("item %d is %s, not a str", i, describe(o))
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
 // toFloat reads a Python number, a numpy scalar, or an array of one element.

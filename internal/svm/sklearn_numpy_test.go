@@ -36,6 +36,14 @@ func npReconstruct(shape pickle.Tuple, dt *pickle.Object, fortran bool, raw []by
 	}
 }
 
+// objectArray is a pickled numpy array of Python objects: its items come as
+// a list where a numeric array has its bytes.
+func objectArray(shape pickle.Tuple, items *pickle.List) *pickle.Object {
+	o := npReconstruct(shape, npDtype("O8", "|"), false, nil)
+	o.State.(pickle.Tuple)[4] = items
+	return o
+}
+
 func le64(vs ...float64) []byte {
 	var b []byte
 	for _, v := range vs {
@@ -122,7 +130,8 @@ func TestDecodeArrayErrors(t *testing.T) {
 		{"float16", npReconstruct(npShape(1), npDtype("f2", "<"), false, []byte{0, 0}), `unsupported dtype "f2"`},
 		{"unicode", npReconstruct(npShape(1), npDtype("U8", "<"), false, nil), `unsupported dtype "U8"`},
 		{"structured", npReconstruct(npShape(1), structured, false, nil), `structured dtype "V16" is not supported`},
-		{"objects", npReconstruct(npShape(1), npDtype("O8", "|"), false, nil), "arrays of Python objects are not supported"},
+		{"objects", objectArray(npShape(1), &pickle.List{Items: []pickle.Value{1.5}}), "arrays of Python objects are not supported"},
+		{"objects not in a list", npReconstruct(npShape(1), npDtype("O8", "|"), false, nil), "object array data is bytes, not a list"},
 		{"bad byte order", npReconstruct(npShape(1), npDtype("f8", "?"), false, le64(1)), `dtype byte order "?"`},
 		{"matrix subclass", &pickle.Object{
 			Callable: pickle.Global{Module: "numpy.core.multiarray", Name: "_reconstruct"},
