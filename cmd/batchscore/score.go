@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 	"github.com/batchscore/batchscore/internal/svm"
 )
 
-const scoreUsage = `usage: batchscore score -model FILE -in CSV -features COL[,COL...] -out CSV
+const scoreUsage = `usage: batchscore score -model FILE -in CSV [-features COL[,COL...]] -out CSV
 
 Scores every row of a CSV file (with a header row) with a one-class SVM model
 and writes the rows again, unchanged, with two more columns: decision (the
@@ -28,7 +29,10 @@ and anomaly (1 when decision <= 0, else 0).
 
 The model may be a scikit-learn pickle, a joblib file, a libsvm text model
 or a batchscore JSON model: the format is detected from the file's bytes.
--features names the input columns, in the model's feature order.
+-features names the input columns, in the model's feature order. A model
+fitted on a pandas DataFrame names its columns itself (feature_names_in_):
+then -features may be left out, and if given it must list exactly those
+names in that order.
 
 flags:
 `
@@ -42,7 +46,7 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		modelPath = fs.String("model", "", "model `file` (format detected from its bytes)")
 		inPath    = fs.String("in", "", "input CSV `file` with a header row ('-' for standard input)")
-		features  = fs.String("features", "", "comma-separated feature `columns`, in the model's feature order")
+		features  = fs.String("features", "", "comma-separated feature `columns`, in the model's feature order (default: the names the model keeps)")
 		outPath   = fs.String("out", "", "output CSV `file` ('-' for standard output)")
 		workers   = fs.Int("workers", runtime.GOMAXPROCS(0), "scoring goroutines for large blocks")
 		quiet     = fs.Bool("q", false, "do not print the summary line to standard error")
@@ -55,18 +59,19 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{errors.New("score: -model is required")}
 	case *inPath == "":
 		return usageError{errors.New("score: -in is required")}
-	case *features == "":
-		return usageError{errors.New("score: -features is required")}
 	case *outPath == "":
 		return usageError{errors.New("score: -out is required (use - for standard output)")}
 	case *workers < 1:
 		return usageError{fmt.Errorf("score: -workers %d must be at least 1", *workers)}
 	}
-	cols := strings.Split(*features, ",")
-	for i, c := range cols {
-		cols[i] = strings.TrimSpace(c)
-		if cols[i] == "" {
-			return usageError{fmt.Errorf("score: -features %q has an empty column name", *features)}
+	var cols []string
+	if *features != "" {
+		cols = strings.Split(*features, ",")
+		for i, c := range cols {
+			cols[i] = strings.TrimSpace(c)
+			if cols[i] == "" {
+				return usageError{fmt.Errorf("score: -features %q has an empty column name", *features)}
+			}
 		}
 	}
 
@@ -75,9 +80,8 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	if m.NFeatures() != len(cols) {
-		return fmt.Errorf("score: model %s has %d features, but -features lists %d column(s) (%s)",
-			*modelPath, m.NFeatures(), len(cols), strings.Join(cols, ","))
+	if cols, err = featureColumns(m, *modelPath, cols); err != nil {
+		return err
 	}
 
 	in, inName := io.Reader(os.Stdin), "standard input"
@@ -105,6 +109,26 @@ func runScore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "batchscore score: %d rows, %d anomalies, %s\n", st.rows, st.anomalies, time.Since(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// featureColumns returns the CSV columns to score: cols as -features gave
+// them, checked against the model, or the model's own feature names when
+// -features was left out.
+func featureColumns(m *svm.Model, modelPath string, cols []string) ([]string, error) {
+	names := m.FeatureNames()
+	switch {
+	case cols == nil && names == nil:
+		return nil, usageError{fmt.Errorf("score: -features is required: model %s names no features", modelPath)}
+	case cols == nil:
+		return names, nil
+	case names != nil && !slices.Equal(cols, names):
+		return nil, fmt.Errorf("score: -features lists %s, but model %s was fitted on the columns %s, in that order (leave -features out to use them)",
+			strings.Join(cols, ","), modelPath, strings.Join(names, ","))
+	case m.NFeatures() != len(cols):
+		return nil, fmt.Errorf("score: model %s has %d features, but -features lists %d column(s) (%s)",
+			modelPath, m.NFeatures(), len(cols), strings.Join(cols, ","))
+	}
+	return cols, nil
 }
 
 // writeFileAtomic writes path through a temporary file in the same folder,

@@ -192,6 +192,40 @@ func TestScoreLargeRandom(t *testing.T) {
 	}
 }
 
+// TestScoreFeatureNames scores with a model fitted on a pandas DataFrame
+// (scikit-learn 1.5.2, numpy 2.1.3; internal/svm/testdata/versions): the
+// CSV's columns are in another order, with others between them, and the
+// model's feature_names_in_ picks them, with or without -features.
+func TestScoreFeatureNames(t *testing.T) {
+	for _, features := range [][]string{nil, {"-features", "temperature,pressure,flow,level"}} {
+		t.Run(fmt.Sprint(features), func(t *testing.T) {
+			var stdout bytes.Buffer
+			args := slices.Concat([]string{"score", "-q", "-model", filepath.Join("testdata", "frame4.joblib"),
+				"-in", filepath.Join("testdata", "frame4.csv"), "-out", "-"}, features)
+			if err := run(t.Context(), args, &stdout, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			recs := readCSV(t, stdout.Bytes())
+			if diff := cmp.Diff([]string{"id", "level", "flow", "sklearn_decision", "temperature", "pressure", "decision", "anomaly"}, recs[0]); diff != "" {
+				t.Fatalf("header (-want +got):\n%s", diff)
+			}
+			if len(recs) != 7 {
+				t.Fatalf("%d records, want a header and 6 rows", len(recs))
+			}
+			for _, r := range recs[1:] {
+				want, _ := strconv.ParseFloat(r[3], 64)
+				got, _ := strconv.ParseFloat(r[6], 64)
+				if math.Abs(got-want) > 1e-12*math.Abs(want) {
+					t.Errorf("row %s: decision %v, scikit-learn %v", r[0], got, want)
+				}
+				if anomaly := map[bool]string{true: "1", false: "0"}[want <= 0]; r[7] != anomaly {
+					t.Errorf("row %s: anomaly %s, want %s", r[0], r[7], anomaly)
+				}
+			}
+		})
+	}
+}
+
 func TestScoreHeaderOnly(t *testing.T) {
 	dir := t.TempDir()
 	ip := filepath.Join(dir, "in.csv")
@@ -219,7 +253,7 @@ func TestScoreErrors(t *testing.T) {
 	}{
 		{name: "no flags", args: []string{}, want: "score: -model is required", usage: true},
 		{name: "no in", args: []string{"-model", model}, want: "score: -in is required", usage: true},
-		{name: "no features", args: []string{"-model", model, "-in", "x"}, want: "score: -features is required", usage: true},
+		{name: "no features", args: []string{"-model", model, "-in", "x", "-out", "-"}, want: "score: -features is required: model testdata/model_1_1 names no features", usage: true},
 		{name: "no out", args: []string{"-model", model, "-in", "x", "-features", "Value"}, want: "score: -out is required (use - for standard output)", usage: true},
 		{name: "unknown flag", args: []string{"-modle", model}, want: "score: flag provided but not defined: -modle", usage: true},
 		{name: "extra argument", args: []string{"-model", model, "stray"}, want: `score: unexpected argument "stray"`, usage: true},
@@ -243,6 +277,13 @@ func TestScoreErrors(t *testing.T) {
 		{name: "open quote", input: "TS,Value\n1,\"2\n", args: []string{"-features", "Value"}, want: `score: IN: line 2: extraneous or missing " in quoted field`},
 		{name: "quote then text", input: "TS,Value\n1,\"2\"x\n", args: []string{"-features", "Value"}, want: `score: IN: line 2: extraneous or missing " in quoted field`},
 		{name: "header bare quote", input: "TS,Va\"lue\n", args: []string{"-features", "Value"}, want: `score: IN: line 1: bare " in non-quoted field`},
+		{name: "features in another order than the model's", args: []string{"-model", "testdata/frame4.joblib", "-in", "x", "-features", "pressure,temperature,flow,level", "-out", "-"},
+			want: "score: -features lists pressure,temperature,flow,level, but model testdata/frame4.joblib was fitted on the columns temperature,pressure,flow,level, in that order (leave -features out to use them)"},
+		{name: "features the model does not name", args: []string{"-model", "testdata/frame4.joblib", "-in", "x", "-features", "a,b,c,d", "-out", "-"},
+			want: "score: -features lists a,b,c,d, but model testdata/frame4.joblib was fitted on the columns temperature,pressure,flow,level, in that order (leave -features out to use them)"},
+		{name: "fewer features than the model names", args: []string{"-model", "testdata/frame4.joblib", "-in", "x", "-features", "temperature", "-out", "-"},
+			want: "score: -features lists temperature, but model testdata/frame4.joblib was fitted on the columns temperature,pressure,flow,level, in that order (leave -features out to use them)"},
+		{name: "model's column missing", input: "temperature,pressure,flow\n1,2,3\n", args: []string{"-model", "testdata/frame4.joblib"}, want: `score: IN: no column "level" in the header (columns: "temperature", "pressure", "flow")`},
 		{name: "feature twice", input: "TS,Value\n1,2\n", args: []string{"-model", "testdata/twofeatures.json", "-features", "Value,Value"}, want: `score: IN: -features names column "Value" twice`},
 	}
 	for _, tt := range tests {
