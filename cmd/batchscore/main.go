@@ -35,6 +35,7 @@ var commands = []command{
 	{"run", "run the whole pipeline on this machine (Azurite, SQLite, the handler)", runLocal},
 	{"status", "show the progress of a scoring run from the SQL store", runStatus},
 	{"zip", "pack the app folder (make package) into the zip Azure runs from", runZip},
+	{"simulate", "simulate devices sending readings to Event Hubs (and/or to a CSV that run replays)", runSimulate},
 }
 
 // usageError marks an error in the command line (exit status 2).

@@ -11,64 +11,34 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/storage"
 )
 
-// TestZipPackage lays out dist/ as `make package` does (the handler built
-// for linux/amd64 with the same flags, the sample settings, plus the database
-// and local.settings.json a local `func start` leaves there), packs it with
+// TestZipPackage packs dist/ as `make package` lays it out, plus the
+// database and local.settings.json a local `func start` leaves there, with
 // `batchscore zip`, unpacks it with Info-ZIP unzip (a reader of its own, which
 // restores Unix modes as a Linux host does) and runs the unpacked handler.
 func TestZipPackage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the handler")
-	}
 	unzip, err := exec.LookPath("unzip")
 	if err != nil {
 		t.Fatal("unzip (Debian package unzip) is needed to read the package with a reader other than Go's: .ci/run installs it")
 	}
-	root, err := reference.ModuleRoot(".")
-	if err != nil {
+	dist := t.TempDir()
+	if err := os.CopyFS(dist, os.DirFS(packagedApp(t))); err != nil {
 		t.Fatal(err)
 	}
-	dist := t.TempDir()
-	// make package also sets CGO_ENABLED=0 and -trimpath; without them a build
-	// on linux/amd64 shares the build cache with the test binaries.
-	build := exec.Command("go", "build", "-o", filepath.Join(dist, "handler"), "./handler")
-	build.Dir = root
-	build.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build handler: %v\n%s", err, out)
-	}
-	cp := func(src, dst string) {
-		t.Helper()
-		b, err := os.ReadFile(filepath.Join(root, src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dist, dst)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dist, dst), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cp("host.json", "host.json")
-	cp("local.settings.sample.json", "local.settings.sample.json")
-	cp("local.settings.sample.json", "local.settings.json")
-	fns, err := filepath.Glob(filepath.Join(root, "functions", "*", "function.json"))
+	fns, err := filepath.Glob(filepath.Join(dist, "*", "function.json"))
 	if err != nil || len(fns) == 0 {
 		t.Fatalf("no function.json: %v", err)
 	}
 	want := []string{"handler", "host.json"}
 	for _, f := range fns {
-		fn := filepath.Base(filepath.Dir(f))
-		cp(filepath.Join("functions", fn, "function.json"), filepath.Join(fn, "function.json"))
-		want = append(want, fn+"/function.json")
+		want = append(want, filepath.Base(filepath.Dir(f))+"/function.json")
 	}
-	if err := os.WriteFile(filepath.Join(dist, "batchscore.db"), []byte("SQLite format 3\x00"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, data := range map[string]string{"local.settings.json": `{"Values":{}}`, "batchscore.db": "SQLite format 3\x00"} {
+		if err := os.WriteFile(filepath.Join(dist, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	out := filepath.Join(t.TempDir(), "dist.zip")
