@@ -11,8 +11,8 @@ import (
 )
 
 const zipUsage = `usage: batchscore zip [-app dist] [-out dist.zip]
-Packs the app folder laid out by "make package" into the zip Azure Functions runs from (zip deploy,
-WEBSITE_RUN_FROM_PACKAGE=1): host.json, the handler stored with its executable bit, and each
+Packs the app folder laid out by "make package" into the zip Azure Functions runs from
+(WEBSITE_RUN_FROM_PACKAGE, docs/deploy.md): host.json, the handler stored with its executable bit, and each
 <function>/function.json; local.settings*.json, databases and any other file are left out and listed.
 `
 

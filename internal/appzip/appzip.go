@@ -1,6 +1,6 @@
-// Package appzip builds the zip package Azure Functions runs from (zip deploy
-// with WEBSITE_RUN_FROM_PACKAGE=1) out of the app folder `make package` lays
-// out: host.json, the custom handler executable named by host.json's
+// Package appzip builds the zip package Azure Functions runs from
+// (WEBSITE_RUN_FROM_PACKAGE: a blob URL, as `make deploy` sets it, or 1 after a
+// zip deploy) out of the app folder `make package` lays out: host.json, the custom handler executable named by host.json's
 // customHandler.description.defaultExecutablePath, and one <function>/function.json
 // per function at the top level.
 //
