@@ -7,6 +7,7 @@
 //     every .bicepparam parameter exists in main.bicep and every required one is set;
 //   - settings: the function app's app settings against local.settings.sample.json (the handler's
 //     settings) and the connections and %settings% of functions/*/function.json: none missing, none unused;
+//     SQL_URL is Azure SQL through the managed identity; host.json agrees with the dequeue count and timeout;
 //   - roles: every role definition GUID matches the built-in role name it is given;
 //   - secrets: no key, SAS, password or connection string in an app setting, parameter default or output;
 //   - SQL: infra/sql/app-user.sql grants the app's database user exactly what the migrations and the

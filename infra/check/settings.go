@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // hostSettings are app settings read by the Functions host or App Service, not by the handler, with why
@@ -174,6 +176,7 @@ func checkSettings(root string, files []*File) ([]Problem, int, error) {
 		for _, c := range sortedNames(conns) {
 			problems = append(problems, checkConnection(at, c, conns[c], byName)...)
 		}
+		problems = append(problems, checkValues(root, byName)...)
 		for _, r := range sortedNames(refs) {
 			if !has(r) {
 				problems = append(problems, at(fmt.Sprintf("app setting %s missing: functions/%s/function.json uses %%%s%%", r, refs[r], r)))
@@ -232,4 +235,59 @@ func checkConnection(at func(string) Problem, c, fn string, byName map[string]se
 		problems = append(problems, at(fmt.Sprintf("connection %s: app setting %s__clientId missing (the app has only a user-assigned identity)", c, c)))
 	}
 	return problems
+}
+
+var sqlURL = regexp.MustCompile(`^'sqlserver://\$\{[^}]+\}\?database=\$\{[^}]+\}&fedauth=ActiveDirectoryManagedIdentity&user\+id=\$\{[^}]+\}'$`)
+
+// checkValues checks the values the handler would refuse at start: SQL_URL must be Azure SQL through the
+// app's managed identity (the handler refuses an SQLite file in Azure), MAX_DEQUEUE_COUNT must equal
+// host.json's extensions.queues.maxDequeueCount and INVOCATION_TIMEOUT must be below its functionTimeout
+// (handler/config.go checkHostJSON).
+func checkValues(root string, byName map[string]setting) []Problem {
+	var problems []Problem
+	if s, ok := byName["SQL_URL"]; ok && !sqlURL.MatchString(strings.TrimSpace(s.File.Text(s.Value))) {
+		problems = append(problems, Problem{s.File.Name, s.Line, "app setting SQL_URL must be 'sqlserver://${fqdn}?database=${db}&fedauth=ActiveDirectoryManagedIdentity&user+id=${clientId}' (Azure SQL as the app's user-assigned identity)"})
+	}
+	b, err := os.ReadFile(filepath.Join(root, "host.json"))
+	if err != nil {
+		return append(problems, Problem{"host.json", 0, err.Error()})
+	}
+	var h struct {
+		FunctionTimeout string `json:"functionTimeout"`
+		Extensions      struct {
+			Queues struct {
+				MaxDequeueCount *int `json:"maxDequeueCount"`
+			} `json:"queues"`
+		} `json:"extensions"`
+	}
+	if err := json.Unmarshal(b, &h); err != nil {
+		return append(problems, Problem{"host.json", 0, err.Error()})
+	}
+	want := 5 // the Queues extension's default
+	if h.Extensions.Queues.MaxDequeueCount != nil {
+		want = *h.Extensions.Queues.MaxDequeueCount
+	}
+	if s, ok := byName["MAX_DEQUEUE_COUNT"]; ok {
+		if v, lit := literal(s.Value); !lit || v != strconv.Itoa(want) {
+			problems = append(problems, Problem{s.File.Name, s.Line, fmt.Sprintf("app setting MAX_DEQUEUE_COUNT must be '%d', host.json extensions.queues.maxDequeueCount", want)})
+		}
+	}
+	if s, ok := byName["INVOCATION_TIMEOUT"]; ok {
+		v, lit := literal(s.Value)
+		d, err := time.ParseDuration(v)
+		limit, ok := parseTimeSpan(h.FunctionTimeout)
+		if !lit || err != nil || (ok && d >= limit) {
+			problems = append(problems, Problem{s.File.Name, s.Line, fmt.Sprintf("app setting INVOCATION_TIMEOUT must be a literal duration below host.json functionTimeout %s", h.FunctionTimeout)})
+		}
+	}
+	return problems
+}
+
+// parseTimeSpan reads a .NET TimeSpan "hh:mm:ss".
+func parseTimeSpan(s string) (time.Duration, bool) {
+	var h, m, sec int
+	if _, err := fmt.Sscanf(s, "%d:%d:%d", &h, &m, &sec); err != nil {
+		return 0, false
+	}
+	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute + time.Duration(sec)*time.Second, true
 }
