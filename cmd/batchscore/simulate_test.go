@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -193,4 +194,53 @@ func TestSimulateReplaysThroughPipeline(t *testing.T) {
 		t.Error("no spike among the simulated readings")
 	}
 	t.Logf("%d readings, %d spikes (all anomalies), %d in-range readings flagged by the reference models", len(simulated), spikes, normalAnomalies)
+}
+
+// TestSimulateInterrupt: Ctrl-C (SIGINT) stops `batchscore simulate` between
+// ticks; it exits 0 after printing the summary, and the CSV holds exactly the
+// ticks it reports, each whole. The command runs in a child process (this
+// test binary through TestMainExitStatus), stopped by its PID.
+func TestSimulateInterrupt(t *testing.T) {
+	csvPath := filepath.Join(t.TempDir(), "interrupted.csv")
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestMainExitStatus$")
+	cmd.Env = append(os.Environ(), "BATCHSCORE_MAIN_ARGS=simulate -fleet 2x3 -duration 10000h -csv "+csvPath)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if fi, err := os.Stat(csvPath); err == nil && fi.Size() > 100_000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no CSV written within 30 s; stderr: %s", stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("simulate after SIGINT: %v; stderr: %s", err, stderr.String())
+	}
+	// "simulate: 1,234 ticks, 7,404 readings (...": numbers with thousands separators.
+	line, _, _ := strings.Cut(stdout.String(), "\n")
+	fields := strings.Fields(strings.ReplaceAll(line, ",", ""))
+	if len(fields) < 4 || fields[0] != "simulate:" || fields[2] != "ticks" {
+		t.Fatalf("summary %q", stdout.String())
+	}
+	ticks, _ := strconv.Atoi(fields[1])
+	readings, _ := strconv.Atoi(fields[3])
+	if ticks == 0 || ticks >= 10000*720 || readings != 6*ticks {
+		t.Fatalf("summary %q: want some but not all ticks, 6 readings each", stdout.String())
+	}
+	rs, err := reference.Readings(csvPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != readings {
+		t.Errorf("CSV has %d readings, the summary says %d", len(rs), readings)
+	}
 }
