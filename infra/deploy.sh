@@ -97,7 +97,7 @@ deploy() {
     --source "$MODELS" --overwrite true --only-show-errors -o none
 
   say "database user for $ident (infra/sql/app-user.sql, as $SQL_ADMIN_LOGIN)"
-  retry sqlcmd -S "$sqlfqdn" -d "$db" --authentication-method ActiveDirectoryDefault \
+  retry sqlcmd -b -S "$sqlfqdn" -d "$db" --authentication-method ActiveDirectoryDefault \
     -v APP_IDENTITY_NAME="$ident" -v APP_CLIENT_ID="$clientid" -i infra/sql/app-user.sql
 
   say "restart $app and sync its triggers"

@@ -1,7 +1,7 @@
 -- The function app's managed identity as a contained user of the app database, with the least rights the
 -- app needs. Run once per database, after the Bicep deployment, in the APP DATABASE (not master), as the
 -- server's Entra administrator; `make deploy` runs it (infra/deploy.sh) as:
---   sqlcmd -S <server>.database.windows.net -d batchscore --authentication-method ActiveDirectoryAzCli \
+--   sqlcmd -b -S <server>.database.windows.net -d batchscore --authentication-method ActiveDirectoryDefault \
 --     -v APP_IDENTITY_NAME=<identity name> APP_CLIENT_ID=<identity client id> -i infra/sql/app-user.sql
 -- It is idempotent: running it again changes nothing.
 --
