@@ -35,6 +35,8 @@ type Config struct {
 	FanoutSchedule       string
 	FanoutChunkSize      int
 	FanoutParallelism    int
+	FanoutLag            time.Duration
+	FanoutMaxCatchUp     int
 	AggregateWindow      time.Duration
 	IngestMaxSkew        time.Duration
 	IngestMaxEventBytes  int
@@ -56,9 +58,11 @@ type spec struct {
 	RejectsContainer     setting[string]        `envconfig:"REJECTS_CONTAINER" default:"rejects"`
 	PredictionsContainer setting[string]        `envconfig:"PREDICTIONS_CONTAINER" default:"preds"`
 	ScoreQueue           setting[string]        `envconfig:"SCORE_QUEUE" default:"score-jobs"`
-	FanoutSchedule       setting[string]        `envconfig:"FANOUT_SCHEDULE" default:"0 0 * * * *"`
+	FanoutSchedule       setting[string]        `envconfig:"FANOUT_SCHEDULE" default:"0 10 * * * *"`
 	FanoutChunkSize      setting[int]           `envconfig:"FANOUT_CHUNK_SIZE" default:"1"`
 	FanoutParallelism    setting[int]           `envconfig:"FANOUT_PARALLELISM" default:"16"`
+	FanoutLag            setting[time.Duration] `envconfig:"FANOUT_LAG" default:"10m"`
+	FanoutMaxCatchUp     setting[int]           `envconfig:"FANOUT_MAX_CATCHUP" default:"24"`
 	AggregateWindow      setting[time.Duration] `envconfig:"AGGREGATE_WINDOW" default:"5s"`
 	IngestMaxSkew        setting[time.Duration] `envconfig:"INGEST_MAX_SKEW" default:"24h"`
 	IngestMaxEventBytes  setting[int]           `envconfig:"INGEST_MAX_EVENT_BYTES" default:"1048576"`
@@ -118,7 +122,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		{"SQL_URL", s.SQLURL.Err}, {"MODELS_CONTAINER", s.ModelsContainer.Err}, {"RAW_CONTAINER", s.RawContainer.Err},
 		{"REJECTS_CONTAINER", s.RejectsContainer.Err}, {"PREDICTIONS_CONTAINER", s.PredictionsContainer.Err},
 		{"SCORE_QUEUE", s.ScoreQueue.Err}, {"FANOUT_SCHEDULE", s.FanoutSchedule.Err}, {"FANOUT_CHUNK_SIZE", s.FanoutChunkSize.Err},
-		{"FANOUT_PARALLELISM", s.FanoutParallelism.Err}, {"AGGREGATE_WINDOW", s.AggregateWindow.Err},
+		{"FANOUT_PARALLELISM", s.FanoutParallelism.Err}, {"FANOUT_LAG", s.FanoutLag.Err},
+		{"FANOUT_MAX_CATCHUP", s.FanoutMaxCatchUp.Err}, {"AGGREGATE_WINDOW", s.AggregateWindow.Err},
 		{"INGEST_MAX_SKEW", s.IngestMaxSkew.Err}, {"INGEST_MAX_EVENT_BYTES", s.IngestMaxEventBytes.Err},
 		{"MODEL_CACHE_BYTES", s.ModelCacheBytes.Err}, {"MAX_DEQUEUE_COUNT", s.MaxDequeueCount.Err},
 		{"INVOCATION_TIMEOUT", s.InvocationTimeout.Err}, {"LOG_LEVEL", s.LogLevel.Err},
@@ -138,6 +143,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		FanoutSchedule:       s.FanoutSchedule.V,
 		FanoutChunkSize:      s.FanoutChunkSize.V,
 		FanoutParallelism:    s.FanoutParallelism.V,
+		FanoutLag:            s.FanoutLag.V,
+		FanoutMaxCatchUp:     s.FanoutMaxCatchUp.V,
 		AggregateWindow:      s.AggregateWindow.V,
 		IngestMaxSkew:        s.IngestMaxSkew.V,
 		IngestMaxEventBytes:  s.IngestMaxEventBytes.V,
@@ -199,6 +206,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}{
 		{"FANOUT_CHUNK_SIZE", int64(c.FanoutChunkSize), s.FanoutChunkSize.Err},
 		{"FANOUT_PARALLELISM", int64(c.FanoutParallelism), s.FanoutParallelism.Err},
+		{"FANOUT_MAX_CATCHUP", int64(c.FanoutMaxCatchUp), s.FanoutMaxCatchUp.Err},
 		{"INGEST_MAX_EVENT_BYTES", int64(c.IngestMaxEventBytes), s.IngestMaxEventBytes.Err},
 		{"MODEL_CACHE_BYTES", c.ModelCacheBytes, s.ModelCacheBytes.Err},
 		{"MAX_DEQUEUE_COUNT", int64(c.MaxDequeueCount), s.MaxDequeueCount.Err},
@@ -209,6 +217,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		if f.err == nil && f.v <= 0 {
 			bad(f.name, errors.New("must be positive"))
 		}
+	}
+	if s.FanoutLag.Err == nil && (c.FanoutLag < 0 || c.FanoutLag%time.Second != 0) {
+		bad("FANOUT_LAG", errors.New("must be zero or a positive whole number of seconds"))
 	}
 	if s.AggregateWindow.Err == nil && c.AggregateWindow > 0 && c.AggregateWindow%time.Millisecond != 0 {
 		bad("AGGREGATE_WINDOW", errors.New("must be a whole number of milliseconds"))

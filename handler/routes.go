@@ -70,6 +70,8 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handl
 		Schedule:        cfg.FanoutSchedule,
 		ChunkSize:       cfg.FanoutChunkSize,
 		Parallelism:     cfg.FanoutParallelism,
+		Lag:             cfg.FanoutLag,
+		MaxCatchUp:      cfg.FanoutMaxCatchUp,
 		ModelsContainer: cfg.ModelsContainer,
 		Logger:          coreLog.With("component", fnTimerFanout),
 	}, d.blobs, d.queue, d.store)

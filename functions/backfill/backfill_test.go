@@ -139,7 +139,7 @@ func TestBackfillRegistersRunInSQLite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sensor.Run{ID: "20180828T230000Z-20180829T000000Z", Window: got.Window, Sensors: 3, Created: now()}
+	want := sensor.Run{ID: "20180828T230000Z-20180829T000000Z", Window: got.Window, Sensors: 3, Created: now(), FannedOut: now()}
 	if diff := cmp.Diff(want, run); diff != "" {
 		t.Errorf("stored run (-want +got):\n%s", diff)
 	}

@@ -27,6 +27,10 @@ type ReadingStore interface {
 	// InsertReadings stores the readings whose (Source, Sequence, Index) is
 	// new and returns how many it inserted.
 	InsertReadings(ctx context.Context, rs []sensor.StoredReading) (int, error)
+	// RecordIngest records that the events of source were stored up to the
+	// enqueued time enqueued (it never moves backwards): fan-out records it
+	// on each run as the ingest mark.
+	RecordIngest(ctx context.Context, source string, enqueued time.Time) error
 }
 
 // Config is the function's configuration.
@@ -144,6 +148,9 @@ func (f *Function) Run(ctx context.Context, batch azfunc.EventBatch) (Result, er
 		}
 		res.Inserted, res.Duplicates = n, len(readings)-n
 	}
+	if err := f.store.RecordIngest(ctx, source, latestEnqueued(batch.Events)); err != nil {
+		return res, fmt.Errorf("record ingest progress: %w", err)
+	}
 	log := f.cfg.Logger
 	if firstReject != nil {
 		log.WarnContext(ctx, "rejected events or readings", "source", source, "rejected", res.Rejected, "blob", f.cfg.RejectsContainer+"/"+name,
@@ -182,6 +189,17 @@ func BlobName(source string, events []azfunc.Event) string {
 	}
 	return fmt.Sprintf("%s/%s/%020d-%020d.jsonl",
 		first.EnqueuedTime.UTC().Format("2006/01/02/15"), source, first.SequenceNumber, last.SequenceNumber)
+}
+
+// latestEnqueued returns the latest enqueued time of events.
+func latestEnqueued(events []azfunc.Event) time.Time {
+	var t time.Time
+	for _, ev := range events {
+		if ev.EnqueuedTime.After(t) {
+			t = ev.EnqueuedTime
+		}
+	}
+	return t
 }
 
 // pathPart keeps a namespace, hub or partition name usable as one blob path

@@ -45,9 +45,26 @@ func (m *memBlobs) Put(_ context.Context, container, name string, data []byte, _
 
 // memStore is an in-memory ReadingStore keyed by reading identity.
 type memStore struct {
-	mu   sync.Mutex
-	rows map[[3]string]sensor.StoredReading
-	err  error
+	mu       sync.Mutex
+	rows     map[[3]string]sensor.StoredReading
+	progress map[string]time.Time
+	err      error // of InsertReadings
+	recErr   error // of RecordIngest
+}
+
+func (m *memStore) RecordIngest(_ context.Context, source string, enqueued time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.recErr != nil {
+		return m.recErr
+	}
+	if m.progress == nil {
+		m.progress = make(map[string]time.Time)
+	}
+	if enqueued.After(m.progress[source]) {
+		m.progress[source] = enqueued
+	}
+	return nil
 }
 
 func (m *memStore) InsertReadings(_ context.Context, rs []sensor.StoredReading) (int, error) {
@@ -232,7 +249,8 @@ func TestRunFailures(t *testing.T) {
 	})
 	t.Run("all events bad still succeeds", func(t *testing.T) {
 		blobs := &memBlobs{}
-		f := New(Config{}, blobs, &memStore{err: errors.New("must not be called")})
+		store := &memStore{err: errors.New("must not be called")}
+		f := New(Config{}, blobs, store)
 		b := azfunc.EventBatch{Partition: batch.Partition, Events: []azfunc.Event{event(7, "{"), event(8, "[1,2]")}}
 		res, err := f.Run(t.Context(), b)
 		if err != nil {
@@ -240,6 +258,16 @@ func TestRunFailures(t *testing.T) {
 		}
 		if res.Rejected != 3 || res.Readings != 0 || blobs.puts != 2 {
 			t.Errorf("result %+v, %d puts; want 3 rejected, 0 readings, 2 blobs", res, blobs.puts)
+		}
+		// The partition still moved on: the ingest mark sees it.
+		if got, want := store.progress["ns.servicebus.windows.net/readings/3"], event(8, "").EnqueuedTime; !got.Equal(want) {
+			t.Errorf("progress %v, want %v", got, want)
+		}
+	})
+	t.Run("progress fails", func(t *testing.T) {
+		f := New(Config{}, &memBlobs{}, &memStore{recErr: errors.New("db down")})
+		if _, err := f.Run(t.Context(), batch); err == nil || azfunc.IsPermanent(err) {
+			t.Fatalf("err = %v, want a transient error", err)
 		}
 	})
 	t.Run("empty batch", func(t *testing.T) {

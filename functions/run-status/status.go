@@ -7,6 +7,7 @@
 //
 //	{"run":"20180828T230000Z-20180829T031500Z",
 //	 "window":{"start":"...","end":"..."},"created":"...",
+//	 "scheduled":false,"fannedOut":"...","ingest":{"oldest":"...","newest":"..."},
 //	 "total":15,"done":13,"empty":1,"failed":0,"poisoned":1,"running":0,"pending":0,
 //	 "complete":true,"rows":17768,"anomalies":6757,
 //	 "slowest":[{"device":"1","sensor":"1","status":"done","rows":1279,"anomalies":12,
@@ -53,20 +54,29 @@ func New(store SummaryStore) *Function { return &Function{store: store} }
 
 // Status is the answer's body.
 type Status struct {
-	Run       string        `json:"run"`
-	Window    sensor.Window `json:"window"`
-	Created   time.Time     `json:"created"`
-	Total     int           `json:"total"`
-	Done      int           `json:"done"`
-	Empty     int           `json:"empty"`
-	Failed    int           `json:"failed"`
-	Poisoned  int           `json:"poisoned"`
-	Running   int           `json:"running"`
-	Pending   int           `json:"pending"`
-	Complete  bool          `json:"complete"`
-	Rows      int           `json:"rows"`
-	Anomalies int           `json:"anomalies"`
-	Slowest   []Sensor      `json:"slowest"`
+	Run     string        `json:"run"`
+	Window  sensor.Window `json:"window"`
+	Created time.Time     `json:"created"`
+	// Scheduled is true for a run of the timer (false for a backfill).
+	Scheduled bool `json:"scheduled"`
+	// FannedOut is when every message was enqueued; absent while fan-out
+	// has not finished (or failed half-way).
+	FannedOut *time.Time `json:"fannedOut,omitempty"`
+	// Ingest is how far ingest had got at fan-out: every partition was
+	// stored up to ingest.oldest (enqueued time). Readings of the window
+	// enqueued after it may be missing when oldest is before the window end.
+	Ingest    sensor.IngestMark `json:"ingest,omitzero"`
+	Total     int               `json:"total"`
+	Done      int               `json:"done"`
+	Empty     int               `json:"empty"`
+	Failed    int               `json:"failed"`
+	Poisoned  int               `json:"poisoned"`
+	Running   int               `json:"running"`
+	Pending   int               `json:"pending"`
+	Complete  bool              `json:"complete"`
+	Rows      int               `json:"rows"`
+	Anomalies int               `json:"anomalies"`
+	Slowest   []Sensor          `json:"slowest"`
 	// Failures are up to MaxFailures failed or poisoned sensors with their errors.
 	Failures []Sensor `json:"failures"`
 }
@@ -125,11 +135,14 @@ func (f *Function) Status(ctx context.Context, id string) (Status, error) {
 		return Status{}, fmt.Errorf("status of %s: %w", id, err)
 	}
 	st := Status{
-		Run: s.Run.ID, Window: s.Run.Window, Created: s.Run.Created,
+		Run: s.Run.ID, Window: s.Run.Window, Created: s.Run.Created, Scheduled: s.Run.Scheduled, Ingest: s.Run.Ingest,
 		Total: s.Total, Done: s.Done, Empty: s.Empty, Failed: s.Failed, Poisoned: s.Poisoned,
 		Running: s.Running, Pending: s.Pending, Rows: s.Rows, Anomalies: s.Anomalies,
 		Complete: s.Done+s.Empty+s.Poisoned >= s.Total,
 		Slowest:  make([]Sensor, 0, len(s.Slowest)),
+	}
+	if !s.Run.FannedOut.IsZero() {
+		st.FannedOut = &s.Run.FannedOut
 	}
 	for _, o := range s.Slowest {
 		st.Slowest = append(st.Slowest, fromOutcome(o))

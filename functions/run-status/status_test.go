@@ -37,12 +37,18 @@ func seed(t *testing.T) *sqlstore.Store {
 	old := sensor.Window{Start: time.Date(2018, 8, 29, 1, 0, 0, 0, time.UTC), End: time.Date(2018, 8, 29, 2, 0, 0, 0, time.UTC)}
 	cur := sensor.Window{Start: old.End, End: old.End.Add(time.Hour)}
 	for _, r := range []sensor.Run{
-		{ID: old.RunID(), Window: old, Sensors: 1, Created: created.Add(-time.Hour)},
-		{ID: cur.RunID(), Window: cur, Sensors: 8, Created: created},
+		{ID: old.RunID(), Window: old, Sensors: 1, Created: created.Add(-time.Hour), Scheduled: true,
+			Ingest: sensor.IngestMark{Oldest: old.End.Add(9 * time.Minute), Newest: old.End.Add(10 * time.Minute)}},
+		// A backfill whose fan-out has not finished, fanned out while ingest was behind.
+		{ID: cur.RunID(), Window: cur, Sensors: 8, Created: created,
+			Ingest: sensor.IngestMark{Oldest: cur.End.Add(-time.Minute), Newest: cur.End.Add(time.Second)}},
 	} {
 		if err := st.PutRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := st.FinishFanOut(ctx, old.RunID(), created.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
 	}
 	finish := func(run string, dev, sen, status string, rows, anom int, dur time.Duration, errText string) {
 		k := sensor.Key{Device: dev, Sensor: sen}

@@ -10,19 +10,34 @@
 //
 // # Window
 //
-// The window of an invocation is (start, end], where end is the schedule
-// occurrence the host fired for and start the occurrence before it, found by
-// stepping the schedule backwards (NCRONTAB intervals may be irregular, e.g.
-// "0 0 9,17 * * *" alternates 8 and 16 hours). end is, in order of preference:
+// The window of an invocation is (start, end]: end is the schedule
+// occurrence the host fired for, start the occurrence before it (found by
+// stepping the schedule backwards: NCRONTAB intervals may be irregular, e.g.
+// "0 0 9,17 * * *" alternates 8 and 16 hours), both moved Config.Lag
+// (FANOUT_LAG) earlier, so that readings ingest stores up to Lag after their
+// time are in the window when it is scored. The occurrence is, in order of
+// preference:
 //
 //  1. TimerInfo.ScheduleStatus.Next, when it is set, is an occurrence of the
-//     schedule and is not after now+Config.Lateness: while an invocation runs,
-//     the host's status still holds the occurrence being fired as Next (it
-//     moves it on afterwards), which also names the right window for a
-//     past-due catch-up run;
+//     schedule, is not after now+Config.Lateness and the run is not past
+//     due: while an invocation runs, the host's status still holds the
+//     occurrence being fired as Next (it moves it on afterwards), which keeps
+//     the window stable across function-level retries;
 //  2. otherwise the latest occurrence at or before now+Config.Lateness (the
 //     host may fire up to about a second early through clock skew, and now is
 //     the time the invocation started, sys.UtcNow or the handler's clock).
+//
+// # Catch-up
+//
+// After downtime the host fires one past-due run, whatever the number of
+// occurrences missed. So Run first fans out every window that ends after the
+// latest scheduled run whose fan-out finished (RunStore.LastScheduledRun; with
+// none, after the window of ScheduleStatus.Last), oldest first, each under its
+// own run id, and then its own: at most Config.MaxCatchUp windows in all.
+// Older missed windows are logged and returned as Result.NotFannedOut, for the
+// backfill function. Each run records the ingest mark at its fan-out
+// (RunStore.IngestMark); a warning is logged when the oldest partition's mark
+// is before the window end.
 //
 // # Messages
 //
@@ -37,7 +52,8 @@
 // from there. The run is registered (RunStore.PutRun, with the sensor
 // count) before anything is enqueued, so run-status can count pending sensors
 // from the first message on. Messages are enqueued with Config.Parallelism
-// requests in flight.
+// requests in flight; then RunStore.FinishFanOut records that the fan-out
+// finished.
 //
 // # Idempotency and failures
 //
@@ -49,6 +65,6 @@
 // gets the same TimerInfo (ScheduleStatus.Next names the fired occurrence) it
 // fans out the same window again. Messages enqueued before a failure stay
 // queued, so a retry enqueues some jobs twice: harmless, score-sensor is
-// idempotent. When the retries are exhausted the window is left unscored
-// until it is re-run through the backfill function.
+// idempotent. When the retries are exhausted the run is left without its
+// fan-out time, and the next invocation catches the window up (see Catch-up).
 package timerfanout

@@ -28,9 +28,17 @@ type JobQueue interface {
 	EnqueueMany(ctx context.Context, bodies [][]byte, parallelism int) (int, error)
 }
 
-// RunStore registers runs.
+// RunStore registers runs and reads what fan-out needs to know of the past.
 type RunStore interface {
+	// PutRun registers a run (again: idempotent).
 	PutRun(ctx context.Context, r sensor.Run) error
+	// FinishFanOut records that every message of run id was enqueued.
+	FinishFanOut(ctx context.Context, id string, at time.Time) error
+	// LastScheduledRun returns the scheduled run with the latest window end
+	// whose fan-out finished; ok is false when there is none.
+	LastScheduledRun(ctx context.Context) (r sensor.Run, ok bool, err error)
+	// IngestMark returns how far ingest has got.
+	IngestMark(ctx context.Context) (sensor.IngestMark, error)
 }
 
 // Config is the function's configuration.
@@ -40,6 +48,13 @@ type Config struct {
 	Parallelism     int           // FANOUT_PARALLELISM, enqueue requests in flight, default 16
 	ModelsContainer string        // MODELS_CONTAINER, default "models"
 	Lateness        time.Duration // how early the host may fire, default 5s (see the package doc)
+	// Lag is FANOUT_LAG: the window of an occurrence ends Lag before it, so
+	// that readings ingest stores up to Lag late are in the window when it is
+	// scored. Zero: the window ends at the occurrence.
+	Lag time.Duration
+	// MaxCatchUp is FANOUT_MAX_CATCHUP: the most windows one invocation fans
+	// out, the current one included, when runs were missed; default 24.
+	MaxCatchUp int
 	// Now is the clock used to stamp runs; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the lines, logged with the invocation's context (see
@@ -59,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ModelsContainer == "" {
 		c.ModelsContainer = "models"
+	}
+	if c.MaxCatchUp <= 0 {
+		c.MaxCatchUp = 24
 	}
 	if c.Lateness <= 0 {
 		c.Lateness = 5 * time.Second
@@ -99,18 +117,45 @@ type Result struct {
 	Sensors  int           `json:"sensors"`
 	Messages int           `json:"messages"`
 	Skipped  int           `json:"skipped"` // blobs that are not models, or duplicate models
+	// CaughtUp are the runs of missed windows fanned out before Run's own
+	// (oldest first).
+	CaughtUp []string `json:"caughtUp,omitempty"`
+	// NotFannedOut is the span of missed windows beyond Config.MaxCatchUp,
+	// left for the backfill function.
+	NotFannedOut *sensor.Window `json:"notFannedOut,omitempty"`
 }
 
-// Run fans out the window that ends at the occurrence the timer fired for.
+// Run fans out the window of the occurrence the timer fired for and, before
+// it, every window missed since the last scheduled run whose fan-out
+// finished, up to Config.MaxCatchUp windows in all (see the package doc).
 func (f *Function) Run(ctx context.Context, t azfunc.TimerInfo, now time.Time) (Result, error) {
 	w, err := f.TriggerWindow(t, now)
 	if err != nil {
 		return Result{}, err
 	}
-	if t.IsPastDue {
-		f.cfg.Logger.WarnContext(ctx, "timer is past due", "window_end", w.End)
+	windows, beyond, err := f.missedWindows(ctx, t, w)
+	if err != nil {
+		return Result{}, err
 	}
-	return f.RunWindow(ctx, w)
+	log := f.cfg.Logger
+	if t.IsPastDue {
+		log.WarnContext(ctx, "timer is past due", "window_end", w.End, "windows", len(windows))
+	}
+	if beyond != nil {
+		log.WarnContext(ctx, "missed windows beyond FANOUT_MAX_CATCHUP are not fanned out: post them to the backfill function",
+			"start", beyond.Start, "end", beyond.End, "max_catchup", f.cfg.MaxCatchUp)
+	}
+	var caughtUp []string
+	for _, mw := range windows[:len(windows)-1] {
+		res, err := f.runWindow(ctx, mw, true)
+		if err != nil {
+			return res, fmt.Errorf("catch up: %w", err)
+		}
+		caughtUp = append(caughtUp, res.Run)
+	}
+	res, err := f.runWindow(ctx, w, true)
+	res.CaughtUp, res.NotFannedOut = caughtUp, beyond
+	return res, err
 }
 
 // TriggerWindow returns the window of an invocation (see the package doc).
@@ -120,21 +165,73 @@ func (f *Function) TriggerWindow(t azfunc.TimerInfo, now time.Time) (sensor.Wind
 		return sensor.Window{}, azfunc.Permanent(err)
 	}
 	limit := now.UTC().Add(f.cfg.Lateness)
-	var end time.Time
-	if next := statusNext(t); !next.IsZero() && !next.After(limit) && s.IsOccurrence(next) {
-		end = next.UTC()
-	} else if end, err = s.Latest(limit); err != nil {
+	var occ time.Time
+	if next := statusNext(t); !t.IsPastDue && !next.IsZero() && !next.After(limit) && s.IsOccurrence(next) {
+		occ = next.UTC()
+	} else if occ, err = s.Latest(limit); err != nil {
 		return sensor.Window{}, azfunc.Permanent(err)
 	}
-	start, err := s.Previous(end)
+	return f.occurrenceWindow(s, occ)
+}
+
+// occurrenceWindow is the window scored at occurrence occ: from the previous
+// occurrence to occ, both Config.Lag earlier.
+func (f *Function) occurrenceWindow(s Schedule, occ time.Time) (sensor.Window, error) {
+	prev, err := s.Previous(occ)
 	if err != nil {
 		return sensor.Window{}, azfunc.Permanent(err)
 	}
-	return sensor.Window{Start: start, End: end}, nil
+	return sensor.Window{Start: prev.Add(-f.cfg.Lag), End: occ.Add(-f.cfg.Lag)}, nil
 }
 
-// RunWindow registers the run of w and enqueues its jobs.
+// missedWindows returns the windows to fan out for the current window w,
+// oldest first and w last: those ending after the last scheduled run whose
+// fan-out finished (or, with none in the store, after the window of the
+// host's ScheduleStatus.Last), at most Config.MaxCatchUp of them; beyond is
+// the span of older missed windows left out, nil when none.
+func (f *Function) missedWindows(ctx context.Context, t azfunc.TimerInfo, w sensor.Window) (windows []sensor.Window, beyond *sensor.Window, err error) {
+	s, err := ParseSchedule(f.cfg.Schedule)
+	if err != nil {
+		return nil, nil, azfunc.Permanent(err)
+	}
+	last, ok, err := f.runs.LastScheduledRun(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("last scheduled run: %w", err)
+	}
+	var after time.Time
+	switch {
+	case ok:
+		after = last.Window.End
+	case t.ScheduleStatus != nil && t.ScheduleStatus.Last.Year() > 2000:
+		// No scheduled run in the store (a new store, or runs from before
+		// it recorded them): the host's last run is the best left.
+		after = t.ScheduleStatus.Last.UTC().Add(-f.cfg.Lag)
+	}
+	windows = []sensor.Window{w}
+	for {
+		end := windows[0].Start
+		if after.IsZero() || !end.After(after) {
+			return windows, nil, nil
+		}
+		if len(windows) == f.cfg.MaxCatchUp {
+			return windows, &sensor.Window{Start: after, End: end}, nil
+		}
+		mw, err := f.occurrenceWindow(s, end.Add(f.cfg.Lag))
+		if err != nil {
+			return nil, nil, err
+		}
+		windows = append([]sensor.Window{mw}, windows...)
+	}
+}
+
+// RunWindow registers the run of w and enqueues its jobs: a backfill.
 func (f *Function) RunWindow(ctx context.Context, w sensor.Window) (Result, error) {
+	return f.runWindow(ctx, w, false)
+}
+
+// runWindow registers the run of w (scheduled: made by the timer) with the
+// ingest mark, enqueues its jobs and records that its fan-out finished.
+func (f *Function) runWindow(ctx context.Context, w sensor.Window, scheduled bool) (Result, error) {
 	if err := w.Validate(); err != nil {
 		return Result{}, azfunc.Permanent(err)
 	}
@@ -151,7 +248,11 @@ func (f *Function) RunWindow(ctx context.Context, w sensor.Window) (Result, erro
 	if err != nil {
 		return res, err
 	}
-	run := sensor.Run{ID: res.Run, Window: w, Sensors: len(entries), Created: f.cfg.Now().UTC()}
+	mark, err := f.runs.IngestMark(ctx)
+	if err != nil {
+		return res, fmt.Errorf("run %s: %w", res.Run, err)
+	}
+	run := sensor.Run{ID: res.Run, Window: w, Sensors: len(entries), Created: f.cfg.Now().UTC(), Scheduled: scheduled, Ingest: mark}
 	if err := f.runs.PutRun(ctx, run); err != nil {
 		return res, fmt.Errorf("register run %s: %w", res.Run, err)
 	}
@@ -163,10 +264,20 @@ func (f *Function) RunWindow(ctx context.Context, w sensor.Window) (Result, erro
 	if n != len(bodies) {
 		return res, fmt.Errorf("enqueue run %s: %d of %d messages enqueued", res.Run, n, len(bodies))
 	}
-	if len(entries) == 0 {
-		f.cfg.Logger.WarnContext(ctx, "no models found", "run", res.Run, "container", f.cfg.ModelsContainer)
+	if err := f.runs.FinishFanOut(ctx, res.Run, f.cfg.Now().UTC()); err != nil {
+		return res, fmt.Errorf("run %s: %w", res.Run, err)
 	}
-	f.cfg.Logger.InfoContext(ctx, "fanned out", "run", res.Run, "sensors", res.Sensors, "messages", res.Messages, "skipped", res.Skipped)
+	log := f.cfg.Logger
+	if len(entries) == 0 {
+		log.WarnContext(ctx, "no models found", "run", res.Run, "container", f.cfg.ModelsContainer)
+	}
+	if !mark.Oldest.IsZero() && mark.Oldest.Before(w.End) {
+		// Readings of the window may still be on their way (or a partition is idle).
+		log.WarnContext(ctx, "ingest watermark before the window end", "run", res.Run, "window_end", w.End,
+			"ingest_oldest", mark.Oldest, "ingest_newest", mark.Newest)
+	}
+	log.InfoContext(ctx, "fanned out", "run", res.Run, "sensors", res.Sensors, "messages", res.Messages, "skipped", res.Skipped,
+		"ingest_oldest", mark.Oldest, "ingest_newest", mark.Newest)
 	return res, nil
 }
 

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -77,6 +79,7 @@ func (q *fakeQueue) EnqueueMany(_ context.Context, bodies [][]byte, parallelism 
 type fakeRuns struct {
 	mu   sync.Mutex
 	runs []sensor.Run
+	mark sensor.IngestMark
 	err  error
 }
 
@@ -88,6 +91,35 @@ func (r *fakeRuns) PutRun(_ context.Context, run sensor.Run) error {
 	}
 	r.runs = append(r.runs, run)
 	return nil
+}
+
+func (r *fakeRuns) FinishFanOut(_ context.Context, id string, at time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.runs {
+		if r.runs[i].ID == id {
+			r.runs[i].FannedOut = at
+		}
+	}
+	return nil
+}
+
+func (r *fakeRuns) LastScheduledRun(context.Context) (sensor.Run, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var last sensor.Run
+	for _, x := range r.runs {
+		if x.Scheduled && !x.FannedOut.IsZero() && x.Window.End.After(last.Window.End) {
+			last = x
+		}
+	}
+	return last, last.ID != "", nil
+}
+
+func (r *fakeRuns) IngestMark(context.Context) (sensor.IngestMark, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mark, nil
 }
 
 func (r *fakeRuns) has(id string) bool {
@@ -123,7 +155,10 @@ func TestTriggerWindow(t *testing.T) {
 		{"no status, fired early", hourly, azfunc.TimerInfo{}, "2018-08-29T02:59:59.400Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
 		{"no status, late", hourly, azfunc.TimerInfo{}, "2018-08-29T03:20:00Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
 		{"status next is the occurrence", hourly, azfunc.TimerInfo{ScheduleStatus: status("2018-08-29T03:00:00Z")}, "2018-08-29T03:00:00.1Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
-		{"past due catch-up", hourly, azfunc.TimerInfo{IsPastDue: true, ScheduleStatus: status("2018-08-29T01:00:00Z")}, "2018-08-29T03:20:00Z", "2018-08-29T00:00:00Z", "2018-08-29T01:00:00Z"},
+		// The window of a past-due run is the latest; Run catches up the missed ones before it.
+		{"past due catch-up", hourly, azfunc.TimerInfo{IsPastDue: true, ScheduleStatus: status("2018-08-29T01:00:00Z")}, "2018-08-29T03:20:00Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
+		{"lag", Config{Schedule: "0 10 * * * *", Lag: 10 * time.Minute}, azfunc.TimerInfo{ScheduleStatus: status("2018-08-29T03:10:00Z")}, "2018-08-29T03:10:00.1Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
+		{"lag off the schedule's grid", Config{Schedule: "0 0 * * * *", Lag: 5 * time.Minute}, azfunc.TimerInfo{}, "2018-08-29T03:00:00.1Z", "2018-08-29T01:55:00Z", "2018-08-29T02:55:00Z"},
 		{"status from another schedule", hourly, azfunc.TimerInfo{ScheduleStatus: status("2018-08-29T02:30:00Z")}, "2018-08-29T03:00:00.1Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
 		{"status in the future", hourly, azfunc.TimerInfo{ScheduleStatus: status("2018-08-29T04:00:00Z")}, "2018-08-29T03:00:00.1Z", "2018-08-29T02:00:00Z", "2018-08-29T03:00:00Z"},
 		{"irregular", Config{Schedule: "0 0 9,17 * * *"}, azfunc.TimerInfo{}, "2024-05-01T09:00:00.5Z", "2024-04-30T17:00:00Z", "2024-05-01T09:00:00Z"},
@@ -187,7 +222,7 @@ func TestRunWindowGolden(t *testing.T) {
 			if diff := cmp.Diff(want, res); diff != "" {
 				t.Errorf("result (-want +got):\n%s", diff)
 			}
-			wantRuns := []sensor.Run{{ID: want.Run, Window: w, Sensors: 16, Created: fixedNow()}}
+			wantRuns := []sensor.Run{{ID: want.Run, Window: w, Sensors: 16, Created: fixedNow(), FannedOut: fixedNow()}}
 			if diff := cmp.Diff(wantRuns, runs.runs); diff != "" {
 				t.Errorf("runs (-want +got):\n%s", diff)
 			}
@@ -435,5 +470,109 @@ func TestMessagesFitTheQueue(t *testing.T) {
 				t.Errorf("sensors across the messages (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestLateReadingWithinLagIsScored: ingest stores a reading some minutes
+// after its timestamp (the trigger waits up to maxWaitTime for a batch, and
+// retries a failed one with back-off). A reading stamped 02:59:30 that
+// reaches SQL at 03:04, after the 03:00 occurrence fired, must still fall in
+// a window fanned out after it arrived; with the window ending at the firing
+// time it fell in the run that had already gone, and was never scored.
+func TestLateReadingWithinLagIsScored(t *testing.T) {
+	stamped := mustTime(t, "2018-08-29T02:59:30Z")
+	stored := mustTime(t, "2018-08-29T03:04:00Z")
+	f, _, runs := newTestFunction(Config{Schedule: "0 0 * * * *", Lag: 10 * time.Minute}, []string{"model_1_1"})
+	for _, occurrence := range []string{"2018-08-29T03:00:00Z", "2018-08-29T04:00:00Z"} {
+		at := mustTime(t, occurrence)
+		if _, err := f.Run(t.Context(), azfunc.TimerInfo{ScheduleStatus: &azfunc.ScheduleStatus{Next: at}}, at.Add(20*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var scoredBy []string
+	for _, r := range runs.runs {
+		fannedOut := mustTime(t, "2018-08-29T03:00:00Z")
+		if r.Window.End.After(fannedOut) {
+			fannedOut = mustTime(t, "2018-08-29T04:00:00Z")
+		}
+		if r.Window.Start.Before(stamped) && !r.Window.End.Before(stamped) && fannedOut.After(stored) {
+			scoredBy = append(scoredBy, r.ID)
+		}
+	}
+	if len(scoredBy) != 1 {
+		t.Errorf("the late reading is in %d runs fanned out after it was stored (%v), want 1; runs: %v", len(scoredBy), scoredBy, runs.runs)
+	}
+}
+
+// TestRunPastDueCatchesUp: after five hours of downtime the host fires one
+// past-due run. Every window since the last run fanned out (from the run
+// store) is fanned out, oldest first, each under its own run id, up to
+// MaxCatchUp windows; what lies beyond the bound is reported.
+func TestRunPastDueCatchesUp(t *testing.T) {
+	last := sensor.Window{Start: mustTime(t, "2018-08-28T21:00:00Z"), End: mustTime(t, "2018-08-28T22:00:00Z")}
+	timer := azfunc.TimerInfo{IsPastDue: true, ScheduleStatus: &azfunc.ScheduleStatus{
+		Last: mustTime(t, "2018-08-28T22:00:00Z"), Next: mustTime(t, "2018-08-28T23:00:00Z")}}
+	now := mustTime(t, "2018-08-29T03:20:00Z") // the host is back
+	hour := func(end string) string {
+		e := mustTime(t, end)
+		return sensor.Window{Start: e.Add(-time.Hour), End: e}.RunID()
+	}
+	for _, tc := range []struct {
+		name     string
+		max      int
+		wantRuns []string
+		beyond   *sensor.Window
+	}{
+		{"all missed windows", 0, []string{hour("2018-08-28T23:00:00Z"), hour("2018-08-29T00:00:00Z"), hour("2018-08-29T01:00:00Z"),
+			hour("2018-08-29T02:00:00Z"), hour("2018-08-29T03:00:00Z")}, nil},
+		{"bounded", 3, []string{hour("2018-08-29T01:00:00Z"), hour("2018-08-29T02:00:00Z"), hour("2018-08-29T03:00:00Z")},
+			&sensor.Window{Start: mustTime(t, "2018-08-28T22:00:00Z"), End: mustTime(t, "2018-08-29T00:00:00Z")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs strings.Builder
+			f, q, runs := newTestFunction(Config{Schedule: "0 0 * * * *", MaxCatchUp: tc.max,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))}, []string{"model_1_1", "model_1_2"})
+			runs.runs = []sensor.Run{{ID: last.RunID(), Window: last, Sensors: 2, Scheduled: true, FannedOut: last.End}}
+			res, err := f.Run(t.Context(), timer, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range runs.runs[1:] {
+				got = append(got, r.ID)
+				if !r.Scheduled || r.FannedOut.IsZero() {
+					t.Errorf("run %s: scheduled %v, fanned out %v; want a completed scheduled run", r.ID, r.Scheduled, r.FannedOut)
+				}
+			}
+			if diff := cmp.Diff(tc.wantRuns, got); diff != "" {
+				t.Errorf("runs fanned out (-want +got):\n%s", diff)
+			}
+			if len(q.bodies) != 2*len(tc.wantRuns) {
+				t.Errorf("%d messages, want 2 per run", len(q.bodies))
+			}
+			if res.Run != tc.wantRuns[len(tc.wantRuns)-1] || len(res.CaughtUp) != len(tc.wantRuns)-1 {
+				t.Errorf("result run %s, caught up %v", res.Run, res.CaughtUp)
+			}
+			if diff := cmp.Diff(tc.beyond, res.NotFannedOut); diff != "" {
+				t.Errorf("windows not fanned out (-want +got):\n%s", diff)
+			}
+			if tc.beyond != nil && !strings.Contains(logs.String(), "FANOUT_MAX_CATCHUP") {
+				t.Errorf("no log line names the bound:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestRunRecordsIngestMark: each run keeps how far ingest had got when it
+// was fanned out.
+func TestRunRecordsIngestMark(t *testing.T) {
+	f, _, runs := newTestFunction(Config{}, []string{"model_1_1"})
+	runs.mark = sensor.IngestMark{Oldest: mustTime(t, "2018-08-29T02:58:00Z"), Newest: mustTime(t, "2018-08-29T03:00:01Z")}
+	w := sensor.Window{Start: mustTime(t, "2018-08-29T02:00:00Z"), End: mustTime(t, "2018-08-29T03:00:00Z")}
+	if _, err := f.RunWindow(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	if got := runs.runs[0]; got.Ingest != runs.mark || got.Scheduled {
+		t.Errorf("registered %+v, want ingest mark %+v and not scheduled", got, runs.mark)
 	}
 }

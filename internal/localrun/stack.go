@@ -148,9 +148,11 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	s.Settings["AzureWebJobsStorage"] = cs
 	s.Settings["SQL_URL"] = "sqlite:" + s.SQLPath
 	s.Settings["FUNCTIONS_WORKER_RUNTIME"] = "custom"
-	if _, ok := s.Settings["FANOUT_SCHEDULE"]; !ok {
-		s.Settings["FANOUT_SCHEDULE"] = "0 0 * * * *"
-	}
+	// Recorded data is replayed before the timer fires, so nothing arrives
+	// late: on the hour, without lateness allowance, an occurrence at T
+	// scores the hour that ends at T (o.Settings may say otherwise).
+	s.Settings["FANOUT_SCHEDULE"] = "0 0 * * * *"
+	s.Settings["FANOUT_LAG"] = "0s"
 	for k, v := range o.Settings {
 		s.Settings[k] = v
 	}

@@ -185,4 +185,22 @@ type Run struct {
 	Window  Window
 	Sensors int // how many sensors were enqueued
 	Created time.Time
+	// Scheduled marks a run of the timer (a backfill's is false): the
+	// timer catches up from the latest scheduled run fanned out.
+	Scheduled bool
+	// FannedOut is when every message of the run was enqueued; zero until
+	// then (a fan-out that failed half-way).
+	FannedOut time.Time
+	// Ingest is how far ingest had got when the run was fanned out.
+	Ingest IngestMark
+}
+
+// IngestMark is how far ingest had got: for each Event Hubs partition it has
+// stored a batch of, the latest enqueued time stored; Oldest and Newest are
+// the earliest and the latest of those. Every partition had been stored up to
+// Oldest (a partition that receives nothing holds it back). Zero when nothing
+// was ever ingested.
+type IngestMark struct {
+	Oldest time.Time `json:"oldest,omitzero"`
+	Newest time.Time `json:"newest,omitzero"`
 }

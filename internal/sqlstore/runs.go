@@ -9,33 +9,45 @@ import (
 	"github.com/batchscore/batchscore/internal/sensor"
 )
 
-// PutRun registers a run. Registering the same run again updates its window and
-// sensor count and keeps its first creation time, so a duplicated timer run is harmless.
+// PutRun registers a run. Registering the same run again updates its window,
+// sensor count and ingest mark, keeps its first creation time and its
+// fan-out time, and keeps it scheduled once a timer registered it, so a
+// duplicated timer run (or a backfill of a scheduled window) is harmless.
 func (s *Store) PutRun(ctx context.Context, r sensor.Run) error {
 	created := r.Created
 	if created.IsZero() {
 		created = time.Now()
 	}
-	q := `INSERT INTO runs (run_id, window_start_ms, window_end_ms, sensors, created_ms) VALUES (?, ?, ?, ?, ?)
+	q := `INSERT INTO runs (run_id, window_start_ms, window_end_ms, sensors, created_ms, scheduled, ingest_oldest_ms, ingest_newest_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id) DO UPDATE SET window_start_ms = excluded.window_start_ms,
-    window_end_ms = excluded.window_end_ms, sensors = excluded.sensors`
+    window_end_ms = excluded.window_end_ms, sensors = excluded.sensors,
+    scheduled = MAX(runs.scheduled, excluded.scheduled),
+    ingest_oldest_ms = excluded.ingest_oldest_ms, ingest_newest_ms = excluded.ingest_newest_ms`
 	if s.d == dialectSQLServer {
 		q = `MERGE runs WITH (HOLDLOCK) AS t
-USING (SELECT ? AS run_id, CAST(? AS BIGINT) AS ws, CAST(? AS BIGINT) AS we, CAST(? AS INT) AS n, CAST(? AS BIGINT) AS c) AS s
+USING (SELECT ? AS run_id, CAST(? AS BIGINT) AS ws, CAST(? AS BIGINT) AS we, CAST(? AS INT) AS n, CAST(? AS BIGINT) AS c,
+              CAST(? AS BIT) AS sch, CAST(? AS BIGINT) AS io, CAST(? AS BIGINT) AS inw) AS s
 ON t.run_id = s.run_id
-WHEN MATCHED THEN UPDATE SET window_start_ms = s.ws, window_end_ms = s.we, sensors = s.n
-WHEN NOT MATCHED THEN INSERT (run_id, window_start_ms, window_end_ms, sensors, created_ms) VALUES (s.run_id, s.ws, s.we, s.n, s.c);`
+WHEN MATCHED THEN UPDATE SET window_start_ms = s.ws, window_end_ms = s.we, sensors = s.n,
+    scheduled = CASE WHEN t.scheduled = 1 THEN 1 ELSE s.sch END, ingest_oldest_ms = s.io, ingest_newest_ms = s.inw
+WHEN NOT MATCHED THEN INSERT (run_id, window_start_ms, window_end_ms, sensors, created_ms, scheduled, ingest_oldest_ms, ingest_newest_ms)
+    VALUES (s.run_id, s.ws, s.we, s.n, s.c, s.sch, s.io, s.inw);`
 	}
-	_, err := s.w.ExecContext(ctx, s.q(q), r.ID, r.Window.Start.UnixMilli(), r.Window.End.UnixMilli(), r.Sensors, created.UnixMilli())
+	_, err := s.w.ExecContext(ctx, s.q(q), r.ID, r.Window.Start.UnixMilli(), r.Window.End.UnixMilli(), r.Sensors, created.UnixMilli(),
+		r.Scheduled, msOrZero(r.Ingest.Oldest), msOrZero(r.Ingest.Newest))
 	if err != nil {
 		return fmt.Errorf("put run %s: %w", r.ID, err)
 	}
 	return nil
 }
 
+// runCols are the columns scanRun reads.
+const runCols = `run_id, window_start_ms, window_end_ms, sensors, created_ms, scheduled, fanned_out_ms, ingest_oldest_ms, ingest_newest_ms`
+
 // Run returns a registered run; an unknown id gives an error wrapping ErrNotFound.
 func (s *Store) Run(ctx context.Context, id string) (sensor.Run, error) {
-	row := s.r.QueryRowContext(ctx, s.q(`SELECT run_id, window_start_ms, window_end_ms, sensors, created_ms FROM runs WHERE run_id = ?`), id)
+	row := s.r.QueryRowContext(ctx, s.q(`SELECT `+runCols+` FROM runs WHERE run_id = ?`), id)
 	r, err := scanRun(row)
 	if err != nil {
 		return sensor.Run{}, fmt.Errorf("run %s: %w", id, errNoRows(err))
@@ -46,10 +58,10 @@ func (s *Store) Run(ctx context.Context, id string) (sensor.Run, error) {
 // LatestRun returns the most recently registered run (by creation time, then
 // window end); with no runs it gives an error wrapping ErrNotFound.
 func (s *Store) LatestRun(ctx context.Context) (sensor.Run, error) {
-	q := `SELECT run_id, window_start_ms, window_end_ms, sensors, created_ms FROM runs
+	q := `SELECT ` + runCols + ` FROM runs
 ORDER BY created_ms DESC, window_end_ms DESC, run_id DESC LIMIT 1`
 	if s.d == dialectSQLServer {
-		q = `SELECT TOP 1 run_id, window_start_ms, window_end_ms, sensors, created_ms FROM runs
+		q = `SELECT TOP 1 ` + runCols + ` FROM runs
 ORDER BY created_ms DESC, window_end_ms DESC, run_id DESC`
 	}
 	r, err := scanRun(s.r.QueryRowContext(ctx, q))
@@ -61,14 +73,15 @@ ORDER BY created_ms DESC, window_end_ms DESC, run_id DESC`
 
 func scanRun(row *sql.Row) (sensor.Run, error) {
 	var (
-		r                   sensor.Run
-		start, end, created int64
+		r                                       sensor.Run
+		start, end, created, fanned, old, newer int64
 	)
-	if err := row.Scan(&r.ID, &start, &end, &r.Sensors, &created); err != nil {
+	if err := row.Scan(&r.ID, &start, &end, &r.Sensors, &created, &r.Scheduled, &fanned, &old, &newer); err != nil {
 		return sensor.Run{}, err
 	}
 	r.Window = sensor.Window{Start: time.UnixMilli(start).UTC(), End: time.UnixMilli(end).UTC()}
 	r.Created = time.UnixMilli(created).UTC()
+	r.FannedOut, r.Ingest.Oldest, r.Ingest.Newest = timeOrZero(fanned), timeOrZero(old), timeOrZero(newer)
 	return r, nil
 }
 
