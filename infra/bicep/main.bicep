@@ -131,8 +131,15 @@ param logRetentionDays int = 30
 @description('Blob name of the package zip in the packages container (make deploy sets dist-<commit>.zip).')
 param packageBlobName string = 'dist.zip'
 
-@description('NCRONTAB schedule of the scoring fan-out (FANOUT_SCHEDULE).')
-param fanoutSchedule string = '0 0 * * * *'
+@description('NCRONTAB schedule of the scoring fan-out (FANOUT_SCHEDULE); with fanoutLag 10m the windows are whole hours.')
+param fanoutSchedule string = '0 10 * * * *'
+
+@description('Lateness allowance: an occurrence at T scores the window ending at T minus this (FANOUT_LAG, a Go duration).')
+param fanoutLag string = '10m'
+
+@description('Most windows one timer run fans out when runs were missed (FANOUT_MAX_CATCHUP).')
+@minValue(1)
+param fanoutMaxCatchUp int = 24
 
 @description('Sensors per queue message (FANOUT_CHUNK_SIZE).')
 @minValue(1)
@@ -282,6 +289,8 @@ module functionApp 'modules/functionapp.bicep' = {
       fanoutSchedule: fanoutSchedule
       fanoutChunkSize: fanoutChunkSize
       fanoutParallelism: fanoutParallelism
+      fanoutLag: fanoutLag
+      fanoutMaxCatchUp: fanoutMaxCatchUp
       modelCacheBytes: modelCacheBytes
       logLevel: logLevel
     }

@@ -71,7 +71,7 @@ param appInsightsName string
 @description('Names of the containers and the queue the handler uses.')
 param names object
 
-@description('The handler\'s tunable settings (docs/design.md): fanoutSchedule, fanoutChunkSize, fanoutParallelism, modelCacheBytes, logLevel.')
+@description('The handler\'s tunable settings (docs/design.md): fanoutSchedule, fanoutChunkSize, fanoutParallelism, fanoutLag, fanoutMaxCatchUp, modelCacheBytes, logLevel.')
 param handler object
 
 @description('Tags for every resource.')
@@ -221,6 +221,14 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'FANOUT_PARALLELISM'
           value: string(handler.fanoutParallelism)
+        }
+        {
+          name: 'FANOUT_LAG'
+          value: handler.fanoutLag
+        }
+        {
+          name: 'FANOUT_MAX_CATCHUP'
+          value: string(handler.fanoutMaxCatchUp)
         }
         {
           name: 'AGGREGATE_WINDOW'
