@@ -197,6 +197,13 @@ func TestMutations(t *testing.T) {
 			want: []string{"roles.bicep:", "storageQueueDataContributor: c6a89b2d-59bc-44d0-9896-0f6e12d7b80a is Storage Queue Data Message Sender, not Storage Queue Data Contributor"},
 		},
 		{
+			name: "role key that roles.bicep does not have",
+			file: "modules/eventhubs.bicep",
+			old:  "name: guid(hub.id, senderPrincipalId, builtInRoles.azureEventHubsDataSender)",
+			new:  "name: guid(hub.id, senderPrincipalId, builtInRoles.azureEventHubsDataSend)",
+			want: []string{"eventhubs.bicep:", "builtInRoles.azureEventHubsDataSend: builtInRoles has no key azureEventHubsDataSend"},
+		},
+		{
 			name: "module parameter misspelt",
 			file: "main.bicep",
 			old:  "    partitionCount: eventHubPartitions\n",

@@ -94,6 +94,7 @@ func Check(r Repo) (Report, error) {
 	rep.Problems = append(rep.Problems, ps...)
 	rep.Properties = n
 	rep.Problems = append(rep.Problems, checkParams(files)...)
+	rep.Problems = append(rep.Problems, checkImports(files)...)
 	ps, n, err = checkSettings(r.Root, files)
 	if err != nil {
 		return rep, err

@@ -132,3 +132,57 @@ func sortedNames[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// checkImports checks member access on imported object variables: with `import { roles } from 'x.bicep'`,
+// every roles.name must be a key of x.bicep's exported `var roles = { ... }` (a misspelt role key
+// would otherwise only fail in the Bicep compiler).
+func checkImports(files []*File) []Problem {
+	var problems []Problem
+	for _, f := range files {
+		imported := map[string]map[string]bool{} // variable -> its keys
+		for _, imp := range f.Tree.C {
+			if imp.T != "import_functionality" {
+				continue
+			}
+			rel, ok := literal(imp.child("string"))
+			from := fileAt(files, f, rel)
+			if !ok || from == nil {
+				problems = append(problems, Problem{f.Name, imp.R, fmt.Sprintf("import from %q: not a Bicep file of this tree", rel)})
+				continue
+			}
+			for _, id := range imp.C {
+				if id.T != "identifier" {
+					continue
+				}
+				for _, v := range decls(from, "variable_declaration") {
+					if v.Name != id.X {
+						continue
+					}
+					keys := map[string]bool{}
+					for _, p := range props(v.Node.child("object")) {
+						if k, ok := key(p); ok {
+							keys[k] = true
+						}
+					}
+					imported[id.X] = keys
+				}
+				if imported[id.X] == nil {
+					problems = append(problems, Problem{f.Name, imp.R, fmt.Sprintf("import %s: %s declares no object variable %s", id.X, rel, id.X)})
+				}
+			}
+		}
+		f.Tree.walk(func(n *Node) {
+			if n.T != "member_expression" {
+				return
+			}
+			obj, member := n.field("object"), n.field("property")
+			if obj == nil || member == nil || obj.T != "identifier" || imported[obj.X] == nil {
+				return
+			}
+			if !imported[obj.X][member.X] {
+				problems = append(problems, Problem{f.Name, n.R, fmt.Sprintf("%s.%s: %s has no key %s", obj.X, member.X, obj.X, member.X)})
+			}
+		})
+	}
+	return problems
+}
