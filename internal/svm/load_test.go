@@ -258,6 +258,9 @@ func FuzzLoad(f *testing.F) {
 		filepath.Join("testdata", "libsvm", "poly_f3*.model"),
 		filepath.Join("testdata", "sklearn", "models", "rbf_nf4_every_*"),
 		filepath.Join("testdata", "reference", "models", "model_1_1*"),
+		filepath.Join("testdata", "libsvm", "compressed", "*"),
+		filepath.Join("testdata", "versions", "sk1.9-np2.4", "models", "*"),
+		filepath.Join("testdata", "versions", "sk1.9-np2.4", "refused", "*"),
 	)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Load(data)

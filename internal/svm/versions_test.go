@@ -2,6 +2,7 @@ package svm
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -300,5 +301,45 @@ func TestMatrixCoverage(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestRefusedGlobalNamesVersion: a global outside the allow-list that is
+// not a scikit-learn class (here numpy's _reconstruct renamed, as a future
+// numpy might move it) is refused with the scikit-learn version that wrote
+// the file; a version that is not a version number is left out.
+func TestRefusedGlobalNamesVersion(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(versionsDir, "sk1.9-np2.4", "models", "bare_array_rbf_scale_pickle4.pkl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// str replaces a SHORT_BINUNICODE string by another of the same length.
+	str := func(s string) []byte { return append([]byte{0x8c, byte(len(s))}, s...) }
+	for _, tc := range []struct {
+		name string
+		repl []string // old, new, old, new...
+		want string
+	}{
+		{"unknown numpy function", []string{"_reconstruct", "_unknownfun_"},
+			"svm: invalid model: pickle: global numpy._core.multiarray._unknownfun_ is not allowed (file written by scikit-learn 1.9.1)"},
+		{"unknown kernel", []string{"rbf", "xyz"},
+			`svm: invalid model: OneClassSVM kernel "xyz" is not supported; supported kernels: rbf, linear, poly, sigmoid (file written by scikit-learn 1.9.1)`},
+		{"version that is no version", []string{"rbf", "xyz", "1.9.1", "1 9 1"},
+			`svm: invalid model: OneClassSVM kernel "xyz" is not supported; supported kernels: rbf, linear, poly, sigmoid`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			edited := data
+			for i := 0; i < len(tc.repl); i += 2 {
+				old, new := str(tc.repl[i]), str(tc.repl[i+1])
+				if !bytes.Contains(edited, old) {
+					t.Fatalf("no %q in the file", tc.repl[i])
+				}
+				edited = bytes.Replace(edited, old, new, 1)
+			}
+			_, err := Load(edited)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
 	}
 }
