@@ -365,6 +365,9 @@ func (f *Function) scoreOne(ctx context.Context, rec *recorder, job sensor.Job, 
 	if m.NFeatures() != 1 {
 		return fail(azfunc.Permanent(fmt.Errorf("model %s takes %d features; a sensor's points give 1", e.Model, m.NFeatures())))
 	}
+	if err := checkFeatureName(m, e); err != nil {
+		return fail(azfunc.Permanent(err))
+	}
 	pts, err := f.points.Points(ctx, e.Key, job.Window, f.cfg.Width)
 	if err != nil {
 		return fail(fmt.Errorf("read points: %w", err))
