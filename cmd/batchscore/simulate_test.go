@@ -18,6 +18,7 @@ import (
 	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/simulate"
+	"github.com/batchscore/batchscore/internal/testenv"
 )
 
 func TestSimulateArguments(t *testing.T) {
@@ -119,7 +120,7 @@ func TestSimulateCSV(t *testing.T) {
 // SQLite, the handler) with the reference's models: every simulated reading
 // comes out scored with its value, and every out-of-range spike is an anomaly.
 func TestSimulateReplaysThroughPipeline(t *testing.T) {
-	app := packagedApp(t)
+	app := testenv.App(t)
 	ref, err := reference.Find(".")
 	if err != nil {
 		t.Fatal(err)

@@ -27,86 +27,25 @@ import (
 	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/storage"
+	"github.com/batchscore/batchscore/internal/testenv"
 )
 
 // The end-to-end tests run the real chain: the handler built from ./handler,
 // the app folder laid out as `make package` does, the local host, Azurite and
 // SQLite. They need Azurite (make azurite; AZURITE_BIN) and are skipped by -short.
 
-var (
-	appOnce sync.Once
-	appDir  string
-	appErr  error
-)
-
-// packagedApp builds the handler and lays out an app folder (host.json, handler,
-// <function>/function.json) once for all tests, like `make package`.
+// packagedApp is the app folder laid out as `make package` does (testenv.App).
 func packagedApp(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end: builds the handler, starts Azurite")
 	}
-	appOnce.Do(func() {
-		root, err := reference.ModuleRoot(".")
-		if err != nil {
-			appErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "batchscore-app-")
-		if err != nil {
-			appErr = err
-			return
-		}
-		appDir = dir
-		// Same build settings as the test binary, so the build cache is shared
-		// (make package builds with CGO_ENABLED=0 -trimpath for Azure).
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "handler"), "./handler")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			appErr = fmt.Errorf("build handler: %v\n%s", err, out)
-			return
-		}
-		copyFile := func(src, dst string) error {
-			b, err := os.ReadFile(src)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			return os.WriteFile(dst, b, 0o644)
-		}
-		if appErr = copyFile(filepath.Join(root, "host.json"), filepath.Join(dir, "host.json")); appErr != nil {
-			return
-		}
-		if b := filepath.Join(root, "local.settings.sample.json"); reference.IsFile(b) {
-			if appErr = copyFile(b, filepath.Join(dir, "local.settings.sample.json")); appErr != nil {
-				return
-			}
-		}
-		fns, err := filepath.Glob(filepath.Join(root, "functions", "*", "function.json"))
-		if err != nil || len(fns) == 0 {
-			appErr = fmt.Errorf("no functions/*/function.json in %s", root)
-			return
-		}
-		for _, f := range fns {
-			name := filepath.Base(filepath.Dir(f))
-			if appErr = copyFile(f, filepath.Join(dir, name, "function.json")); appErr != nil {
-				return
-			}
-		}
-	})
-	if appErr != nil {
-		t.Fatal(appErr)
-	}
-	return appDir
+	return testenv.App(t)
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if appDir != "" {
-		os.RemoveAll(appDir)
-	}
+	testenv.RemoveApp()
 	os.Exit(code)
 }
 

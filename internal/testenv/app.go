@@ -1,4 +1,4 @@
-package main
+package testenv
 
 import (
 	"fmt"
@@ -17,11 +17,15 @@ var (
 	appErr  error
 )
 
-// packagedApp lays out an app folder as `make package` does (the handler
-// built for linux/amd64, host.json, local.settings.sample.json and each
-// <function>/function.json), once for the package's tests; TestMain removes
-// it. Tests that add files copy it first.
-func packagedApp(t *testing.T) string {
+// App lays out an app folder as `make package` does (the handler built from
+// ./handler, host.json, local.settings.sample.json and each
+// <function>/function.json at the top level) once per test binary, and
+// returns it. Tests share it: one that adds files copies it first
+// (os.CopyFS). The package's TestMain calls RemoveApp. Skipped by -short.
+//
+// The handler is built with the test binaries' settings, so the build cache is
+// shared; make package adds CGO_ENABLED=0 -trimpath GOOS=linux GOARCH=amd64.
+func App(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the handler")
@@ -33,20 +37,24 @@ func packagedApp(t *testing.T) string {
 	return appDir
 }
 
+// RemoveApp removes the folder App laid out, if any.
+func RemoveApp() {
+	if appDir != "" {
+		os.RemoveAll(appDir)
+	}
+}
+
 func layOutApp() (string, error) {
 	root, err := reference.ModuleRoot(".")
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "batchscore-dist-")
+	dir, err := os.MkdirTemp("", "batchscore-app-")
 	if err != nil {
 		return "", err
 	}
-	// make package also sets CGO_ENABLED=0 and -trimpath; without them a build
-	// on linux/amd64 shares the build cache with the test binaries.
 	build := exec.Command("go", "build", "-o", filepath.Join(dir, "handler"), "./handler")
 	build.Dir = root
-	build.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64")
 	if out, err := build.CombinedOutput(); err != nil {
 		return dir, fmt.Errorf("build handler: %v\n%s", err, out)
 	}
@@ -72,12 +80,4 @@ func layOutApp() (string, error) {
 		}
 	}
 	return dir, nil
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if appDir != "" {
-		os.RemoveAll(appDir)
-	}
-	os.Exit(code)
 }
