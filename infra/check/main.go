@@ -11,7 +11,8 @@
 //   - roles: every role definition GUID matches the built-in role name it is given;
 //   - secrets: no key, SAS, password or connection string in an app setting, parameter default or output;
 //   - SQL: infra/sql/app-user.sql grants the app's database user exactly what the migrations and the
-//     store's statements need.
+//     store's statements need;
+//   - docs: docs/deploy.md names every parameter of main.bicep and every app setting.
 //
 // Usage (from the repository root): go -C infra/check run . -root ../..
 package main
@@ -45,6 +46,7 @@ type Repo struct {
 	Root     string // repository root: local.settings.sample.json, functions/*/function.json
 	BicepDir string // the Bicep files (infra/bicep in the repository)
 	Script   string // parse.js
+	Doc      string // docs/deploy.md, checked to name every parameter and app setting; "" skips it
 }
 
 // Report is what a check found.
@@ -101,6 +103,13 @@ func Check(r Repo) (Report, error) {
 	}
 	rep.Problems = append(rep.Problems, ps...)
 	rep.Settings = n
+	if r.Doc != "" {
+		ps, err = checkDocs(r.Doc, files)
+		if err != nil {
+			return rep, err
+		}
+		rep.Problems = append(rep.Problems, ps...)
+	}
 	ps, err = checkSQLGrants(r.Root)
 	if err != nil {
 		return rep, err
@@ -122,7 +131,7 @@ func main() {
 	root := flag.String("root", "../..", "repository root")
 	dir := flag.String("bicep", "", "folder of the Bicep files (default: ROOT/infra/bicep)")
 	flag.Parse()
-	r := Repo{Root: *root, BicepDir: *dir, Script: filepath.Join(*root, "infra", "check", "parse.js")}
+	r := Repo{Root: *root, BicepDir: *dir, Script: filepath.Join(*root, "infra", "check", "parse.js"), Doc: filepath.Join(*root, "docs", "deploy.md")}
 	if r.BicepDir == "" {
 		r.BicepDir = filepath.Join(*root, "infra", "bicep")
 	}
