@@ -95,6 +95,7 @@ fmt:
 
 tidy-check:
 	$(GO) mod tidy -diff
+	$(GO) -C infra/check mod tidy -diff
 
 clean:
 	rm -rf dist dist.zip bin out
