@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"sync"
@@ -363,4 +364,23 @@ func TestThrottled(t *testing.T) {
 			t.Errorf("throttled(%v) = %v, want %v", test.err, got, test.want)
 		}
 	}
+}
+
+// BenchmarkRun is the simulator's own cost per event: generating a tick of
+// 100 devices x 10 sensors, encoding the events, packing them into batches
+// of the hub's default 1 MiB limit, and handing them to a hub that takes them
+// at once (fakeHub), plus the CSV.
+func BenchmarkRun(b *testing.B) {
+	f := testFleet(100, 10, 0.01)
+	const ticks = 50
+	var events int
+	for b.Loop() {
+		sum, err := Run(b.Context(), Config{Fleet: f, Ticks: ticks, Sender: &fakeHub{maxBytes: 1 << 20}, CSV: io.Discard})
+		if err != nil {
+			b.Fatal(err)
+		}
+		events += sum.Sent
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
