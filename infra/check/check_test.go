@@ -189,6 +189,20 @@ func TestMutations(t *testing.T) {
 			want: []string{"app setting INVOCATION_TIMEOUT must be a literal duration below host.json functionTimeout 00:10:00"},
 		},
 		{
+			name: "TLS version spelt as another service spells it",
+			file: "modules/storage.bicep",
+			old:  "minimumTlsVersion: 'TLS1_2'",
+			new:  "minimumTlsVersion: '1.2'",
+			want: []string{"storage.bicep:", `Microsoft.Storage/storageAccounts.properties.minimumTlsVersion: "1.2" is not a MinimumTLSVersion value (armstorage v1.8.1: TLS1_0, TLS1_1, TLS1_2`},
+		},
+		{
+			name: "misspelt enum value",
+			file: "modules/functionapp.bicep",
+			old:  "ftpsState: 'Disabled'",
+			new:  "ftpsState: 'Disable'",
+			want: []string{`Microsoft.Web/sites.properties.siteConfig.ftpsState: "Disable" is not a FtpsState value`},
+		},
+		{
 			name: "misspelt property",
 			file: "modules/functionapp.bicep",
 			old:  "httpsOnly: true",

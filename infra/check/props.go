@@ -114,6 +114,12 @@ func (w *walker) value(n *Node, t reflect.Type, path string) {
 		}
 		return
 	}
+	if v, ok := literal(n); ok {
+		if good, values := enumOK(t, v); !good {
+			w.problems = append(w.problems, Problem{w.file.Name, n.R, fmt.Sprintf("%s: %q is not a %s value (%s: %s)", path, v, t.Name(), w.module, strings.Join(values, ", "))})
+		}
+		return
+	}
 	switch t.Kind() {
 	case reflect.Struct:
 		if n.T == "object" {
