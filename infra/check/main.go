@@ -2,9 +2,11 @@
 //
 //   - syntax: every .bicep and .bicepparam file parses with tree-sitter-bicep (no ERROR or MISSING node);
 //   - properties: every resource type and API version is one an Azure SDK for Go resource-manager module
-//     was generated for, and every property name of every resource body is one its model knows;
+//     was generated for, every property name of every resource body is one its model knows, and every
+//     literal given to one of its enumerations is one of the enumeration's values;
 //   - modules and parameter files: every module parameter passed exists, every required one is passed;
-//     every .bicepparam parameter exists in main.bicep and every required one is set;
+//     every .bicepparam parameter exists in main.bicep and every required one is set; members of imported
+//     objects (builtInRoles.<role>) are keys the exported variable has;
 //   - settings: the function app's app settings against local.settings.sample.json (the handler's
 //     settings) and the connections and %settings% of functions/*/function.json: none missing, none unused;
 //     SQL_URL is Azure SQL through the managed identity; host.json agrees with the dequeue count and timeout;
