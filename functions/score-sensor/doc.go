@@ -43,6 +43,7 @@
 // the host retries the whole message after visibilityTimeout. The other
 // sensors of the message are still scored. A message that is not a valid Job,
 // a missing model blob and a model that cannot be loaded or does not take one
-// feature are permanent errors (azfunc.Permanent): they follow the same path,
-// since the queue trigger has no other way to park a message for an operator.
+// feature are permanent errors (azfunc.Permanent): they follow the same path to
+// the poison queue, where the score-poison function (functions/score-poison)
+// makes sure every sensor ends poisoned and sets an invalid job aside.
 package scoresensor
