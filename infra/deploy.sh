@@ -59,11 +59,17 @@ deploy() {
   export SQL_ADMIN_LOGIN="${SQL_ADMIN_LOGIN:-$me_upn}"
   export SQL_ADMIN_OBJECT_ID="${SQL_ADMIN_OBJECT_ID:-$me_id}"
   export DEPLOYER_PRINCIPAL_ID="${DEPLOYER_PRINCIPAL_ID:-$me_id}"
-  export SQL_CLIENT_IP="${SQL_CLIENT_IP:-$(curl -fsS https://api.ipify.org)}"
+  if [ -z "${SQL_CLIENT_IP:-}" ]; then
+    SQL_CLIENT_IP="$(curl -fsS https://api.ipify.org)" || die "cannot tell this machine's public IP: set SQL_CLIENT_IP"
+  fi
+  export SQL_CLIENT_IP
   export SIMULATOR_PRINCIPAL_ID="${SIMULATOR_PRINCIPAL_ID:-}"
   # A new blob name for every build: changing WEBSITE_RUN_FROM_PACKAGE restarts the app onto it, and the
   # previous zip stays in the container for a roll-back.
-  export PACKAGE_BLOB="dist-$(git rev-parse --short=12 HEAD)-$(date -u +%Y%m%d%H%M%S).zip"
+  local commit
+  commit="$(git rev-parse --short=12 HEAD)"
+  PACKAGE_BLOB="dist-$commit-$(date -u +%Y%m%d%H%M%S).zip"
+  export PACKAGE_BLOB
 
   say "resource group $RG in $LOCATION"
   az group create --name "$RG" --location "$LOCATION" --tags app=batchscore environment="$ENV" -o none
