@@ -4,7 +4,7 @@ GO ?= go
 AZURITE := node_modules/.bin/azurite
 FUNCTIONS := ingest timer-fanout score-sensor score-poison backfill run-status
 
-.PHONY: all build package zip run test test-race test-short bench fuzz lint fmt tidy-check clean azurite check-infra deploy destroy
+.PHONY: all build package zip run test test-race faults-long test-short bench fuzz lint fmt tidy-check clean azurite check-infra deploy destroy
 
 all: build
 
@@ -63,6 +63,13 @@ check-infra: $(AZURITE)
 # The same suite under the race detector (slower; not part of CI).
 test-race: $(AZURITE)
 	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GO) test -race -count=1 -timeout 20m ./...
+
+# The fault matrix (docs/reliability.md) on all the reference data, each row FAULTS_REPEAT
+# times (default 5); make test runs it once on two hours of the data. Not part of CI.
+FAULTS_REPEAT ?= 5
+faults-long: $(AZURITE)
+	set -o pipefail; AZURITE_BIN=$(CURDIR)/$(AZURITE) FAULTS_FULL=1 FAULTS_REPEAT=$(FAULTS_REPEAT) \
+	  $(GO) test -count=1 -timeout 90m -run '^TestFault' -v ./internal/localrun/ | grep -E '^(---|ok|FAIL)|FAULTS \|'
 
 test-short:
 	$(GO) test -short -count=1 ./...

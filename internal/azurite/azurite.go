@@ -43,6 +43,8 @@ type Options struct {
 
 // Server is a running Azurite process.
 type Server struct {
+	bin       string
+	opts      Options
 	cmd       *exec.Cmd
 	blobPort  int
 	queuePort int
@@ -115,10 +117,20 @@ func start(ctx context.Context, bin string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azurite: pick free ports: %w", err)
 	}
+	s := &Server{bin: bin, opts: opts, blobPort: ports[0], queuePort: ports[1], tablePort: ports[2]}
+	if err := s.run(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// run starts the process on s's ports and waits until they accept connections.
+func (s *Server) run(ctx context.Context) error {
+	opts := s.opts
 	args := []string{
-		"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(ports[0]),
-		"--queueHost", "127.0.0.1", "--queuePort", strconv.Itoa(ports[1]),
-		"--tableHost", "127.0.0.1", "--tablePort", strconv.Itoa(ports[2]),
+		"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(s.blobPort),
+		"--queueHost", "127.0.0.1", "--queuePort", strconv.Itoa(s.queuePort),
+		"--tableHost", "127.0.0.1", "--tablePort", strconv.Itoa(s.tablePort),
 		"--skipApiVersionCheck", "--loose", "--disableTelemetry", "--silent",
 	}
 	if opts.Dir != "" {
@@ -127,7 +139,7 @@ func start(ctx context.Context, bin string, opts Options) (*Server, error) {
 		args = append(args, "--inMemoryPersistence")
 	}
 	// Not CommandContext: the process must outlive ctx (ctx bounds only the start-up).
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(s.bin, args...)
 	// Own process group, so Stop reaches node's children; and SIGKILL when this
 	// process dies (a test binary killed by -timeout runs no cleanup).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -137,7 +149,8 @@ func start(ctx context.Context, bin string, opts Options) (*Server, error) {
 	if opts.Dir != "" {
 		cmd.Dir = opts.Dir
 	}
-	s := &Server{cmd: cmd, blobPort: ports[0], queuePort: ports[1], tablePort: ports[2], done: make(chan struct{})}
+	s.cmd, s.done, s.waitErr = cmd, make(chan struct{}), nil
+	done := s.done
 	started := make(chan error, 1)
 	go func() {
 		// Pdeathsig fires when the OS thread that started the child exits, not the
@@ -149,18 +162,34 @@ func start(ctx context.Context, bin string, opts Options) (*Server, error) {
 		}
 		started <- nil
 		s.waitErr = cmd.Wait()
-		close(s.done)
+		close(done)
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("azurite: start %s: %w", bin, err)
+		return fmt.Errorf("azurite: start %s: %w", s.bin, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	if err := s.waitReady(wctx); err != nil {
-		_ = s.Stop()
-		return nil, err
+		_ = s.kill()
+		return err
 	}
-	return s, nil
+	return nil
+}
+
+// Restart stops the process (as Stop does), waits outage, and starts it again on
+// the same ports with the same data folder: to its clients, which keep their
+// connection string, a storage outage; with Options.Dir the blobs and queues
+// survive it. Stop is still needed at the end.
+func (s *Server) Restart(ctx context.Context, outage time.Duration) error {
+	if err := s.kill(); err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(outage):
+	}
+	return s.run(ctx)
 }
 
 // waitReady polls the three ports until each accepts a TCP connection.
@@ -238,24 +267,30 @@ func (s *Server) PID() int { return s.cmd.Process.Pid }
 // Stop ends the process group (SIGTERM, then SIGKILL after 5s) and waits for the
 // process to exit. Calling Stop again returns the first result.
 func (s *Server) Stop() error {
-	s.stopOnce.Do(func() {
-		pgid := s.cmd.Process.Pid
-		select {
-		case <-s.done:
-			return
-		default:
-		}
-		if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-			s.stopErr = fmt.Errorf("azurite: stop process group %d: %w", pgid, err)
-		}
-		select {
-		case <-s.done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-s.done
-		}
-		// Children that ignored SIGTERM after node exited.
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	})
+	s.stopOnce.Do(func() { s.stopErr = s.kill() })
 	return s.stopErr
+}
+
+// kill ends the current process group (SIGTERM, then SIGKILL after 5s) and
+// waits for the process to exit.
+func (s *Server) kill() error {
+	pgid := s.cmd.Process.Pid
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	var err error
+	if e := syscall.Kill(-pgid, syscall.SIGTERM); e != nil && !errors.Is(e, syscall.ESRCH) {
+		err = fmt.Errorf("azurite: stop process group %d: %w", pgid, e)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-s.done
+	}
+	// Children that ignored SIGTERM after node exited.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	return err
 }

@@ -32,6 +32,11 @@ type QueueOptions struct {
 	MaxDequeueCount    int
 	MessageEncoding    string // "base64" or "none"
 	MaxPollingInterval time.Duration
+	// Lease is how long a dequeued message stays invisible while it is processed,
+	// and so when a message whose delete or release failed comes back: the host's
+	// QueueListener uses a fixed 10 minutes (renewed while a function runs longer;
+	// the stand-in does not renew). 0 means 10 minutes; tests shorten it.
+	Lease time.Duration
 }
 
 // EventHubOptions are host.json extensions.eventHubs, defaults applied.

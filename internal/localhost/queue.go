@@ -59,8 +59,8 @@ func newQueueListener(ctx context.Context, h *Host, fn Function, b Binding) (*qu
 		lease: 10 * time.Minute,
 		poke:  make(chan struct{}, 1),
 	}
-	if h.cfg.FunctionTimeout > 0 {
-		l.lease = h.cfg.FunctionTimeout + time.Minute
+	if h.cfg.Queues.Lease > 0 {
+		l.lease = h.cfg.Queues.Lease
 	}
 	// The host creates the trigger queue if it is missing; the poison queue exists
 	// unless the name already ends in -poison or would be too long (63).

@@ -189,22 +189,25 @@ func (h *Host) workerError(w *worker, err error) {
 
 // restart replaces w (if it is still the current handler) by a new process on the
 // same port, in the background (the host does not wait for it: invocations that
-// arrive meanwhile fail with a connection error).
-func (h *Host) restart(w *worker, reason string) {
+// arrive meanwhile fail with a connection error). It reports whether it did.
+// Several invocations that time out on the same process restart it once: the
+// later ones find their reply (the failure the kill caused) within their grace
+// period, as in the host.
+func (h *Host) restart(w *worker, reason string) bool {
 	h.restartMu.Lock()
 	defer h.restartMu.Unlock()
 	h.mu.Lock()
 	current := h.cur == w
 	h.mu.Unlock()
 	if !current || h.ctx.Err() != nil {
-		return
+		return false
 	}
 	h.dispose(w)
 	h.log.Warn("restarting the handler", "reason", reason, "oldPid", w.pid)
 	nw, err := h.startProcess()
 	if err != nil {
 		h.stopApp(fmt.Errorf("restart handler: %w", err))
-		return
+		return true
 	}
 	h.wg.Add(1)
 	go func() {
@@ -219,6 +222,7 @@ func (h *Host) restart(w *worker, reason string) {
 			}
 		}
 	}()
+	return true
 }
 
 // dispose kills a handler process with SIGKILL, as the host's WorkerProcess.Dispose
@@ -251,15 +255,10 @@ func (h *Host) afterTimeout(w *worker, fn string, replied <-chan struct{}) {
 		return
 	case <-time.After(TimeoutGrace):
 	}
-	h.mu.Lock()
-	current := h.cur == w
-	if current {
+	if h.restart(w, "function timeout in "+fn) {
+		h.mu.Lock()
 		h.workers.TimeoutRestarts++
-	}
-	h.mu.Unlock()
-	if current {
-		h.log.Warn("a function timeout has occurred; restarting the handler process", "function", fn, "pid", w.pid)
-		h.restart(w, "function timeout in "+fn)
+		h.mu.Unlock()
 	}
 }
 

@@ -138,15 +138,7 @@ func TestE2EReferenceParity(t *testing.T) {
 // that is not a job, end in score-jobs-poison after maxDequeueCount attempts; the
 // sensor's failure is recorded as poisoned.
 func TestE2EPoison(t *testing.T) {
-	app := packagedApp(t)
-	settings, err := AppSettings(app)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc, _, err := localhost.LoadApp(app, settings)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hc := appConfig(t)
 	q := hc.Queues
 	q.VisibilityTimeout = 0
 	q.MaxPollingInterval = 200 * time.Millisecond
@@ -371,16 +363,38 @@ func TestE2EIdempotence(t *testing.T) {
 // readingRows counts the rows of the readings table.
 func readingRows(t *testing.T, s *Stack) int {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+s.SQLPath+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := readDB(t, s)
 	var n int
 	if err := db.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM readings").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// readDB opens the stack's SQLite file read-only; closed when the test ends.
+func readDB(t *testing.T, s *Stack) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+s.SQLPath+"?_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// appConfig is the packaged app's host.json as the stand-in host loads it.
+func appConfig(t *testing.T) localhost.HostConfig {
+	t.Helper()
+	app := packagedApp(t)
+	settings, err := AppSettings(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, _, err := localhost.LoadApp(app, settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hc
 }
 
 // blobSet returns name -> base64 of the bytes of every blob under prefix.

@@ -54,6 +54,9 @@ type StackOptions struct {
 	Settings map[string]string
 	// Queues overrides host.json extensions.queues (tests: a short visibilityTimeout).
 	Queues *localhost.QueueOptions
+	// FunctionTimeout, when not zero, overrides host.json functionTimeout in the
+	// stand-in host (tests: a timeout reached in seconds).
+	FunctionTimeout time.Duration
 	// SQLPath is the SQLite file; "" puts it in Dir. An existing file is replaced.
 	SQLPath string
 	// Log receives the host's and the handler's log lines; nil writes them to
@@ -162,10 +165,11 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 		return nil, fmt.Errorf("open sql store: %w", err)
 	}
 	if s.Host, err = localhost.Start(ctx, localhost.Options{
-		AppDir:   o.AppDir,
-		Settings: s.Settings,
-		Logger:   logger,
-		Queues:   o.Queues,
+		AppDir:          o.AppDir,
+		Settings:        s.Settings,
+		Logger:          logger,
+		Queues:          o.Queues,
+		FunctionTimeout: o.FunctionTimeout,
 	}); err != nil {
 		return nil, fmt.Errorf("start local host: %w", err)
 	}
