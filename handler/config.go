@@ -37,6 +37,7 @@ type Config struct {
 	FanoutParallelism    int
 	FanoutLag            time.Duration
 	FanoutMaxCatchUp     int
+	ReadingsRetention    time.Duration
 	AggregateWindow      time.Duration
 	IngestMaxSkew        time.Duration
 	IngestMaxEventBytes  int
@@ -63,6 +64,7 @@ type spec struct {
 	FanoutParallelism    setting[int]           `envconfig:"FANOUT_PARALLELISM" default:"16"`
 	FanoutLag            setting[time.Duration] `envconfig:"FANOUT_LAG" default:"10m"`
 	FanoutMaxCatchUp     setting[int]           `envconfig:"FANOUT_MAX_CATCHUP" default:"24"`
+	ReadingsRetention    setting[time.Duration] `envconfig:"READINGS_RETENTION" default:"0s"`
 	AggregateWindow      setting[time.Duration] `envconfig:"AGGREGATE_WINDOW" default:"5s"`
 	IngestMaxSkew        setting[time.Duration] `envconfig:"INGEST_MAX_SKEW" default:"24h"`
 	IngestMaxEventBytes  setting[int]           `envconfig:"INGEST_MAX_EVENT_BYTES" default:"1048576"`
@@ -123,7 +125,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		{"REJECTS_CONTAINER", s.RejectsContainer.Err}, {"PREDICTIONS_CONTAINER", s.PredictionsContainer.Err},
 		{"SCORE_QUEUE", s.ScoreQueue.Err}, {"FANOUT_SCHEDULE", s.FanoutSchedule.Err}, {"FANOUT_CHUNK_SIZE", s.FanoutChunkSize.Err},
 		{"FANOUT_PARALLELISM", s.FanoutParallelism.Err}, {"FANOUT_LAG", s.FanoutLag.Err},
-		{"FANOUT_MAX_CATCHUP", s.FanoutMaxCatchUp.Err}, {"AGGREGATE_WINDOW", s.AggregateWindow.Err},
+		{"FANOUT_MAX_CATCHUP", s.FanoutMaxCatchUp.Err}, {"READINGS_RETENTION", s.ReadingsRetention.Err},
+		{"AGGREGATE_WINDOW", s.AggregateWindow.Err},
 		{"INGEST_MAX_SKEW", s.IngestMaxSkew.Err}, {"INGEST_MAX_EVENT_BYTES", s.IngestMaxEventBytes.Err},
 		{"MODEL_CACHE_BYTES", s.ModelCacheBytes.Err}, {"MAX_DEQUEUE_COUNT", s.MaxDequeueCount.Err},
 		{"INVOCATION_TIMEOUT", s.InvocationTimeout.Err}, {"LOG_LEVEL", s.LogLevel.Err},
@@ -145,6 +148,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		FanoutParallelism:    s.FanoutParallelism.V,
 		FanoutLag:            s.FanoutLag.V,
 		FanoutMaxCatchUp:     s.FanoutMaxCatchUp.V,
+		ReadingsRetention:    s.ReadingsRetention.V,
 		AggregateWindow:      s.AggregateWindow.V,
 		IngestMaxSkew:        s.IngestMaxSkew.V,
 		IngestMaxEventBytes:  s.IngestMaxEventBytes.V,
@@ -220,6 +224,9 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if s.FanoutLag.Err == nil && (c.FanoutLag < 0 || c.FanoutLag%time.Second != 0) {
 		bad("FANOUT_LAG", errors.New("must be zero or a positive whole number of seconds"))
+	}
+	if s.ReadingsRetention.Err == nil && c.ReadingsRetention != 0 && c.ReadingsRetention < 24*time.Hour {
+		bad("READINGS_RETENTION", errors.New("must be 0 (keep every reading) or at least 24h"))
 	}
 	if s.AggregateWindow.Err == nil && c.AggregateWindow > 0 && c.AggregateWindow%time.Millisecond != 0 {
 		bad("AGGREGATE_WINDOW", errors.New("must be a whole number of milliseconds"))

@@ -15,7 +15,7 @@ import (
 // ourSettings are every setting the handler reads; setEnv clears those not given.
 var ourSettings = []string{
 	"SQL_URL", "MODELS_CONTAINER", "RAW_CONTAINER", "REJECTS_CONTAINER", "PREDICTIONS_CONTAINER", "SCORE_QUEUE",
-	"FANOUT_SCHEDULE", "FANOUT_CHUNK_SIZE", "FANOUT_PARALLELISM", "FANOUT_LAG", "FANOUT_MAX_CATCHUP", "AGGREGATE_WINDOW", "INGEST_MAX_SKEW",
+	"FANOUT_SCHEDULE", "FANOUT_CHUNK_SIZE", "FANOUT_PARALLELISM", "FANOUT_LAG", "FANOUT_MAX_CATCHUP", "READINGS_RETENTION", "AGGREGATE_WINDOW", "INGEST_MAX_SKEW",
 	"INGEST_MAX_EVENT_BYTES", "MODEL_CACHE_BYTES", "MAX_DEQUEUE_COUNT", "INVOCATION_TIMEOUT", "LOG_LEVEL",
 	"FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT", "FUNCTIONS_APP_ROOT_PATH",
 	"AzureWebJobsStorage", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__blobServiceUri",
@@ -75,7 +75,7 @@ func TestLoadConfig(t *testing.T) {
 			env: with("FUNCTIONS_CUSTOMHANDLER_PORT", "<unset>", "FUNCTIONS_HTTPWORKER_PORT", "8081",
 				"SQL_URL", "sqlite::memory:", "MODELS_CONTAINER", "m-1", "RAW_CONTAINER", "r-1", "REJECTS_CONTAINER", "x-1",
 				"PREDICTIONS_CONTAINER", "p-1", "SCORE_QUEUE", "jobs", "FANOUT_SCHEDULE", "0 */5 * * * *",
-				"FANOUT_CHUNK_SIZE", "10", "FANOUT_PARALLELISM", "4", "FANOUT_LAG", "0s", "FANOUT_MAX_CATCHUP", "3",
+				"FANOUT_CHUNK_SIZE", "10", "FANOUT_PARALLELISM", "4", "FANOUT_LAG", "0s", "FANOUT_MAX_CATCHUP", "3", "READINGS_RETENTION", "720h",
 				"AGGREGATE_WINDOW", "1m", "INGEST_MAX_SKEW", "1h",
 				"INGEST_MAX_EVENT_BYTES", "2048", "MODEL_CACHE_BYTES", "1024", "MAX_DEQUEUE_COUNT", "3",
 				"INVOCATION_TIMEOUT", "4m", "LOG_LEVEL", "debug", "FUNCTIONS_APP_ROOT_PATH", appRoot),
@@ -84,7 +84,7 @@ func TestLoadConfig(t *testing.T) {
 				c.PredictionsContainer, c.ScoreQueue, c.FanoutSchedule = "p-1", "jobs", "0 */5 * * * *"
 				c.FanoutChunkSize, c.FanoutParallelism, c.AggregateWindow, c.IngestMaxSkew = 10, 4, time.Minute, time.Hour
 				c.IngestMaxEventBytes, c.ModelCacheBytes, c.MaxDequeueCount, c.InvocationTimeout = 2048, 1024, 3, 4*time.Minute
-				c.LogLevel, c.FanoutLag, c.FanoutMaxCatchUp = -4, 0, 3
+				c.LogLevel, c.FanoutLag, c.FanoutMaxCatchUp, c.ReadingsRetention = -4, 0, 3, 720*time.Hour
 			},
 		},
 		{
@@ -99,7 +99,7 @@ func TestLoadConfig(t *testing.T) {
 			env: with("FUNCTIONS_CUSTOMHANDLER_PORT", "<unset>", "AzureWebJobsStorage", "UseDevelopmentStorage=true",
 				"SQL_URL", "postgres://x", "SCORE_QUEUE", "Score_Jobs", "FANOUT_SCHEDULE", "0 0 * * *",
 				"FANOUT_CHUNK_SIZE", "many", "AGGREGATE_WINDOW", "5", "MAX_DEQUEUE_COUNT", "0", "LOG_LEVEL", "loud",
-				"RAW_CONTAINER", " ", "FANOUT_LAG", "90.5s", "FANOUT_MAX_CATCHUP", "0"),
+				"RAW_CONTAINER", " ", "FANOUT_LAG", "90.5s", "FANOUT_MAX_CATCHUP", "0", "READINGS_RETENTION", "1h"),
 			wantErr: []string{
 				"FUNCTIONS_CUSTOMHANDLER_PORT: not set",
 				"AzureWebJobsStorage: storage connection AzureWebJobsStorage: UseDevelopmentStorage=true is not supported",
@@ -113,6 +113,7 @@ func TestLoadConfig(t *testing.T) {
 				"RAW_CONTAINER: set but empty",
 				"FANOUT_LAG: must be zero or a positive whole number of seconds",
 				"FANOUT_MAX_CATCHUP: must be positive",
+				"READINGS_RETENTION: must be 0 (keep every reading) or at least 24h",
 			},
 		},
 		{

@@ -72,6 +72,8 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handl
 		Parallelism:     cfg.FanoutParallelism,
 		Lag:             cfg.FanoutLag,
 		MaxCatchUp:      cfg.FanoutMaxCatchUp,
+		Retention:       cfg.ReadingsRetention,
+		Pruner:          d.store,
 		ModelsContainer: cfg.ModelsContainer,
 		Logger:          coreLog.With("component", fnTimerFanout),
 	}, d.blobs, d.queue, d.store)

@@ -39,6 +39,13 @@
 // (RunStore.IngestMark); a warning is logged when the oldest partition's mark
 // is before the window end.
 //
+// # Retention
+//
+// With Config.Retention (READINGS_RETENTION) set, each timer run, after its
+// fan-out, deletes through Config.Pruner the readings older than Retention
+// before now, in bounded batches; a failure is logged and left to the next
+// run. Backfills (RunWindow) do not prune.
+//
 // # Messages
 //
 // RunWindow lists the models container, keeps the blobs named

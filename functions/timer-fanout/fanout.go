@@ -41,6 +41,20 @@ type RunStore interface {
 	IngestMark(ctx context.Context) (sensor.IngestMark, error)
 }
 
+// ReadingPruner deletes old readings (sqlstore.Store.PruneReadings).
+type ReadingPruner interface {
+	// PruneReadings deletes readings before cutoff in at most maxBatches
+	// statements of batch rows; more reports that older readings remain.
+	PruneReadings(ctx context.Context, cutoff time.Time, batch, maxBatches int) (deleted int, more bool, err error)
+}
+
+// Retention batches: 4,000 rows a statement stays under SQL Server's lock
+// escalation threshold (5,000 locks); 100 statements bound one invocation.
+const (
+	pruneBatch      = 4000
+	pruneMaxBatches = 100
+)
+
 // Config is the function's configuration.
 type Config struct {
 	Schedule        string        // FANOUT_SCHEDULE, default "0 0 * * * *" (hourly)
@@ -55,6 +69,11 @@ type Config struct {
 	// MaxCatchUp is FANOUT_MAX_CATCHUP: the most windows one invocation fans
 	// out, the current one included, when runs were missed; default 24.
 	MaxCatchUp int
+	// Retention is READINGS_RETENTION: after its fan-out, each timer run
+	// deletes through Pruner the readings older than Retention before now
+	// (in bounded batches; the rest on the next run). Zero keeps everything.
+	Retention time.Duration
+	Pruner    ReadingPruner
 	// Now is the clock used to stamp runs; nil means time.Now.
 	Now func() time.Time
 	// Logger receives the lines, logged with the invocation's context (see
@@ -155,7 +174,26 @@ func (f *Function) Run(ctx context.Context, t azfunc.TimerInfo, now time.Time) (
 	}
 	res, err := f.runWindow(ctx, w, true)
 	res.CaughtUp, res.NotFannedOut = caughtUp, beyond
-	return res, err
+	if err != nil {
+		return res, err
+	}
+	f.prune(ctx, now)
+	return res, nil
+}
+
+// prune deletes the readings older than Config.Retention. A failure is
+// logged, not returned: the fan-out is done, and the next run prunes again.
+func (f *Function) prune(ctx context.Context, now time.Time) {
+	if f.cfg.Retention <= 0 || f.cfg.Pruner == nil {
+		return
+	}
+	cutoff := now.UTC().Add(-f.cfg.Retention)
+	n, more, err := f.cfg.Pruner.PruneReadings(ctx, cutoff, pruneBatch, pruneMaxBatches)
+	if err != nil {
+		f.cfg.Logger.WarnContext(ctx, "prune readings failed; the next run prunes again", "before", cutoff, "deleted", n, "err", err.Error())
+		return
+	}
+	f.cfg.Logger.InfoContext(ctx, "pruned readings", "before", cutoff, "deleted", n, "more", more)
 }
 
 // TriggerWindow returns the window of an invocation (see the package doc).

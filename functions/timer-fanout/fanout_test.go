@@ -576,3 +576,57 @@ func TestRunRecordsIngestMark(t *testing.T) {
 		t.Errorf("registered %+v, want ingest mark %+v and not scheduled", got, runs.mark)
 	}
 }
+
+type fakePruner struct {
+	cutoffs []time.Time
+	err     error
+}
+
+func (p *fakePruner) PruneReadings(_ context.Context, cutoff time.Time, batch, maxBatches int) (int, bool, error) {
+	p.cutoffs = append(p.cutoffs, cutoff)
+	if batch <= 0 || maxBatches <= 0 {
+		return 0, false, errors.New("bad bounds")
+	}
+	return 7, false, p.err
+}
+
+// TestRunPrunesOldReadings: a timer run deletes the readings older than
+// Retention before the invocation's time, after its fan-out; a failing prune
+// does not fail the run, and without Retention nothing is pruned.
+func TestRunPrunesOldReadings(t *testing.T) {
+	now := mustTime(t, "2018-08-29T03:00:00.02Z")
+	timer := azfunc.TimerInfo{ScheduleStatus: &azfunc.ScheduleStatus{Next: mustTime(t, "2018-08-29T03:00:00Z")}}
+	for _, tc := range []struct {
+		name      string
+		retention time.Duration
+		err       error
+		want      []time.Time
+	}{
+		{"30 days", 30 * 24 * time.Hour, nil, []time.Time{now.Add(-30 * 24 * time.Hour)}},
+		{"prune fails", 30 * 24 * time.Hour, errors.New("db locked"), []time.Time{now.Add(-30 * 24 * time.Hour)}},
+		{"off", 0, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &fakePruner{err: tc.err}
+			f, q, _ := newTestFunction(Config{Retention: tc.retention, Pruner: p}, []string{"model_1_1"})
+			if _, err := f.Run(t.Context(), timer, now); err != nil {
+				t.Fatal(err)
+			}
+			if len(q.bodies) != 1 {
+				t.Errorf("%d messages, want 1", len(q.bodies))
+			}
+			if diff := cmp.Diff(tc.want, p.cutoffs); diff != "" {
+				t.Errorf("prune cutoffs (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// A backfill does not prune.
+	p := &fakePruner{}
+	f, _, _ := newTestFunction(Config{Retention: time.Hour, Pruner: p}, []string{"model_1_1"})
+	if _, err := f.RunWindow(t.Context(), sensor.Window{Start: now.Add(-2 * time.Hour), End: now.Add(-time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.cutoffs) != 0 {
+		t.Errorf("a backfill pruned: %v", p.cutoffs)
+	}
+}

@@ -141,6 +141,9 @@ param fanoutLag string = '10m'
 @minValue(1)
 param fanoutMaxCatchUp int = 24
 
+@description('Readings older than this are deleted by the timer runs (READINGS_RETENTION, a Go duration of at least 24h; 0s keeps every reading).')
+param readingsRetention string = '0s'
+
 @description('Sensors per queue message (FANOUT_CHUNK_SIZE).')
 @minValue(1)
 param fanoutChunkSize int = 1
@@ -291,6 +294,7 @@ module functionApp 'modules/functionapp.bicep' = {
       fanoutParallelism: fanoutParallelism
       fanoutLag: fanoutLag
       fanoutMaxCatchUp: fanoutMaxCatchUp
+      readingsRetention: readingsRetention
       modelCacheBytes: modelCacheBytes
       logLevel: logLevel
     }

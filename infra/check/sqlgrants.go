@@ -37,8 +37,9 @@ var (
 )
 
 // ddlNeeds maps each statement kind of a migration to the grants it needs. CREATE TABLE needs the
-// database permission and ALTER on the schema; CREATE INDEX and ALTER TABLE need ALTER on the table,
-// which ALTER on its schema gives. Any other DDL fails the check until it is added here.
+// database permission and ALTER on the schema; CREATE INDEX, DROP INDEX and ALTER TABLE (ADD, DROP
+// CONSTRAINT) need ALTER on the table, which ALTER on its schema gives. Any other DDL fails the check
+// until it is added here.
 var ddlNeeds = []struct {
 	re    *regexp.Regexp
 	needs []grant
@@ -46,9 +47,11 @@ var ddlNeeds = []struct {
 	{regexp.MustCompile(`(?i)\bCREATE\s+TABLE\s+dbo\.`), []grant{{"CREATE TABLE", ""}, {"ALTER", "SCHEMA::dbo"}}},
 	{regexp.MustCompile(`(?i)\bCREATE\s+(UNIQUE\s+)?(NONCLUSTERED\s+|CLUSTERED\s+)?INDEX\s+\w+\s+ON\s+dbo\.`), []grant{{"ALTER", "SCHEMA::dbo"}}},
 	{regexp.MustCompile(`(?i)\bALTER\s+TABLE\s+dbo\.\w+\s+ADD\b`), []grant{{"ALTER", "SCHEMA::dbo"}}},
+	{regexp.MustCompile(`(?i)\bALTER\s+TABLE\s+dbo\.\w+\s+DROP\s+CONSTRAINT\b`), []grant{{"ALTER", "SCHEMA::dbo"}}},
+	{regexp.MustCompile(`(?i)\bDROP\s+INDEX\s+\w+\s+ON\s+dbo\.`), []grant{{"ALTER", "SCHEMA::dbo"}}},
 }
 
-var otherDDL = regexp.MustCompile(`(?i)\b(CREATE|ALTER|DROP)\s+(TABLE|INDEX|VIEW|PROCEDURE|PROC|FUNCTION|TRIGGER|TYPE|SCHEMA|SEQUENCE|SYNONYM|ROLE|USER)\b`)
+var otherDDL = regexp.MustCompile(`(?i)\b(CREATE|ALTER|DROP)\s+(UNIQUE\s+)?((NON)?CLUSTERED\s+)?(TABLE|INDEX|VIEW|PROCEDURE|PROC|FUNCTION|TRIGGER|TYPE|SCHEMA|SEQUENCE|SYNONYM|ROLE|USER)\b`)
 
 // dmlNeeds maps the DML the app's Go code runs to the grants on dbo it needs.
 var dmlNeeds = []struct {
@@ -59,7 +62,7 @@ var dmlNeeds = []struct {
 	{regexp.MustCompile(`\bINSERT\s+(OR\s+IGNORE\s+)?INTO\b`), []string{"INSERT"}},
 	{regexp.MustCompile(`\bUPDATE\s+SET\b|\bUPDATE\s+\w+\s+SET\b`), []string{"UPDATE"}},
 	{regexp.MustCompile(`\bMERGE\b`), []string{"SELECT", "INSERT", "UPDATE"}},
-	{regexp.MustCompile(`\bTHEN\s+DELETE\b|\bDELETE\s+FROM\b`), []string{"DELETE"}},
+	{regexp.MustCompile(`\bTHEN\s+DELETE\b|\bDELETE\s+(TOP\s*\([^)]*\)\s+)?FROM\b`), []string{"DELETE"}},
 	{regexp.MustCompile(`\bTRUNCATE\s+TABLE\b`), []string{"ALTER"}},
 }
 

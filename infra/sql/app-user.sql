@@ -15,13 +15,14 @@ BEGIN
 END;
 GO
 
--- The handler applies its schema migrations at start (internal/sqlstore/migrations/sqlserver): CREATE TABLE
--- and CREATE INDEX in dbo. CREATE TABLE needs the database permission plus ALTER on the schema; ALTER on
--- the schema also covers CREATE INDEX on its tables.
+-- The handler applies its schema migrations at start (internal/sqlstore/migrations/sqlserver): CREATE TABLE,
+-- CREATE/DROP INDEX and ALTER TABLE ADD/DROP CONSTRAINT in dbo. CREATE TABLE needs the database permission
+-- plus ALTER on the schema; ALTER on the schema also covers the index and constraint changes of its tables.
 GRANT CREATE TABLE TO [$(APP_IDENTITY_NAME)];
 GRANT ALTER ON SCHEMA::dbo TO [$(APP_IDENTITY_NAME)];
 
 -- Reads and idempotent writes (INSERT, MERGE ... WHEN MATCHED THEN UPDATE) of readings, runs, outcomes and
--- schema_version. No DELETE: the app never deletes a row. No role membership (db_owner, db_datawriter...).
-GRANT SELECT, INSERT, UPDATE ON SCHEMA::dbo TO [$(APP_IDENTITY_NAME)];
+-- schema_version; DELETE for retention (READINGS_RETENTION: readings older than it are deleted in batches).
+-- No role membership (db_owner, db_datawriter...).
+GRANT SELECT, INSERT, UPDATE, DELETE ON SCHEMA::dbo TO [$(APP_IDENTITY_NAME)];
 GO

@@ -71,7 +71,7 @@ param appInsightsName string
 @description('Names of the containers and the queue the handler uses.')
 param names object
 
-@description('The handler\'s tunable settings (docs/design.md): fanoutSchedule, fanoutChunkSize, fanoutParallelism, fanoutLag, fanoutMaxCatchUp, modelCacheBytes, logLevel.')
+@description('The handler\'s tunable settings (docs/design.md): fanoutSchedule, fanoutChunkSize, fanoutParallelism, fanoutLag, fanoutMaxCatchUp, readingsRetention, modelCacheBytes, logLevel.')
 param handler object
 
 @description('Tags for every resource.')
@@ -229,6 +229,10 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
         {
           name: 'FANOUT_MAX_CATCHUP'
           value: string(handler.fanoutMaxCatchUp)
+        }
+        {
+          name: 'READINGS_RETENTION'
+          value: handler.readingsRetention
         }
         {
           name: 'AGGREGATE_WINDOW'
