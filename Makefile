@@ -4,7 +4,7 @@ GO ?= go
 AZURITE := node_modules/.bin/azurite
 FUNCTIONS := ingest timer-fanout score-sensor score-poison backfill run-status
 
-.PHONY: all build package zip run test test-race faults-long test-short bench fuzz lint fmt tidy-check clean azurite check-infra deploy destroy
+.PHONY: all bin build app package zip run test test-race faults-long test-short bench fuzz lint fmt tidy-check clean azurite check-infra deploy destroy
 
 all: build
 
@@ -14,10 +14,29 @@ $(AZURITE): package.json package-lock.json
 	@touch $(AZURITE)
 azurite: $(AZURITE)
 
-build:
-	$(GO) build ./...
-	$(GO) build -o bin/batchscore ./cmd/batchscore
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/handler ./handler
+# One set of build flags for everything built here, so the handler, the CLI and
+# `go build ./...` share one build cache. bin/ holds them for this computer's OS
+# and architecture.
+GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
+EXE := $(shell $(GO) env GOEXE)
+FIRST_BUILD := (the first build compiles every dependency: a few minutes on 2 cores)
+
+bin:
+	@echo "building bin/: handler, batchscore, funcapp $(FIRST_BUILD)"
+	@$(GOBUILD) -o bin/ ./handler ./cmd/batchscore ./cmd/funcapp
+
+build: bin
+	$(GOBUILD) ./...
+
+# app/ is the function app folder for func start on this computer (its own OS and
+# architecture; handler.exe on Windows), with local.settings.json pointing at
+# Azurite; dist/ (make package) is the linux/amd64 folder for Azure. This target
+# builds only what func start needs, so it works on macOS and Windows too.
+LAYOUT_APP = bin/funcapp$(EXE) -handler bin/handler$(EXE) -out app
+app:
+	@echo "building bin/: handler, funcapp $(FIRST_BUILD)"
+	@$(GOBUILD) -o bin/ ./handler ./cmd/funcapp
+	@$(LAYOUT_APP)
 
 # dist/ is the app folder the Functions host (func start) runs: host.json, the linux/amd64 handler,
 # and one <function>/function.json per function at the top level.
@@ -36,12 +55,23 @@ package:
 zip: package
 	$(GO) run ./cmd/batchscore zip -app dist -out dist.zip
 
-run: $(AZURITE) package
-	$(GO) run ./cmd/batchscore run -app dist -azurite $(AZURITE)
+# The whole pipeline on this computer (Linux: the local host and Azurite runner
+# use Linux process control).
+run: $(AZURITE) bin
+	@$(LAYOUT_APP)
+	@bin/batchscore$(EXE) run -app app -azurite $(AZURITE)
 
-test: $(AZURITE) check-infra
+# gotestsum (pinned) runs go test and ends with a summary: the skipped tests with
+# their reasons, the failures, and "DONE N tests, N skipped, N failures in T".
+GOTESTSUM := bin/gotestsum-v1.13.0$(EXE)
+$(GOTESTSUM):
+	@echo "installing gotestsum v1.13.0 into bin/ (once)"
+	@mkdir -p bin && GOBIN=$(CURDIR)/bin/.gotestsum $(GO) install gotest.tools/gotestsum@v1.13.0
+	@mv bin/.gotestsum/gotestsum$(EXE) $@ && rmdir bin/.gotestsum
+
+test: $(AZURITE) $(GOTESTSUM) check-infra
 	$(GO) vet ./...
-	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GO) test -count=1 -timeout 15m ./...
+	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg -- -count=1 -timeout 15m ./...
 
 # Azure (docs/deploy.md): resource group, Bicep, the package, the models, the SQL user. Needs the az CLI
 # (signed in) and go-sqlcmd; neither runs in CI, where check-infra is what is tested.
@@ -105,4 +135,4 @@ tidy-check:
 	$(GO) -C infra/check mod tidy -diff
 
 clean:
-	rm -rf dist dist.zip bin out
+	rm -rf dist dist.zip app bin out

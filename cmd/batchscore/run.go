@@ -16,16 +16,16 @@ import (
 	"github.com/batchscore/batchscore/internal/localrun"
 )
 
-const runUsage = `usage: batchscore run [-app dist] [-azurite PATH] [-data CSV -models DIR [-expected CSV]] [-out DIR]
+const runUsage = `usage: batchscore run [-app app] [-azurite PATH] [-data CSV -models DIR [-expected CSV]] [-out DIR]
                       [-synthetic DEVICESxSENSORS -rows N -noise F -anomalies F -seed N]
 Runs Azurite, SQLite and the handler behind a local Functions host, ingests the readings as
 Event Hubs batches, scores one run over their time range and checks the reference predictions.
 `
 
-// runLocal is `batchscore run`: the whole pipeline on this machine (see internal/localrun).
+// runLocal is `batchscore run`: the whole pipeline on this computer (see internal/localrun).
 func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	app := fs.String("app", "dist", "app folder laid out by `make package` (host.json, handler, <function>/function.json)")
+	app := fs.String("app", "app", "app folder for this computer, as make app lays it out (host.json, handler, <function>/function.json)")
 	az := fs.String("azurite", "", "Azurite executable (default $AZURITE_BIN or node_modules/.bin/azurite)")
 	data := fs.String("data", "", "readings CSV TS,Device,Sensor,Value (default: the reference sensor_data.csv)")
 	models := fs.String("models", "", "folder of model_{device}_{sensor} blobs (default: the reference models)")
@@ -37,13 +37,13 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	anomalies := fs.Float64("anomalies", 0.01, "synthetic: share of injected anomalies")
 	seed := fs.Uint64("seed", 1, "synthetic: random seed")
 	partitions := fs.Int("partitions", 4, "event hub partitions the readings are spread over")
-	visibility := fs.Duration("visibility-timeout", -1, "override host.json extensions.queues.visibilityTimeout (e.g. 1s)")
+	visibility := fs.Duration("visibility-timeout", 0, "override host.json extensions.queues.visibilityTimeout, e.g. 1s (default: host.json's)")
 	timeout := fs.Duration("timeout", 30*time.Minute, "give up after this long")
 	if help, err := parseFlags(fs, args, runUsage, stdout); help || err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(*app, "host.json")); err != nil {
-		return fmt.Errorf("run: no app folder at %s (%w): run `make run`, or `make package` first", *app, err)
+		return fmt.Errorf("run: no app folder at %s (%w): run `make run`, or `make app` first", *app, err)
 	}
 	c := localrun.Config{
 		AppDir: *app, AzuriteBin: *az, Data: *data, Models: *models, Expected: *expected,
@@ -64,7 +64,7 @@ func runLocal(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else if (*data == "") != (*models == "") {
 		return usageError{errors.New("run: give both -data and -models, or neither (the reference data)")}
 	}
-	if *visibility >= 0 {
+	if *visibility > 0 {
 		settings, err := localrun.AppSettings(*app)
 		if err != nil {
 			return fmt.Errorf("run: %w", err)

@@ -21,7 +21,7 @@ func TestRunArguments(t *testing.T) {
 		usage bool
 		want  string
 	}{
-		{args: []string{"-app", filepath.Join(app, "missing")}, want: "make package"},
+		{args: []string{"-app", filepath.Join(app, "missing")}, want: "make app"},
 		{args: []string{"-app", app, "-synthetic", "10x10", "-data", "x.csv"}, usage: true, want: "-synthetic replaces -data and -models"},
 		{args: []string{"-app", app, "-synthetic", "ten"}, usage: true, want: "ten"},
 		{args: []string{"-app", app, "-data", "x.csv"}, usage: true, want: "both -data and -models"},
@@ -38,5 +38,23 @@ func TestRunArguments(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("run %q printed %q before failing", tt.args, stdout.String())
 		}
+	}
+}
+
+// run -h names each flag's value plainly: no word taken from the help text as
+// the value's name, no impossible default.
+func TestRunHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"run", "-h"}, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	help := stdout.String()
+	for _, bad := range []string{"-app make", "-1ns", "`"} {
+		if strings.Contains(help, bad) {
+			t.Errorf("run -h contains %q:\n%s", bad, help)
+		}
+	}
+	if !strings.Contains(help, "-app string") || !strings.Contains(help, "-visibility-timeout duration") {
+		t.Errorf("run -h lacks the -app and -visibility-timeout flags:\n%s", help)
 	}
 }

@@ -31,11 +31,13 @@ type SensorResult struct {
 	Error     string
 }
 
-// Stage is one timed stage of the run.
+// Stage is one timed stage of the run; Detail says what the time covers.
 type Stage struct {
 	Name     string
 	Duration time.Duration
 	Detail   string
+	Summed   bool // a sum over sensors that ran in parallel, not wall-clock time
+	Total    bool // the whole run
 }
 
 // Report is what the HTML report shows.

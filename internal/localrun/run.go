@@ -39,9 +39,12 @@ type Config struct {
 	// to the reference data when Data and Models are empty and Synthetic is nil.
 	Data, Models, Expected string
 	// Synthetic, when set, replaces Data/Models with a generated fleet.
-	Synthetic  *Synthetic
-	OutDir     string // predictions copy, report and log; default ./out
-	Partitions int    // event hub partitions; default 4
+	Synthetic *Synthetic
+	// OutDir holds one folder per run, named by its start time (UTC), with the
+	// predictions copy, the report, the SQLite file and the logs, and a pointer
+	// "latest" to the newest; default ./out.
+	OutDir     string
+	Partitions int // event hub partitions; default 4
 	Settings   map[string]string
 	Queues     *localhost.QueueOptions
 	Terminal   bool // show progress bars (else plain lines)
@@ -58,9 +61,11 @@ type Result struct {
 	Stages     []Stage
 	Parity     *Parity
 	Blobs      []string // prediction blob names in container preds
+	Dir        string   // this run's folder in OutDir
 	PredsDir   string
 	ReportPath string
-	LogPath    string
+	LogPath    string // the host's log lines (text)
+	HandlerLog string // the handler's log lines (JSON Lines)
 	Elapsed    time.Duration
 }
 
@@ -81,11 +86,12 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if c.Partitions < 1 {
 		c.Partitions = 4
 	}
-	if err := os.MkdirAll(c.OutDir, 0o755); err != nil {
-		return nil, fmt.Errorf("output folder: %w", err)
+	dir, err := runFolder(c.OutDir, started)
+	if err != nil {
+		return nil, err
 	}
 	prog := newProgress(out, c.Terminal)
-	res := &Result{LogPath: filepath.Join(c.OutDir, "run.log")}
+	res := &Result{Dir: dir, LogPath: filepath.Join(dir, "host.log"), HandlerLog: filepath.Join(dir, "handler.jsonl")}
 
 	// Input: readings and models.
 	t0 := time.Now()
@@ -107,9 +113,14 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, fmt.Errorf("log file: %w", err)
 	}
 	defer logf.Close()
-	sqlPath := filepath.Join(c.OutDir, "batchscore.db")
+	hlogf, err := os.Create(res.HandlerLog)
+	if err != nil {
+		return nil, fmt.Errorf("log file: %w", err)
+	}
+	defer hlogf.Close()
+	sqlPath := filepath.Join(dir, "batchscore.db")
 	st, err := StartStack(ctx, StackOptions{AppDir: c.AppDir, AzuriteBin: c.AzuriteBin, Settings: c.Settings, Queues: c.Queues,
-		Log: logf, SQLPath: sqlPath})
+		Log: logf, HandlerLog: hlogf, SQLPath: sqlPath})
 	if err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
 	}
@@ -117,7 +128,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err := st.UploadModels(ctx, models); err != nil {
 		return nil, err
 	}
-	res.Stages = append(res.Stages, Stage{"setup", time.Since(t0), "Azurite, SQLite, handler start, " + Thousands(len(models)) + " models uploaded"})
+	res.Stages = append(res.Stages, Stage{Name: "setup", Duration: time.Since(t0), Detail: "Azurite, SQLite, handler start, " + Thousands(len(models)) + " models uploaded"})
 	fmt.Fprintf(out, "setup: Azurite %s, handler up, %s models uploaded (%s)\n", st.Azurite.BlobURL(), Thousands(len(models)), ms(time.Since(t0)))
 
 	// Ingest.
@@ -130,7 +141,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	ing := st.Host.FunctionStats(FnIngest)
 	d := time.Since(t0)
-	res.Stages = append(res.Stages, Stage{"ingest", d, fmt.Sprintf("%s events in %d batches over %d partitions, %s readings/s",
+	res.Stages = append(res.Stages, Stage{Name: "ingest", Duration: d, Detail: fmt.Sprintf("%s events in %d batches over %d partitions, %s readings/s",
 		Thousands(len(bodies)), ing.Batches, c.Partitions, Thousands(int(float64(len(readings))/d.Seconds())))})
 	prog.finish(fmt.Sprintf("ingest: %s readings in %s events, %d batches (%s)", Thousands(len(readings)), Thousands(len(bodies)), ing.Batches, ms(d)))
 
@@ -146,7 +157,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, fmt.Errorf("fan-out registered no run %s: %w", res.RunID, err)
 	}
 	d = time.Since(t0)
-	res.Stages = append(res.Stages, Stage{"fan-out", d, fmt.Sprintf("run %s, %s sensors enqueued", res.RunID, Thousands(run.Sensors))})
+	res.Stages = append(res.Stages, Stage{Name: "fan-out", Duration: d, Detail: fmt.Sprintf("run %s, %s sensors enqueued", res.RunID, Thousands(run.Sensors))})
 	fmt.Fprintf(out, "fan-out: run %s, %s sensors enqueued (%s)\n", res.RunID, Thousands(run.Sensors), ms(d))
 
 	// Scoring.
@@ -160,7 +171,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.Summary = sum
 	d = time.Since(fanStart)
 	score := st.Host.FunctionStats(FnScore)
-	res.Stages = append(res.Stages, Stage{"scoring", d, fmt.Sprintf("from fan-out start to the last outcome: %s sensors, %s rows, %.1f sensors/s; %s invocations, %d retried, %d poisoned",
+	res.Stages = append(res.Stages, Stage{Name: "scoring", Duration: d, Detail: fmt.Sprintf("from the start of fan-out (it overlaps it) to the last sensor's outcome: %s sensors, %s rows, %.1f sensors/s; %s invocations, %d retried, %d poisoned",
 		Thousands(sum.Total), Thousands(sum.Rows), float64(sum.Total)/d.Seconds(), Thousands(score.Invocations), score.Released, score.Poisoned)})
 	prog.finish(fmt.Sprintf("scoring: %s done, %s empty, %s poisoned of %s sensors; %s rows, %s anomalies (%s, %.1f sensors/s)",
 		Thousands(sum.Done), Thousands(sum.Empty), Thousands(sum.Poisoned), Thousands(sum.Total), Thousands(sum.Rows), Thousands(sum.Anomalies), ms(d), float64(sum.Total)/d.Seconds()))
@@ -176,8 +187,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		busy += o.Duration
 	}
 	sort.Slice(res.Sensors, func(i, j int) bool { return lessKey(res.Sensors[i].Key, res.Sensors[j].Key) })
-	res.Stages = append(res.Stages, Stage{"reads, scoring, writes", busy,
-		"sum over sensors of score-sensor time (model load, SQL points, scoring, predictions blob write)"})
+	res.Stages = append(res.Stages, Stage{Name: "score-sensor, summed", Duration: busy, Summed: true,
+		Detail: fmt.Sprintf("the %s sensors' score-sensor times added up (model load, SQL points, scoring, predictions blob write); they run in parallel, so this exceeds the scoring stage", Thousands(len(outcomes)))})
 
 	// Predictions: copy, parse, compare.
 	t0 = time.Now()
@@ -185,7 +196,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.PredsDir = filepath.Join(c.OutDir, "preds")
+	res.PredsDir = filepath.Join(dir, "preds")
 	if err := os.RemoveAll(filepath.Join(res.PredsDir, res.RunID)); err != nil {
 		return nil, fmt.Errorf("clear predictions copy: %w", err)
 	}
@@ -210,9 +221,9 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		all = append(all, ps...)
 	}
 	sort.Strings(res.Blobs)
-	res.Stages = append(res.Stages, Stage{"collect", time.Since(t0), fmt.Sprintf("%s prediction blobs downloaded, %s rows", Thousands(len(blobs)), Thousands(len(all)))})
+	res.Stages = append(res.Stages, Stage{Name: "collect", Duration: time.Since(t0), Detail: fmt.Sprintf("%s prediction blobs downloaded, %s rows", Thousands(len(blobs)), Thousands(len(all)))})
 
-	res.ReportPath = filepath.Join(c.OutDir, "report.html")
+	res.ReportPath = filepath.Join(dir, "report.html")
 	printTable(out, res.Sensors, res.ReportPath)
 	fmt.Fprintf(out, "predictions: %s blobs in container %q under %s/ (Azurite, gone when the run ends); copies in %s\n",
 		Thousands(len(res.Blobs)), PredsContainer, res.RunID, filepath.Join(res.PredsDir, res.RunID))
@@ -224,12 +235,10 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		par, parityLine, parityErr = checkParity(out, expected, all)
 		res.Parity = &par
 	}
-	fmt.Fprintln(out, "stages:")
-	for _, s := range res.Stages {
-		fmt.Fprintf(out, "  %-24s %10s  %s\n", s.Name, ms(s.Duration), s.Detail)
-	}
 	res.Elapsed = time.Since(started)
-	fmt.Fprintf(out, "end to end: %s sensors in %s, %.1f sensors/s\n", Thousands(sum.Total), ms(res.Elapsed), float64(sum.Total)/res.Elapsed.Seconds())
+	res.Stages = append(res.Stages, Stage{Name: "total", Duration: res.Elapsed, Total: true,
+		Detail: fmt.Sprintf("from start to the parity check, set-up and ingest included (the report is written after): %s sensors, %.1f sensors/s end to end", Thousands(sum.Total), float64(sum.Total)/res.Elapsed.Seconds())})
+	printStages(out, res.Stages)
 
 	maxPlots := c.MaxPlots
 	if maxPlots == 0 {
@@ -244,8 +253,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, fmt.Errorf("write report: %w", err)
 	}
 	fmt.Fprintf(out, "report: %s\n", res.ReportPath)
-	fmt.Fprintf(out, "log: %s\n", res.LogPath)
-	fmt.Fprintf(out, "status: go run ./cmd/batchscore status -sql sqlite:%s -run %s\n", sqlPath, res.RunID)
+	fmt.Fprintf(out, "logs: %s (host, text), %s (handler, JSON Lines)\n", res.LogPath, res.HandlerLog)
+	fmt.Fprintf(out, "status: batchscore status -sql sqlite:%s -run %s\n", sqlPath, res.RunID)
+	if err := pointLatest(c.OutDir, dir); err != nil {
+		return res, err
+	}
 	if parityErr != nil {
 		return res, parityErr
 	}
@@ -430,4 +442,61 @@ func ms(d time.Duration) string {
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// runFolder makes the folder of a run started at t in outDir: its start time,
+// UTC, to the second (a second run within the same second gets a suffix).
+func runFolder(outDir string, t time.Time) (string, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", fmt.Errorf("output folder: %w", err)
+	}
+	name := t.UTC().Format("20060102T150405Z")
+	for i := 1; ; i++ {
+		dir := filepath.Join(outDir, name)
+		if i > 1 {
+			dir += "-" + strconv.Itoa(i)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return "", fmt.Errorf("run folder: %w", err)
+		}
+	}
+}
+
+// pointLatest makes outDir/latest a symbolic link to the run folder dir (a
+// relative one, so out/ can be moved); where links cannot be made (Windows
+// without the privilege) outDir/latest is a text file naming the folder.
+func pointLatest(outDir, dir string) error {
+	latest := filepath.Join(outDir, "latest")
+	if err := os.Remove(latest); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("out/latest: %w", err)
+	}
+	name := filepath.Base(dir)
+	if err := os.Symlink(name, latest); err == nil {
+		return nil
+	}
+	if err := os.WriteFile(latest, []byte(name+"\n"), 0o644); err != nil {
+		return fmt.Errorf("out/latest: %w", err)
+	}
+	return nil
+}
+
+// printStages prints the wall-clock stages, the total, and then the figures that
+// are sums over sensors (not wall-clock time), each with what it covers.
+func printStages(w io.Writer, stages []Stage) {
+	fmt.Fprintln(w, "stages (wall-clock time):")
+	for _, s := range stages {
+		if !s.Summed {
+			fmt.Fprintf(w, "  %-22s %9s  %s\n", s.Name, ms(s.Duration), s.Detail)
+		}
+	}
+	for _, s := range stages {
+		if s.Summed {
+			fmt.Fprintln(w, "summed over sensors (not wall-clock time):")
+			fmt.Fprintf(w, "  %-22s %9s  %s\n", s.Name, ms(s.Duration), s.Detail)
+		}
+	}
 }

@@ -62,6 +62,9 @@ type StackOptions struct {
 	// Log receives the host's and the handler's log lines; nil writes them to
 	// Dir/run.log.
 	Log io.Writer
+	// HandlerLog, when set, receives the handler's own lines as JSON Lines
+	// instead of Log, which then holds only the host's (see splitLog).
+	HandlerLog io.Writer
 }
 
 // Stack is a running local pipeline: Azurite, an embedded SQLite database and the
@@ -105,6 +108,9 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 		logw = s.logFile
 	}
 	logger := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if o.HandlerLog != nil {
+		logger = slog.New(newSplitLog(logw, o.HandlerLog))
+	}
 
 	azDir := filepath.Join(s.Dir, "azurite")
 	if err := os.MkdirAll(azDir, 0o755); err != nil {

@@ -30,14 +30,11 @@ type Files struct {
 }
 
 // Find returns the reference data folder: the in-repository copy
-// internal/svm/testdata/reference (found from the module root above dir), else
-// ../shared/reference next to the repository.
+// internal/svm/testdata/reference, found from the module root above dir.
 func Find(dir string) (Files, error) {
 	var cands []string
 	if root, err := ModuleRoot(dir); err == nil {
-		cands = append(cands,
-			filepath.Join(root, "internal", "svm", "testdata", "reference"),
-			filepath.Join(filepath.Dir(root), "shared", "reference"))
+		cands = append(cands, filepath.Join(root, "internal", "svm", "testdata", "reference"))
 	}
 	for _, c := range cands {
 		r := Files{

@@ -49,7 +49,7 @@ func forEach(t *testing.T, fn func(t *testing.T, s *Store, uniq string)) {
 	}
 	if os.Getenv("SQLSERVER_URL") == "" {
 		t.Run("sqlserver", func(t *testing.T) {
-			t.Skip("SQLSERVER_URL not set: no SQL Server on this machine; set SQLSERVER_URL=sqlserver://user:pass@host?database=db to run this suite against it")
+			t.Skip("SQLSERVER_URL not set: no SQL Server to test against; set SQLSERVER_URL=sqlserver://user:pass@host?database=db to run this suite against it")
 		})
 	}
 }

@@ -1,0 +1,169 @@
+package appfolder
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+const repo = "../.."
+
+// The app folder for each OS/architecture a developer runs func start on (and
+// linux/amd64, Azure's): the handler is an executable for that pair under the
+// name host.json gives, every function has its function.json, and
+// local.settings.json points at Azurite. Each pair cross-compiles the handler;
+// -short builds only the pair of the computer running the test.
+func TestLayoutPerPlatform(t *testing.T) {
+	pairs := []struct{ goos, goarch string }{
+		{"darwin", "arm64"}, {"darwin", "amd64"}, {"windows", "amd64"}, {"linux", "amd64"}, {"linux", "arm64"},
+	}
+	for _, p := range pairs {
+		t.Run(p.goos+"-"+p.goarch, func(t *testing.T) {
+			if testing.Short() && (p.goos != runtime.GOOS || p.goarch != runtime.GOARCH) {
+				t.Skipf("-short: cross-compiling the handler for %s/%s is left to the full suite", p.goos, p.goarch)
+			}
+			out := filepath.Join(t.TempDir(), "app")
+			fns, err := Layout(t.Context(), Options{Src: repo, Out: out, GOOS: p.goos, GOARCH: p.goarch, Local: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkLayout(t, out, p.goos, p.goarch, fns)
+		})
+	}
+}
+
+func checkLayout(t *testing.T, out, goos, goarch string, fns []string) {
+	t.Helper()
+	want, _ := filepath.Glob(filepath.Join(repo, "functions", "*", "function.json"))
+	if len(fns) != len(want) || len(fns) == 0 {
+		t.Errorf("functions %v, want the %d of functions/", fns, len(want))
+	}
+	for _, fn := range fns {
+		got, err := os.ReadFile(filepath.Join(out, fn, "function.json"))
+		src, _ := os.ReadFile(filepath.Join(repo, "functions", fn, "function.json"))
+		if err != nil || string(got) != string(src) {
+			t.Errorf("%s/function.json differs from functions/%s/function.json (err %v)", fn, fn, err)
+		}
+	}
+	var host struct {
+		CustomHandler struct {
+			Description struct{ DefaultExecutablePath string }
+		}
+	}
+	readJSON(t, filepath.Join(out, "host.json"), &host)
+	exe := host.CustomHandler.Description.DefaultExecutablePath
+	if wantExe := map[bool]string{true: "handler.exe", false: "handler"}[goos == "windows"]; exe != wantExe {
+		t.Errorf("host.json defaultExecutablePath %q, want %q", exe, wantExe)
+	}
+	if err := CheckBinary(filepath.Join(out, exe), goos, goarch); err != nil {
+		t.Error(err)
+	}
+	if fi, err := os.Stat(filepath.Join(out, exe)); err != nil || fi.Mode()&0o111 == 0 {
+		t.Errorf("%s is not an executable file (%v)", exe, err)
+	}
+	var sample, local struct{ Values map[string]string }
+	readJSON(t, filepath.Join(repo, "local.settings.sample.json"), &sample)
+	readJSON(t, filepath.Join(out, "local.settings.json"), &local)
+	for k, v := range sample.Values {
+		if local.Values[k] != v {
+			t.Errorf("local.settings.json %s = %q, want the sample's %q", k, local.Values[k], v)
+		}
+	}
+	for _, s := range azuriteEndpoints {
+		if !strings.Contains(local.Values["AzureWebJobsStorage"], s) {
+			t.Errorf("local.settings.json AzureWebJobsStorage %q lacks %q", local.Values["AzureWebJobsStorage"], s)
+		}
+	}
+	if local.Values[IngestDisabled] != "true" {
+		t.Errorf("local.settings.json %s = %q, want true", IngestDisabled, local.Values[IngestDisabled])
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+// A prebuilt handler is copied only when it is an executable for the target:
+// `make app` copies bin/handler, and a binary of another OS or architecture is
+// refused. A local.settings.json the developer edited survives a new layout.
+func TestLayoutPrebuiltHandler(t *testing.T) {
+	exe, err := os.Executable() // the test binary: an executable of this computer's OS/arch
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "app")
+	fns, err := Layout(t.Context(), Options{Src: repo, Out: out, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Handler: exe, Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLayout(t, out, runtime.GOOS, runtime.GOARCH, fns)
+
+	edited := []byte(`{"IsEncrypted": false, "Values": {"EventHubConnection": "mine"}}`)
+	if err := os.WriteFile(filepath.Join(out, "local.settings.json"), edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Layout(t.Context(), Options{Src: repo, Out: out, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Handler: exe, Local: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "local.settings.json")); string(got) != string(edited) {
+		t.Errorf("local.settings.json after a new layout = %s, want the edited one kept", got)
+	}
+
+	other := map[string]string{"windows": "linux", "linux": "windows", "darwin": "linux"}[runtime.GOOS]
+	_, err = Layout(t.Context(), Options{Src: repo, Out: filepath.Join(t.TempDir(), "app"), GOOS: other, GOARCH: runtime.GOARCH, Handler: exe})
+	if err == nil || !strings.Contains(err.Error(), "want "+other+"/"+runtime.GOARCH) {
+		t.Errorf("layout for %s with a %s handler: err %v, want a refusal naming %s/%s", other, runtime.GOOS, err, other, runtime.GOARCH)
+	}
+}
+
+func TestHostJSON(t *testing.T) {
+	tests := []struct {
+		name, in, handler, want, err string
+	}{
+		{name: "windows", in: `{"customHandler": {"description": {"defaultExecutablePath": "handler", "arguments": []}}}`,
+			handler: "handler.exe", want: `{"customHandler": {"description": {"defaultExecutablePath": "handler.exe", "arguments": []}}}`},
+		{name: "unchanged", in: `{"customHandler":{"description":{"defaultExecutablePath":"handler"}}}`,
+			handler: "handler", want: `{"customHandler":{"description":{"defaultExecutablePath":"handler"}}}`},
+		{name: "missing", in: `{"version": "2.0"}`, handler: "handler", err: "found 0"},
+		{name: "outside customHandler", in: `{"x": {"defaultExecutablePath": "handler"}}`, handler: "handler", err: `is ""`},
+		{name: "not JSON", in: `{"defaultExecutablePath": "handler",`, handler: "handler", err: "host.json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "host.json")
+			if err := os.WriteFile(p, []byte(tt.in), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := HostJSON(p, tt.handler)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err %v, want one containing %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Fatalf("got %s, %v; want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckBinaryRefusesOtherFiles(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "handler")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\necho hi\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckBinary(p, "linux", "amd64"); err == nil || !strings.Contains(err.Error(), "not an ELF, Mach-O or PE") {
+		t.Errorf("CheckBinary(shell script) = %v, want a refusal", err)
+	}
+}
