@@ -285,7 +285,8 @@ func bestRate(rows, reps int, minTime time.Duration, cpu bool, score func()) flo
 	return best
 }
 
-// compareScored compares the decision and anomaly columns of two scored CSVs.
+// compareScored compares the Decision and Prediction columns of two scored CSVs
+// (also read under the names decision and anomaly).
 func compareScored(aPath, bPath string) (maxRel float64, labels int, err error) {
 	read := func(path string) ([][]string, error) {
 		f, err := os.Open(path)
@@ -306,17 +307,20 @@ func compareScored(aPath, bPath string) (maxRel float64, labels int, err error) 
 	if len(a) != len(b) || len(a) < 1 {
 		return 0, 0, fmt.Errorf("%d and %d records", len(a), len(b))
 	}
-	col := func(h []string, name string) int {
+	col := func(h []string, names ...string) int {
 		for i, c := range h {
-			if c == name {
-				return i
+			for _, n := range names {
+				if strings.EqualFold(c, n) {
+					return i
+				}
 			}
 		}
 		return -1
 	}
-	ad, aa, bd, ba := col(a[0], "decision"), col(a[0], "anomaly"), col(b[0], "decision"), col(b[0], "anomaly")
+	ad, aa := col(a[0], "Decision"), col(a[0], "Prediction", "anomaly")
+	bd, ba := col(b[0], "Decision"), col(b[0], "Prediction", "anomaly")
 	if ad < 0 || aa < 0 || bd < 0 || ba < 0 {
-		return 0, 0, fmt.Errorf("headers %v and %v lack decision or anomaly", a[0], b[0])
+		return 0, 0, fmt.Errorf("headers %v and %v lack Decision or Prediction", a[0], b[0])
 	}
 	for i := 1; i < len(a); i++ {
 		x, err1 := strconv.ParseFloat(a[i][ad], 64)

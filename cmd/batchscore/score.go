@@ -23,9 +23,10 @@ import (
 const scoreUsage = `usage: batchscore score -model FILE -in CSV [-features COL[,COL...]] -out CSV
 
 Scores every row of a CSV file (with a header row) with a one-class SVM model
-and writes the rows again, unchanged, with two more columns: decision (the
-decision value, as the shortest text that reads back to the same float64)
-and anomaly (1 when decision <= 0, else 0).
+and writes the rows again, unchanged, with two more columns, named as in the
+pipeline's prediction blobs: Prediction (1 for an anomaly, when the decision
+value is <= 0, else 0) and Decision (the decision value, as the shortest text
+that reads back to the same float64).
 
 The model may be a scikit-learn pickle, a joblib file, a libsvm text model
 or a batchscore JSON model: the format is detected from the file's bytes.
@@ -174,7 +175,7 @@ type block struct {
 }
 
 // scoreCSV reads a CSV with a header row from r, scores each row with m on
-// the named columns and writes the CSV to w with the decision and anomaly
+// the named columns and writes the CSV to w with the Prediction and Decision
 // columns added. Reading and parsing run in their own goroutine, one block
 // ahead of scoring and writing.
 func scoreCSV(ctx context.Context, m *svm.Model, cols []string, r io.Reader, w io.Writer, workers int) (scoreStats, error) {
@@ -184,7 +185,7 @@ func scoreCSV(ctx context.Context, m *svm.Model, cols []string, r io.Reader, w i
 		return scoreStats{}, err
 	}
 	out := make([]byte, 0, 2*chunkBytes)
-	out = append(append(out, header...), ",decision,anomaly\n"...)
+	out = append(append(out, header...), ",Prediction,Decision\n"...)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -224,14 +225,14 @@ func scoreCSV(ctx context.Context, m *svm.Model, cols []string, r io.Reader, w i
 		m.DecisionBatchParallel(b.dec, b.x, workers)
 		for k, d := range b.dec {
 			out = append(out, b.data[b.recs[2*k]:b.recs[2*k+1]]...)
-			out = append(out, ',')
-			out = strconv.AppendFloat(out, d, 'g', -1, 64)
 			if svm.IsAnomaly(d) {
-				out = append(out, ",1\n"...)
+				out = append(out, ",1,"...)
 				st.anomalies++
 			} else {
-				out = append(out, ",0\n"...)
+				out = append(out, ",0,"...)
 			}
+			out = strconv.AppendFloat(out, d, 'g', -1, 64)
+			out = append(out, '\n')
 			if len(out) >= chunkBytes {
 				if _, err := w.Write(out); err != nil {
 					return st, fmt.Errorf("write: %w", err)

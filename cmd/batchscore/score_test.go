@@ -63,7 +63,7 @@ func TestScoreReference(t *testing.T) {
 			if len(g) != len(want) {
 				t.Fatalf("%d output records, want %d", len(g), len(want))
 			}
-			if diff := cmp.Diff(append(slices.Clone(in[0]), "decision", "anomaly"), g[0]); diff != "" {
+			if diff := cmp.Diff(append(slices.Clone(in[0]), "Prediction", "Decision"), g[0]); diff != "" {
 				t.Errorf("header (-want +got):\n%s", diff)
 			}
 			anomalies := 0
@@ -71,7 +71,8 @@ func TestScoreReference(t *testing.T) {
 				if diff := cmp.Diff(in[i], g[i][:len(in[i])]); diff != "" {
 					t.Fatalf("row %d: input columns changed (-want +got):\n%s", i, diff)
 				}
-				d, err := strconv.ParseFloat(g[i][4], 64)
+				// Ours: ...,Prediction,Decision; the reference's: ...,decision,Prediction.
+				d, err := strconv.ParseFloat(g[i][5], 64)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -79,10 +80,10 @@ func TestScoreReference(t *testing.T) {
 				if math.Abs(d-wd) > 1e-12*math.Max(1, math.Abs(wd)) {
 					t.Errorf("row %d: decision %v, scikit-learn %v", i, d, wd)
 				}
-				if g[i][5] != want[i][5] {
-					t.Errorf("row %d: anomaly %s, reference %s", i, g[i][5], want[i][5])
+				if g[i][4] != want[i][5] {
+					t.Errorf("row %d: prediction %s, reference %s", i, g[i][4], want[i][5])
 				}
-				if g[i][5] == "1" {
+				if g[i][4] == "1" {
 					anomalies++
 				}
 			}
@@ -117,7 +118,7 @@ func TestScoreDialectGolden(t *testing.T) {
 		c, _ := strconv.ParseFloat(strings.TrimSpace(r[4]), 64)
 		z := []float64{(a - 1) / 2, (b - 2) / 0.5, (c - 3) / 4}
 		want := 2*(z[0]*0.5+z[1]*-1+z[2]*0.25) - 0.5*(z[0]+z[1]+z[2]) + 0.125
-		if got, _ := strconv.ParseFloat(r[5], 64); got != want || got != m.Decision([]float64{a, b, c}) {
+		if got, _ := strconv.ParseFloat(r[6], 64); got != want || got != m.Decision([]float64{a, b, c}) {
 			t.Errorf("row %s: decision %v, want %v", r[0], got, want)
 		}
 	}
@@ -186,8 +187,8 @@ func TestScoreLargeRandom(t *testing.T) {
 		if svm.IsAnomaly(d) {
 			flag = "1"
 		}
-		if want := strconv.FormatFloat(d, 'g', -1, 64); g[3] != want || g[4] != flag {
-			t.Fatalf("row %d: decision,anomaly = %s,%s, want %s,%s", i+1, g[3], g[4], want, flag)
+		if want := strconv.FormatFloat(d, 'g', -1, 64); g[3] != flag || g[4] != want {
+			t.Fatalf("row %d: Prediction,Decision = %s,%s, want %s,%s", i+1, g[3], g[4], flag, want)
 		}
 	}
 }
@@ -235,7 +236,7 @@ func TestScoreHeaderOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := stdout.String(), "TS,Value,decision,anomaly\n"; got != want {
+	if got, want := stdout.String(), "TS,Value,Prediction,Decision\n"; got != want {
 		t.Errorf("output %q, want %q", got, want)
 	}
 }

@@ -113,16 +113,19 @@ func TestCompare(t *testing.T) {
 func TestReadPredictionsBothLayouts(t *testing.T) {
 	ours := "TS,Device,Sensor,Val,Prediction,Decision\n2018-08-28 23:00:05.000,1,1,10.16,0,8.8883906780034411e-05\n"
 	ref := "TS,Device,Sensor,Val,decision,Prediction\n2018-08-28 23:00:05.000,1,1,10.16,8.8883906780034411e-05,0\n"
+	older := "TS,Device,Sensor,Val,decision,anomaly\n2018-08-28 23:00:05.000,1,1,10.16,8.8883906780034411e-05,0\n"
 	a, err := ReadPredictions(strings.NewReader(ours))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := ReadPredictions(strings.NewReader(ref))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(a, b); diff != "" {
-		t.Errorf("layouts disagree (-ours +reference):\n%s", diff)
+	for name, in := range map[string]string{"reference": ref, "older batchscore score": older} {
+		b, err := ReadPredictions(strings.NewReader(in))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff(a, b); diff != "" {
+			t.Errorf("layouts disagree (-ours +%s):\n%s", name, diff)
+		}
 	}
 	if _, err := ReadPredictions(strings.NewReader("TS,Device,Sensor,Val,Prediction,Decision\n2018-08-28 23:00:05.000,1,1,10.16,-1,0\n")); err == nil {
 		t.Error("prediction -1 accepted, want an error (0 or 1 only)")

@@ -25,9 +25,12 @@ type Prediction struct {
 	Decision float64
 }
 
-// ReadPredictions reads predictions: our blobs (TS,Device,Sensor,Val,Prediction,Decision)
-// or the reference's expected_predictions.csv (TS,Device,Sensor,Val,decision,Prediction).
-// Prediction is 1 for an anomaly, 0 for normal.
+// ReadPredictions reads predictions: our blobs and `batchscore score`'s output
+// (TS,Device,Sensor,Val,Prediction,Decision), the reference's
+// expected_predictions.csv (TS,Device,Sensor,Val,decision,Prediction), or the
+// older `batchscore score` output whose columns were decision,anomaly. Column
+// names are matched without regard to case; Prediction is 1 for an anomaly, 0
+// for normal.
 func ReadPredictions(r io.Reader) ([]Prediction, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
@@ -35,7 +38,13 @@ func ReadPredictions(r io.Reader) ([]Prediction, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read header: %w", err)
 	}
-	col, err := reference.Columns(head, "TS", "Device", "Sensor", "Val", "Prediction", "Decision")
+	prediction := "Prediction"
+	if _, err := reference.Columns(head, prediction); err != nil {
+		if _, aerr := reference.Columns(head, "anomaly"); aerr == nil {
+			prediction = "anomaly"
+		}
+	}
+	col, err := reference.Columns(head, "TS", "Device", "Sensor", "Val", prediction, "Decision")
 	if err != nil {
 		return nil, err
 	}

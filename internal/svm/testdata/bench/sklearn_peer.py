@@ -10,7 +10,7 @@ Run with Debian's /usr/bin/python3 (scikit-learn 1.2.1). Subcommands:
           as a CSV (--pickle, --csv).
   score   the reference's per-model pattern on files: unpickle a model, read
           a CSV with a header, decision_function on the --feature column,
-          write the rows with decision and anomaly columns (as `batchscore
+          write the rows with Prediction and Decision columns (as `batchscore
           score` does); prints the seconds of that work as JSON.
   golden  write the golden files the Go tests read: generated.json (sklearn
           models of every kernel and scaler variant with their decisions) and
@@ -109,7 +109,7 @@ def cmd_fit(a):
 
 def cmd_score(a):
     # The reference's predict.py pattern, with the columns of `batchscore score`:
-    # every input column unchanged, then decision and anomaly (1 when decision <= 0).
+    # every input column unchanged, then Prediction (1 when decision <= 0) and Decision.
     t = time.perf_counter()
     with open(a.model, "rb") as f:
         pipe = pickle.load(f)
@@ -122,9 +122,9 @@ def cmd_score(a):
     d = pipe.decision_function(X)
     with open(a.output, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(header + ["decision", "anomaly"])
+        w.writerow(header + ["Prediction", "Decision"])
         for rec, v in zip(rows, d):
-            w.writerow(rec + [repr(float(v)), 1 if v <= 0 else 0])
+            w.writerow(rec + [1 if v <= 0 else 0, repr(float(v))])
     json.dump({"seconds": time.perf_counter() - t, "rows": len(rows)}, sys.stdout)
 
 
