@@ -8,22 +8,25 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
+	runstatus "github.com/batchscore/batchscore/functions/run-status"
 	"github.com/batchscore/batchscore/internal/localrun"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 )
 
 const statusUsage = `usage: batchscore status [-run ID] [-sql URL] [-json] [-watch 2s]
 Shows a scoring run's sensors (total, done, failed, poisoned, in flight), anomalies and slowest sensors.
+-json prints the run-status function's document (snake_case keys, durations in ms).
 `
 
 // runStatus is `batchscore status`: the progress of a scoring run from the SQL store.
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	runID := fs.String("run", "", "run id (default: the latest run)")
-	sqlURL := fs.String("sql", os.Getenv("SQL_URL"), "SQL store URL (default $SQL_URL), e.g. sqlite:out/batchscore.db")
+	sqlURL := fs.String("sql", os.Getenv("SQL_URL"), "SQL store URL (default $SQL_URL), e.g. sqlite:out/latest/batchscore.db")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	watch := fs.Duration("watch", 0, "print again at this interval until the run has no pending, running or retrying sensor")
 	if help, err := parseFlags(fs, args, statusUsage, stdout); help || err != nil {
@@ -32,11 +35,15 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *sqlURL == "" {
 		return usageError{errors.New("status: no -sql URL and SQL_URL is not set")}
 	}
+	if err := sqliteExists(*sqlURL); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
 	st, err := sqlstore.Open(ctx, *sqlURL)
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
 	defer st.Close()
+	fn := runstatus.New(st)
 	for {
 		id := *runID
 		if id == "" {
@@ -51,9 +58,15 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("status: %w", err)
 		}
 		if *asJSON {
+			// The run-status function's document: the same keys (snake_case,
+			// durations in ms) from the CLI and from GET /api/run-status.
+			doc, err := fn.Status(ctx, id)
+			if err != nil {
+				return fmt.Errorf("status: %w", err)
+			}
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
-			if err := enc.Encode(sum); err != nil {
+			if err := enc.Encode(doc); err != nil {
 				return fmt.Errorf("status: %w", err)
 			}
 		} else {
@@ -87,4 +100,17 @@ func printSummary(w io.Writer, s sqlstore.Summary) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s rows\t%s anomalies\t%d attempts\t\n", o.Key, o.Duration.Round(time.Millisecond), n(o.Rows), n(o.Anomalies), o.Attempts)
 	}
 	tw.Flush()
+}
+
+// sqliteExists refuses a sqlite:PATH URL whose file does not exist: status only
+// reads, and opening would create an empty database.
+func sqliteExists(url string) error {
+	path, ok := strings.CutPrefix(url, "sqlite:")
+	if !ok || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no SQLite database at %s (make run writes out/<run>/batchscore.db; the latest is out/latest/batchscore.db)", path)
+	}
+	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -98,15 +100,54 @@ func TestStatusWhileRunningAndAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum sqlstore.Summary
+	var sum struct {
+		Run, Window                               any
+		Total, Done, Poisoned, Running, Anomalies int
+		Complete                                  bool
+		Slowest                                   []struct {
+			Device, Sensor string
+			DurationMs     int64 `json:"duration_ms"`
+		}
+		Failures []struct{ Device, Sensor, Status, Error string }
+	}
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("-json output does not parse: %v\n%s", err, out)
 	}
-	if sum.Run.ID != r.ID || sum.Total != 4 || sum.Done != 3 || sum.Poisoned != 1 || sum.Running != 0 || sum.Anomalies != 13 ||
-		len(sum.Slowest) != 3 || sum.Slowest[0].Key != k("1", "2") {
-		t.Errorf("-json summary = %+v", sum)
+	if sum.Run != r.ID || sum.Total != 4 || sum.Done != 3 || sum.Poisoned != 1 || sum.Running != 0 || sum.Anomalies != 13 || !sum.Complete ||
+		len(sum.Slowest) != 3 || sum.Slowest[0].Device != "1" || sum.Slowest[0].Sensor != "2" || sum.Slowest[0].DurationMs != 900 ||
+		len(sum.Failures) != 1 || sum.Failures[0].Status != sensor.StatusPoisoned {
+		t.Errorf("-json summary = %+v\n%s", sum, out)
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	checkSnakeKeys(t, "", doc)
+}
+
+// checkSnakeKeys fails on any object key of v that is not snake_case, and on a
+// duration key without its unit.
+func checkSnakeKeys(t *testing.T, path string, v any) {
+	t.Helper()
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if !snakeCase.MatchString(k) {
+				t.Errorf("-json key %s%s is not snake_case", path, k)
+			}
+			if strings.Contains(k, "duration") && !strings.HasSuffix(k, "_ms") {
+				t.Errorf("-json key %s%s is a duration without its unit (_ms)", path, k)
+			}
+			checkSnakeKeys(t, path+k+".", x)
+		}
+	case []any:
+		for _, x := range v {
+			checkSnakeKeys(t, path, x)
+		}
 	}
 }
+
+var snakeCase = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 
 // -watch prints until the run has nothing pending, in flight or retrying.
 func TestStatusWatchEndsWhenRunCompletes(t *testing.T) {
@@ -145,5 +186,13 @@ func TestStatusErrors(t *testing.T) {
 	}
 	if _, err := status(t, "-sql", url, "extra"); !errors.As(err, new(usageError)) {
 		t.Errorf("extra argument: err = %v, want a usage error", err)
+	}
+	// A SQLite file that does not exist is refused, not created empty.
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	if _, err := status(t, "-sql", "sqlite:"+missing); err == nil || !strings.Contains(err.Error(), "no SQLite database at "+missing) {
+		t.Errorf("missing SQLite file: err = %v, want one saying there is no database at %s", err, missing)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("status created %s (stat: %v)", missing, err)
 	}
 }

@@ -11,7 +11,7 @@
 //	 "total":15,"done":13,"empty":1,"failed":0,"poisoned":1,"running":0,"pending":0,
 //	 "complete":true,"rows":17768,"anomalies":6757,
 //	 "slowest":[{"device":"1","sensor":"1","status":"done","rows":1279,"anomalies":12,
-//	             "attempts":1,"durationMs":8,"blob":"..."}],
+//	             "attempts":1,"duration_ms":8,"blob":"..."}],
 //	 "failures":[{"device":"2","sensor":"3","status":"poisoned","attempts":5,
 //	              "error":"model blob models/model_2_3 not found: ..."}]}
 //
@@ -92,7 +92,7 @@ type Sensor struct {
 	Rows       int    `json:"rows"`
 	Anomalies  int    `json:"anomalies"`
 	Attempts   int    `json:"attempts"`
-	DurationMs int64  `json:"durationMs"`
+	DurationMs int64  `json:"duration_ms"`
 	Blob       string `json:"blob,omitempty"`
 	ModelETag  string `json:"modelEtag,omitempty"` // the model blob version that scored it
 	Error      string `json:"error,omitempty"`
