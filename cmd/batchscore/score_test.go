@@ -207,7 +207,7 @@ func TestScoreFeatureNames(t *testing.T) {
 				t.Fatal(err)
 			}
 			recs := readCSV(t, stdout.Bytes())
-			if diff := cmp.Diff([]string{"id", "level", "flow", "sklearn_decision", "temperature", "pressure", "decision", "anomaly"}, recs[0]); diff != "" {
+			if diff := cmp.Diff([]string{"id", "level", "flow", "sklearn_decision", "temperature", "pressure", "Prediction", "Decision"}, recs[0]); diff != "" {
 				t.Fatalf("header (-want +got):\n%s", diff)
 			}
 			if len(recs) != 7 {
@@ -215,12 +215,12 @@ func TestScoreFeatureNames(t *testing.T) {
 			}
 			for _, r := range recs[1:] {
 				want, _ := strconv.ParseFloat(r[3], 64)
-				got, _ := strconv.ParseFloat(r[6], 64)
+				got, _ := strconv.ParseFloat(r[7], 64)
 				if math.Abs(got-want) > 1e-12*math.Abs(want) {
 					t.Errorf("row %s: decision %v, scikit-learn %v", r[0], got, want)
 				}
-				if anomaly := map[bool]string{true: "1", false: "0"}[want <= 0]; r[7] != anomaly {
-					t.Errorf("row %s: anomaly %s, want %s", r[0], r[7], anomaly)
+				if anomaly := map[bool]string{true: "1", false: "0"}[want <= 0]; r[6] != anomaly {
+					t.Errorf("row %s: prediction %s, want %s", r[0], r[6], anomaly)
 				}
 			}
 		})

@@ -139,7 +139,7 @@ func TestSimulateReplaysThroughPipeline(t *testing.T) {
 		t.Errorf("run output lacks \"scoring: 15 done\":\n%s", stdout.String())
 	}
 	var preds []localrun.Prediction
-	err = filepath.WalkDir(filepath.Join(out, "preds"), func(p string, d os.DirEntry, err error) error {
+	err = filepath.WalkDir(filepath.Join(out, "latest", "preds"), func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
