@@ -91,6 +91,22 @@ func printSummary(w io.Writer, s sqlstore.Summary) {
 	fmt.Fprintf(w, "sensors: %s total, %s done, %s empty, %s failed (retrying), %s poisoned, %s in flight, %s pending\n",
 		n(s.Total), n(s.Done), n(s.Empty), n(s.Failed), n(s.Poisoned), n(s.Running), n(s.Pending))
 	fmt.Fprintf(w, "rows: %s scored, %s anomalies\n", n(s.Rows), n(s.Anomalies))
+	kind, fanned := "backfill", "not finished"
+	if s.Run.Scheduled {
+		kind = "scheduled"
+	}
+	if !s.Run.FannedOut.IsZero() {
+		fanned = "finished " + s.Run.FannedOut.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(w, "fan-out: %s, %s\n", kind, fanned)
+	if m := s.Run.Ingest; !m.Oldest.IsZero() {
+		behind := ""
+		if m.Oldest.Before(s.Run.Window.End) {
+			behind = ", before the window end"
+		}
+		fmt.Fprintf(w, "ingest at fan-out: every partition stored up to %s (newest %s)%s\n",
+			m.Oldest.UTC().Format(time.RFC3339), m.Newest.UTC().Format(time.RFC3339), behind)
+	}
 	if len(s.Slowest) == 0 {
 		return
 	}

@@ -27,7 +27,8 @@ func statusStore(t *testing.T) (*sqlstore.Store, string, sensor.Run) {
 	}
 	t.Cleanup(func() { st.Close() })
 	w := sensor.Window{Start: time.Date(2018, 8, 28, 23, 0, 0, 0, time.UTC), End: time.Date(2018, 8, 29, 0, 0, 0, 0, time.UTC)}
-	r := sensor.Run{ID: w.RunID(), Window: w, Sensors: 4, Created: w.End}
+	r := sensor.Run{ID: w.RunID(), Window: w, Sensors: 4, Created: w.End, Scheduled: true,
+		Ingest: sensor.IngestMark{Oldest: w.End.Add(-2 * time.Minute), Newest: w.End.Add(time.Second)}}
 	if err := st.PutRun(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +70,8 @@ func TestStatusWhileRunningAndAfter(t *testing.T) {
 		"run " + r.ID + "  window (2018-08-28T23:00:00Z, 2018-08-29T00:00:00Z]",
 		"sensors: 4 total, 1 done, 0 empty, 1 failed (retrying), 0 poisoned, 1 in flight, 1 pending",
 		"rows: 720 scored, 3 anomalies",
+		"fan-out: scheduled, not finished",
+		"ingest at fan-out: every partition stored up to 2018-08-28T23:58:00Z (newest 2018-08-29T00:00:01Z), before the window end",
 		"slowest sensors:",
 		"1/1  40ms  720 rows  3 anomalies  1 attempts",
 	} {
