@@ -108,8 +108,8 @@ func TestFunctionTimeoutRestartsHandler(t *testing.T) {
 // exit (a SIGKILL from outside included) is an error: restarted twice, and the
 // third error stops the app.
 func TestHandlerCrashesStopTheApp(t *testing.T) {
-	// A failed message comes back after 1 s, when the restarted handler is up.
-	opts := &QueueOptions{BatchSize: 4, NewBatchThreshold: 2, VisibilityTimeout: time.Second, MaxDequeueCount: 5,
+	// A failed message comes back after 3 s, when the restarted handler is up.
+	opts := &QueueOptions{BatchSize: 4, NewBatchThreshold: 2, VisibilityTimeout: 3 * time.Second, MaxDequeueCount: 5,
 		MessageEncoding: "base64", MaxPollingInterval: 200 * time.Millisecond}
 	h, recFile, svc := startTestAppWith(t, "0 0 0 1 1 *", false, opts)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)

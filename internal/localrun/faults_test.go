@@ -479,8 +479,10 @@ func TestFaultFunctionTimeout(t *testing.T) {
 		}
 		recovered(t, ctx, s, c, run)
 		w := s.Host.Workers()
-		if st := s.Host.FunctionStats(FnScore); st.Timeouts == 0 || w.TimeoutRestarts != 1 || w.Crashes != 0 {
-			t.Errorf("score timeouts %d, workers %+v; want timeouts and one timeout restart, no crash", st.Timeouts, w)
+		// One restart for the stuck process; a loaded machine may time out a
+		// redelivered message on the new one too.
+		if st := s.Host.FunctionStats(FnScore); st.Timeouts == 0 || w.TimeoutRestarts < 1 || w.Crashes != 0 {
+			t.Errorf("score timeouts %d, workers %+v; want timeouts and a timeout restart, no crash", st.Timeouts, w)
 		}
 		figures(t, s, "function timeout (handler stuck while scoring)", start)
 	})
