@@ -24,6 +24,21 @@
 // values. Linear, poly and sigmoid kernels use math.Tanh and libsvm's
 // integer power, one support vector after another.
 //
+// # Training
+//
+// TrainOneClass fits a nu one-class SVM as libsvm 3.24 does (svm-train -s 2,
+// which scikit-learn's OneClassSVM wraps): libsvm's starting point (the first
+// floor(nu*l) alphas at 1, the remainder on the next), SMO with second-order
+// working-set selection, shrinking, a kernel matrix held in single precision
+// in an LRU cache of bounded size, and libsvm's rho (the mean gradient of the
+// free alphas). It follows libsvm operation by operation, so on the test
+// cases (300 to 20,000 rows, 1 to 16 features, all four kernels) it finds
+// the same support vectors and the same alphas and rho as svm-train and
+// scikit-learn, bit for bit or within 1e-13. Kernel columns are computed on
+// several goroutines (TrainParams.Workers), which does not change the result.
+// FitScaler, GammaScale and GammaAuto are scikit-learn's StandardScaler and
+// gamma='scale'/'auto'; Fit chains them.
+//
 // # Speed
 //
 // On amd64 CPUs with AVX-512, or AVX2 and FMA (detected at run time with
