@@ -7,7 +7,7 @@
 //
 //	{"run":"20180828T230000Z-20180829T031500Z",
 //	 "window":{"start":"...","end":"..."},"created":"...",
-//	 "scheduled":false,"fannedOut":"...","ingest":{"oldest":"...","newest":"..."},
+//	 "scheduled":false,"fanned_out":"...","ingest":{"oldest":"...","newest":"..."},
 //	 "total":15,"done":13,"empty":1,"failed":0,"poisoned":1,"running":0,"pending":0,
 //	 "complete":true,"rows":17768,"anomalies":6757,
 //	 "slowest":[{"device":"1","sensor":"1","status":"done","rows":1279,"anomalies":12,
@@ -61,7 +61,7 @@ type Status struct {
 	Scheduled bool `json:"scheduled"`
 	// FannedOut is when every message was enqueued; absent while fan-out
 	// has not finished (or failed half-way).
-	FannedOut *time.Time `json:"fannedOut,omitempty"`
+	FannedOut *time.Time `json:"fanned_out,omitempty"`
 	// Ingest is how far ingest had got at fan-out: every partition was
 	// stored up to ingest.oldest (enqueued time). Readings of the window
 	// enqueued after it may be missing when oldest is before the window end.

@@ -138,10 +138,10 @@ type Result struct {
 	Skipped  int           `json:"skipped"` // blobs that are not models, or duplicate models
 	// CaughtUp are the runs of missed windows fanned out before Run's own
 	// (oldest first).
-	CaughtUp []string `json:"caughtUp,omitempty"`
+	CaughtUp []string `json:"caught_up,omitempty"`
 	// NotFannedOut is the span of missed windows beyond Config.MaxCatchUp,
 	// left for the backfill function.
-	NotFannedOut *sensor.Window `json:"notFannedOut,omitempty"`
+	NotFannedOut *sensor.Window `json:"not_fanned_out,omitempty"`
 }
 
 // Run fans out the window of the occurrence the timer fired for and, before
