@@ -60,23 +60,44 @@ func (s *solver) swapIndex(i, j int) {
 	s.gBar[i], s.gBar[j] = s.gBar[j], s.gBar[i]
 }
 
-// solveOneClass runs libsvm's solve_one_class on the kernel matrix q: it
-// starts from alpha_i = 1 for the first floor(nu*l) variables, the remainder
-// nu*l - floor(nu*l) on the next one and 0 elsewhere, and returns the alphas
-// in the original order, rho and the number of iterations.
-func solveOneClass(q *oneClassQ, nu, eps float64, shrinking bool, maxIter int) (alpha []float64, rho float64, iter int) {
+// startAlpha is the solver's feasible starting point: alpha_i = 1 for the
+// first variables up to a total of nu*l, the remainder on the next one and 0
+// elsewhere. libsvm (solve_one_class) takes nu*l as one product and puts
+// floor(nu*l) ones; scikit-learn's fork adds nu once per row (its per-row
+// weights) and hands out that sum greedily. The two differ in the last bits
+// when nu*l is not exact, and the solver then follows another path to a
+// solution equally within the tolerance.
+func startAlpha(l int, nu float64, init Init) []float64 {
+	a := make([]float64, l)
+	if init == InitLibSVM {
+		n := int(nu * float64(l))
+		for i := 0; i < n; i++ {
+			a[i] = 1
+		}
+		if n < l {
+			a[n] = nu*float64(l) - float64(n)
+		}
+		return a
+	}
+	nuL := 0.0
+	for range l {
+		nuL += nu // C_i * nu with C_i = 1
+	}
+	for i := 0; nuL > 0 && i < l; i++ {
+		a[i] = min(1, nuL)
+		nuL -= a[i]
+	}
+	return a
+}
+
+// solveOneClass runs libsvm's solve_one_class on the kernel matrix q from
+// the starting point of init, and returns the alphas in the original order,
+// rho and the number of iterations.
+func solveOneClass(q *oneClassQ, nu float64, init Init, eps float64, shrinking bool, maxIter int) (alpha []float64, rho float64, iter int) {
 	l := q.l
-	init := make([]float64, l)
-	n := int(nu * float64(l))
-	for i := 0; i < n; i++ {
-		init[i] = 1
-	}
-	if n < l {
-		init[n] = nu*float64(l) - float64(n)
-	}
 	s := &solver{
 		q: q, l: l, eps: eps, active: l, shrink: shrinking,
-		alpha:    init,
+		alpha:    startAlpha(l, nu, init),
 		status:   make([]uint8, l),
 		g:        make([]float64, l),
 		gBar:     make([]float64, l),

@@ -31,10 +31,26 @@ type TrainParams struct {
 	// MaxIter stops the solver after that many iterations; 0 means libsvm's
 	// limit, max(10^7, 100*rows).
 	MaxIter int
+	// Init picks the starting point of the solver: scikit-learn's (the
+	// default) or libsvm's. They differ only when nu*rows is not exact in
+	// floating point, and then lead to fits that differ within the tolerance.
+	Init Init
 	// Workers is the number of goroutines that compute a kernel column;
 	// 0 means runtime.GOMAXPROCS(0). The result does not depend on it.
 	Workers int
 }
+
+// Init names the starting point of the solver (see TrainParams.Init).
+type Init int
+
+const (
+	// InitScikitLearn starts as scikit-learn's OneClassSVM does: nu added
+	// once per row, then handed out greedily (alpha_i = min(1, what is left)).
+	InitScikitLearn Init = iota
+	// InitLibSVM starts as svm-train -s 2 does: floor(nu*l) alphas at 1 and
+	// nu*l - floor(nu*l) on the next.
+	InitLibSVM
+)
 
 // TrainResult is a fitted one-class SVM.
 type TrainResult struct {
@@ -76,7 +92,7 @@ func TrainOneClass(x [][]float64, p TrainParams) (*TrainResult, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	q := newOneClassQ(x, p.Kernel, p.Gamma, p.Coef0, p.Degree, cache, workers)
-	alpha, rho, iter := solveOneClass(q, p.Nu, tol, !p.NoShrinking, p.MaxIter)
+	alpha, rho, iter := solveOneClass(q, p.Nu, p.Init, tol, !p.NoShrinking, p.MaxIter)
 	r := &TrainResult{Rho: rho, Iterations: iter}
 	r.Params = Params{Kernel: p.Kernel, Gamma: p.Gamma, Coef0: p.Coef0, Degree: p.Degree, Intercept: -rho}
 	for i, a := range alpha {
@@ -124,6 +140,9 @@ func validateTraining(x [][]float64, p TrainParams) error {
 	}
 	if !(p.Tol >= 0) || math.IsInf(p.Tol, 0) {
 		return fmt.Errorf("tolerance %v must be finite and >= 0", p.Tol)
+	}
+	if p.Init != InitScikitLearn && p.Init != InitLibSVM {
+		return fmt.Errorf("unknown starting point %d", int(p.Init))
 	}
 	if p.CacheBytes < 0 || p.MaxIter < 0 {
 		return errors.New("cache size and iteration limit must not be negative")
