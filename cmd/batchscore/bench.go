@@ -379,11 +379,15 @@ func (p pythonPeer) run(ctx context.Context, v any, args ...string) error {
 
 // findPeerScript looks for the peer script from the working directory up.
 func findPeerScript() (string, error) {
+	return findRepoFile("internal/svm/testdata/bench/sklearn_peer.py")
+}
+
+// findRepoFile looks for the repository file rel from the working directory up.
+func findRepoFile(rel string) (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
-	const rel = "internal/svm/testdata/bench/sklearn_peer.py"
 	for {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
 		if _, err := os.Stat(p); err == nil {
