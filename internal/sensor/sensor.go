@@ -196,10 +196,10 @@ type Run struct {
 }
 
 // IngestMark is how far ingest had got: for each Event Hubs partition it has
-// stored a batch of, the latest enqueued time stored; Oldest and Newest are
-// the earliest and the latest of those. Every partition had been stored up to
-// Oldest (a partition that receives nothing holds it back). Zero when nothing
-// was ever ingested.
+// stored a batch of within the last day, the latest enqueued time stored;
+// Oldest and Newest are the earliest and the latest of those. Every such
+// partition had been stored up to Oldest (a partition that receives little
+// holds it back). Zero when nothing was ingested within the last day.
 type IngestMark struct {
 	Oldest time.Time `json:"oldest,omitzero"`
 	Newest time.Time `json:"newest,omitzero"`

@@ -60,10 +60,17 @@ WHEN NOT MATCHED THEN INSERT (source, enqueued_ms, updated_ms) VALUES (s.source,
 	return nil
 }
 
-// IngestMark returns how far ingest has got (see sensor.IngestMark).
+// ActivePartition is how recently a partition must have had a batch stored
+// to count in IngestMark: one quiet for longer is idle or retired (a hub
+// recreated in another namespace), and would hold the mark back for good.
+const ActivePartition = 24 * time.Hour
+
+// IngestMark returns how far ingest has got (see sensor.IngestMark), over the
+// partitions that had a batch stored within ActivePartition.
 func (s *Store) IngestMark(ctx context.Context) (sensor.IngestMark, error) {
 	var oldest, newest sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, `SELECT MIN(enqueued_ms), MAX(enqueued_ms) FROM ingest_progress`).Scan(&oldest, &newest); err != nil {
+	since := time.Now().Add(-ActivePartition).UnixMilli()
+	if err := s.r.QueryRowContext(ctx, s.q(`SELECT MIN(enqueued_ms), MAX(enqueued_ms) FROM ingest_progress WHERE updated_ms >= ?`), since).Scan(&oldest, &newest); err != nil {
 		return sensor.IngestMark{}, fmt.Errorf("ingest mark: %w", err)
 	}
 	return sensor.IngestMark{Oldest: timeOrZero(oldest.Int64), Newest: timeOrZero(newest.Int64)}, nil

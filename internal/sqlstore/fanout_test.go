@@ -78,6 +78,16 @@ func TestFanOutState(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A partition with nothing stored for over a day (idle, or of a
+		// retired namespace) does not hold the mark back.
+		if _, err := s.w.ExecContext(ctx, s.q(`INSERT INTO ingest_progress (source, enqueued_ms, updated_ms) VALUES (?, ?, ?)`),
+			uniq+"old/h/0", base.Add(-time.Hour).UnixMilli(), time.Now().Add(-ActivePartition-time.Minute).UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+		m, err = s.IngestMark(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if s.Dialect() == "sqlite" {
 			if want := (sensor.IngestMark{Oldest: base.Add(20 * time.Second), Newest: base.Add(30 * time.Second)}); m != want {
 				t.Errorf("IngestMark = %+v, want %+v", m, want)
