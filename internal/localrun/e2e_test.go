@@ -121,8 +121,14 @@ func TestE2EReferenceParity(t *testing.T) {
 	if err != nil {
 		t.Fatalf("report: %v", err)
 	}
-	if n := bytes.Count(html, []byte("<svg")); n != 15 {
-		t.Errorf("report has %d plots, want one per sensor (15)", n)
+	if n := bytes.Count(html, []byte("<svg")); n != 30 {
+		t.Errorf("report has %d plots, want two per sensor (30)", n)
+	}
+	// The four single-support-vector models are called out.
+	for _, want := range []string{"Model health: 4 of 15 models called out</span> (1/2, 1/5, 2/5, 3/4)", "Parity: 17,768 of 17,768 predictions identical"} {
+		if !bytes.Contains(html, []byte(want)) {
+			t.Errorf("report lacks %q", want)
+		}
 	}
 	for _, bad := range []string{"<script", "@font-face", "<link", " src=", "url(", `href="http`} {
 		if bytes.Contains(html, []byte(bad)) {
@@ -132,6 +138,22 @@ func TestE2EReferenceParity(t *testing.T) {
 	if !strings.Contains(stdout.String(), "report: "+res.ReportPath+"\n") {
 		t.Errorf("output does not give the report path %s", res.ReportPath)
 	}
+	// In a real browser: no console error, every link (to a plot, to a
+	// predictions CSV in the run folder) resolves; a screenshot beside it.
+	t.Run("browser", func(t *testing.T) {
+		bin := chromium(t)
+		if p := browserProblems(t, bin, res.ReportPath); len(p) > 0 {
+			t.Errorf("report in Chromium: %s", strings.Join(p, "; "))
+		}
+		if n := strings.Count(string(html), `">CSV</a>`); n != 15 {
+			t.Errorf("%d predictions CSV links, want 15", n)
+		}
+		shot := screenshot(t, bin, res.ReportPath)
+		if dir := os.Getenv("REPORT_SCREENSHOT_DIR"); dir != "" {
+			b, _ := os.ReadFile(shot)
+			os.WriteFile(filepath.Join(dir, "report.png"), b, 0o644)
+		}
+	})
 }
 
 // TestE2EPoison: a job for a sensor whose model blob is garbage, and a job body

@@ -3,6 +3,8 @@ package localrun
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -242,29 +244,129 @@ func atoi(s string) int {
 	return n
 }
 
-func TestWriteHTMLSelfContained(t *testing.T) {
+// The report names the run's inputs and the parity verdict, gives each sensor a
+// row with its rate, model facts and health, linked to its plots and its
+// predictions CSV, and needs nothing from elsewhere.
+func TestWriteHTML(t *testing.T) {
 	k := sensor.Key{Device: "1", Sensor: "1"}
 	preds := map[sensor.Key][]Prediction{k: {
-		{TS: ts("2018-08-28 23:00:05.000"), Key: k, Value: 10, Anomaly: false},
-		{TS: ts("2018-08-28 23:00:10.000"), Key: k, Value: 30, Anomaly: true},
-		{TS: ts("2018-08-28 23:00:15.000"), Key: k, Value: 11, Anomaly: false},
+		{TS: ts("2018-08-28 23:00:05.000"), Key: k, Value: 10, Anomaly: false, Decision: 0.5},
+		{TS: ts("2018-08-28 23:00:10.000"), Key: k, Value: 30, Anomaly: true, Decision: -0.25},
+		{TS: ts("2018-08-28 23:00:15.000"), Key: k, Value: 11, Anomaly: false, Decision: 0.4},
 	}}
+	facts := map[sensor.Key]ModelFacts{k: {Format: "json", Kernel: "rbf", Gamma: 0.5, SVs: 16, ScalerMean: []float64{10}, ScalerScale: []float64{1}}}
 	var b bytes.Buffer
 	err := WriteHTML(&b, Report{Title: "t", RunID: "r", Window: sensor.Window{Start: ts("2018-08-28 23:00:00.000"), End: ts("2018-08-28 23:00:15.000")},
-		Sensors: []SensorResult{{Key: k, Status: sensor.StatusDone, Rows: 3, Anomalies: 1}}, Parity: "3 of 3 predictions identical to the reference", Preds: preds})
+		Inputs:  []Input{{"data", "readings.csv (3 readings)"}},
+		Sensors: []SensorResult{{Key: k, Status: sensor.StatusDone, Rows: 3, Anomalies: 1, Blob: "r/preds_1_1.csv"}},
+		Parity:  "3 of 3 predictions identical to the reference", ParityOK: true, Preds: preds, Models: facts})
 	if err != nil {
 		t.Fatal(err)
 	}
 	html := b.String()
-	for _, want := range []string{"<svg", "3 of 3 predictions identical", "sensor 1/1", "1 anomalies"} {
+	for _, want := range []string{"<svg", "Parity: 3 of 3 predictions identical", "readings.csv (3 readings)", `<a href="#s-1-1">1/1</a>`,
+		`<section id="s-1-1">`, `<a href="preds/r/preds_1_1.csv">CSV</a>`, "33.3\u00a0%", "standard: mean 10, scale 1", "threshold 0",
+		"plausible: 33.3\u00a0% of the rows flagged", "min/max per column"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	for _, bad := range []string{"<script", "@font-face", "http://fonts", "https://", "<?xml", "<link", " src=", "url(", `href="http`} {
+	for _, bad := range []string{"<script", "@font-face", "http://", "https://", "<?xml", "<link", " src=", "url("} {
 		if strings.Contains(html, bad) {
 			t.Errorf("report contains %q; it must be self-contained", bad)
 		}
+	}
+}
+
+// A report of 100 sensors of 720 readings each (1 % flagged) stays under 1 MB:
+// the plots draw at most two points per pixel column.
+func TestWriteHTMLSizeFor100Sensors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := ts("2018-08-28 23:00:00.000")
+	preds := map[sensor.Key][]Prediction{}
+	var rs []SensorResult
+	facts := map[sensor.Key]ModelFacts{}
+	for i := range 100 {
+		k := sensor.Key{Device: strconv.Itoa(i/10 + 1), Sensor: strconv.Itoa(i%10 + 1)}
+		n := 0
+		for j := range 720 {
+			v := 50 + rng.NormFloat64()*2.5
+			d := 0.3 + rng.NormFloat64()*0.1
+			if rng.Float64() < 0.01 {
+				v, d = v+25, -0.2
+				n++
+			}
+			preds[k] = append(preds[k], Prediction{TS: start.Add(time.Duration(j+1) * Window), Key: k, Value: v, Decision: d, Anomaly: d <= 0})
+		}
+		rs = append(rs, SensorResult{Key: k, Status: sensor.StatusDone, Rows: 720, Anomalies: n, Blob: "r/preds_" + k.Device + "_" + k.Sensor + ".csv"})
+		facts[k] = ModelFacts{Format: "json", Kernel: "rbf", Gamma: 0.5, SVs: 16, ScalerMean: []float64{50}, ScalerScale: []float64{2.5}}
+	}
+	var b bytes.Buffer
+	err := WriteHTML(&b, Report{Title: "synthetic 10x10", RunID: "r", Window: sensor.Window{Start: start, End: start.Add(720 * Window)},
+		Sensors: rs, Preds: preds, Models: facts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b.Bytes(), []byte("<svg")); n != 200 {
+		t.Errorf("%d plots, want two per sensor (200)", n)
+	}
+	if b.Len() >= 1<<20 {
+		t.Errorf("report of 100 sensors is %d bytes, want under 1 MB", b.Len())
+	}
+	t.Logf("report of 100 sensors x 720 readings: %d bytes", b.Len())
+}
+
+// The reference's models, described: all are RBF with nu 0.0001 and gamma 0.01;
+// four (1/2, 1/5, 2/5, 3/4) have a single support vector whose coefficient
+// equals the offset, and the verdict calls out exactly those as flagging every
+// row because of the model, with the training facts that explain it.
+func TestModelFactsReference(t *testing.T) {
+	ref, _ := referenceData(t)
+	models, err := ReadModels(ref.Models)
+	if err != nil {
+		t.Fatal(err)
+	}
+	single := map[string]int{"model_1_2": 250, "model_1_5": 291, "model_2_5": 268, "model_3_4": 281}
+	for name, data := range models {
+		f := ReadModelFacts(data)
+		if f.Err != "" || f.Kernel != "rbf" || f.Nu != 0.0001 || f.Gamma != 0.01 || f.Format != "pickle" || f.TrainRows < 200 || len(f.ScalerMean) != 1 {
+			t.Errorf("%s: facts %+v", name, f)
+		}
+		rows, ok := single[name]
+		if f.SinglePoint != ok || (ok && (f.SVs != 1 || f.TrainRows != rows)) {
+			t.Errorf("%s: single point %v, %d SVs, %d training rows; want single point %v (%d rows)", name, f.SinglePoint, f.SVs, f.TrainRows, ok, rows)
+		}
+		h := Verdict(f, 1000, 1000, 0)
+		if ok && (h.OK || !strings.Contains(h.Text, "degenerate model, not the data") || !strings.Contains(h.Text, fmt.Sprintf("nu = 0.0001 on %d training rows", rows))) {
+			t.Errorf("%s: verdict %+v", name, h)
+		}
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	plain := ModelFacts{Kernel: "rbf", SVs: 10, ScalerMean: []float64{0}, ScalerScale: []float64{1}}
+	tests := []struct {
+		name            string
+		rows, anomalies int
+		far             float64
+		ok              bool
+		want            string
+	}{
+		{"plausible", 1000, 50, 0, true, "plausible: 5\u00a0%"},
+		{"none scored", 0, 0, 0, true, "no readings"},
+		{"every row, drifted", 1000, 1000, 0.9, false, "90\u00a0% of the readings are more than 3 standard deviations"},
+		{"every row, in range", 1000, 995, 0.1, false, "although the readings are in the training range"},
+		{"no row", 1000, 0, 0, false, "flags no row"},
+		{"most rows", 1000, 600, 0, false, "flags most rows (60\u00a0%)"},
+	}
+	for _, tt := range tests {
+		h := Verdict(plain, tt.rows, tt.anomalies, tt.far)
+		if h.OK != tt.ok || !strings.Contains(h.Text, tt.want) {
+			t.Errorf("%s: %+v, want ok %v and %q", tt.name, h, tt.ok, tt.want)
+		}
+	}
+	if got := farShare(plain, []float64{0, 1, 3.5, -4}); got != 0.5 {
+		t.Errorf("farShare = %v, want 0.5", got)
 	}
 }
 

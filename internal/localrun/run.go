@@ -48,7 +48,7 @@ type Config struct {
 	Settings   map[string]string
 	Queues     *localhost.QueueOptions
 	Terminal   bool // show progress bars (else plain lines)
-	MaxPlots   int  // sensors plotted in the report; 0 = all up to 60
+	MaxPlots   int  // sensors plotted in the report; 0 = all up to 200
 	Stdout     io.Writer
 }
 
@@ -95,7 +95,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 
 	// Input: readings and models.
 	t0 := time.Now()
-	readings, models, expected, label, err := inputs(c)
+	readings, models, expected, label, inputList, err := inputs(c)
 	if err != nil {
 		return nil, err
 	}
@@ -242,11 +242,18 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 
 	maxPlots := c.MaxPlots
 	if maxPlots == 0 {
-		maxPlots = 60
+		maxPlots = 200
+	}
+	facts := map[sensor.Key]ModelFacts{}
+	for name, data := range models {
+		if k, ok := sensor.ParseModelName(name); ok {
+			facts[k] = ReadModelFacts(data)
+		}
 	}
 	var rb bytes.Buffer
 	if err := WriteHTML(&rb, Report{Title: "batchscore local run (" + label + ")", RunID: res.RunID, Window: res.Window,
-		Generated: time.Now(), Sensors: res.Sensors, Stages: res.Stages, Parity: parityLine, Preds: preds, MaxPlots: maxPlots}); err != nil {
+		Generated: time.Now(), Inputs: inputList, Sensors: res.Sensors, Stages: res.Stages, Parity: parityLine,
+		ParityOK: parityLine != "" && parityErr == nil, Preds: preds, Models: facts, MaxPlots: maxPlots}); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(res.ReportPath, rb.Bytes(), 0o644); err != nil {
@@ -283,23 +290,26 @@ func checkParity(out io.Writer, expected, got []Prediction) (Parity, string, err
 	return par, line, nil
 }
 
-func inputs(c Config) (readings []sensor.Reading, models map[string][]byte, expected []Prediction, label string, err error) {
+func inputs(c Config) (readings []sensor.Reading, models map[string][]byte, expected []Prediction, label string, in []Input, err error) {
 	if s := c.Synthetic; s != nil {
 		if err := s.Validate(); err != nil {
-			return nil, nil, nil, "", err
+			return nil, nil, nil, "", nil, err
 		}
 		models, err := s.Models()
 		if err != nil {
-			return nil, nil, nil, "", fmt.Errorf("synthetic models: %w", err)
+			return nil, nil, nil, "", nil, fmt.Errorf("synthetic models: %w", err)
 		}
-		return s.Readings(), models, nil, fmt.Sprintf("synthetic %dx%d, %d rows per sensor", s.Devices, s.Sensors, s.Rows), nil
+		label := fmt.Sprintf("synthetic %dx%d, %d rows per sensor", s.Devices, s.Sensors, s.Rows)
+		in := []Input{{"data", fmt.Sprintf("%s, noise %g, injected anomalies %g, seed %d", label, s.Noise, s.AnomalyRate, s.Seed)},
+			{"models", fmt.Sprintf("%d generated RBF one-class SVMs (JSON)", len(models))}}
+		return s.Readings(), models, nil, label, in, nil
 	}
 	data, modelsDir, exp := c.Data, c.Models, c.Expected
 	label = "reference"
 	if data == "" || modelsDir == "" {
 		ref, err := reference.Find(".")
 		if err != nil {
-			return nil, nil, nil, "", err
+			return nil, nil, nil, "", nil, err
 		}
 		if data == "" {
 			data = ref.Data
@@ -316,26 +326,31 @@ func inputs(c Config) (readings []sensor.Reading, models map[string][]byte, expe
 	}
 	f, err := os.Open(data)
 	if err != nil {
-		return nil, nil, nil, "", fmt.Errorf("readings: %w", err)
+		return nil, nil, nil, "", nil, fmt.Errorf("readings: %w", err)
 	}
 	defer f.Close()
 	if readings, err = reference.ReadReadings(f); err != nil {
-		return nil, nil, nil, "", fmt.Errorf("readings %s: %w", data, err)
+		return nil, nil, nil, "", nil, fmt.Errorf("readings %s: %w", data, err)
 	}
 	if models, err = ReadModels(modelsDir); err != nil {
-		return nil, nil, nil, "", err
+		return nil, nil, nil, "", nil, err
 	}
 	if exp != "" {
 		ef, err := os.Open(exp)
 		if err != nil {
-			return nil, nil, nil, "", fmt.Errorf("expected predictions: %w", err)
+			return nil, nil, nil, "", nil, fmt.Errorf("expected predictions: %w", err)
 		}
 		defer ef.Close()
 		if expected, err = ReadPredictions(ef); err != nil {
-			return nil, nil, nil, "", fmt.Errorf("expected predictions %s: %w", exp, err)
+			return nil, nil, nil, "", nil, fmt.Errorf("expected predictions %s: %w", exp, err)
 		}
 	}
-	return readings, models, expected, label, nil
+	in = []Input{{"data", fmt.Sprintf("%s (%s readings)", relPath(data), Thousands(len(readings)))},
+		{"models", fmt.Sprintf("%s (%s model files, uploaded unchanged)", relPath(modelsDir), Thousands(len(models)))}}
+	if exp != "" {
+		in = append(in, Input{"reference predictions", fmt.Sprintf("%s (%s rows)", relPath(exp), Thousands(len(expected)))})
+	}
+	return readings, models, expected, label, in, nil
 }
 
 // dataWindow is the scoring window that covers every reading: (first TS - width,
@@ -499,4 +514,20 @@ func printStages(w io.Writer, stages []Stage) {
 			fmt.Fprintf(w, "  %-22s %9s  %s\n", s.Name, ms(s.Duration), s.Detail)
 		}
 	}
+}
+
+// relPath shows path relative to the working directory when it is inside it.
+func relPath(path string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return path
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	if r, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(r, "..") {
+		return filepath.ToSlash(r)
+	}
+	return path
 }
