@@ -76,15 +76,50 @@ func (q *oneClassQ) fill(col []float32, i, from, to int) {
 	xi := q.x[i]
 	switch q.kernel {
 	case RBF:
-		ng, si := -q.gamma, q.xsq[i]
-		for j := from; j < to; j++ {
-			d := libsvmDot(xi, q.x[j])
-			col[j] = float32(math.Exp(ng * (si + q.xsq[j] - 2*d)))
+		// The arguments of a block of entries, then their exponentials at
+		// once (expSlice, within 2 ulp of math.Exp: the float32 entries
+		// practically never change).
+		var buf [256]float64
+		for j0 := from; j0 < to; j0 += len(buf) {
+			a := buf[:min(len(buf), to-j0)]
+			q.rbfArgs(a, xi, q.xsq[i], j0)
+			expSlice(a)
+			c := col[j0 : j0+len(a)]
+			for k, v := range a {
+				c[k] = float32(v)
+			}
 		}
 	default:
 		for j := from; j < to; j++ {
 			col[j] = float32(q.k(i, j))
 		}
+	}
+}
+
+// rbfArgs sets a[k] = -gamma*(xsq_i + xsq_j - 2 x_i.x_j) for j = j0+k, four
+// rows at a time: four independent sums, each added in feature order as
+// libsvm adds it.
+func (q *oneClassQ) rbfArgs(a, xi []float64, si float64, j0 int) {
+	ng, nf := -q.gamma, len(xi)
+	k := 0
+	for ; k+4 <= len(a); k += 4 {
+		j := j0 + k
+		b0, b1, b2, b3 := q.x[j][:nf], q.x[j+1][:nf], q.x[j+2][:nf], q.x[j+3][:nf]
+		var d0, d1, d2, d3 float64
+		for f, v := range xi {
+			d0 += float64(v * b0[f])
+			d1 += float64(v * b1[f])
+			d2 += float64(v * b2[f])
+			d3 += float64(v * b3[f])
+		}
+		a[k] = ng * (si + q.xsq[j] - 2*d0)
+		a[k+1] = ng * (si + q.xsq[j+1] - 2*d1)
+		a[k+2] = ng * (si + q.xsq[j+2] - 2*d2)
+		a[k+3] = ng * (si + q.xsq[j+3] - 2*d3)
+	}
+	for ; k < len(a); k++ {
+		j := j0 + k
+		a[k] = ng * (si + q.xsq[j] - 2*libsvmDot(xi, q.x[j]))
 	}
 }
 

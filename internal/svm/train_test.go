@@ -331,3 +331,22 @@ func TestFitScalerConstantFeature(t *testing.T) {
 		t.Fatalf("mean %v scale %v", mean, scale)
 	}
 }
+
+// BenchmarkTrainOneClass fits 10,000 generated rows (rbf, nu 0.1, gamma
+// 'scale') on one goroutine and on all cores. batchscore bench-train puts
+// such figures beside scikit-learn's.
+func BenchmarkTrainOneClass(b *testing.B) {
+	for _, nf := range []int{1, 4, 16} {
+		x := genRows(7, 10000, nf)
+		for _, workers := range []int{1, 0} {
+			b.Run(fmt.Sprintf("rows=10000/features=%d/workers=%d", nf, workers), func(b *testing.B) {
+				p := TrainParams{Kernel: RBF, Gamma: GammaScale(x), Nu: 0.1, Workers: workers}
+				for b.Loop() {
+					if _, err := TrainOneClass(x, p); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
