@@ -32,6 +32,7 @@ type command struct {
 var commands = []command{
 	{"score", "score a CSV file offline with a model (any supported format)", runScore},
 	{"bench", "compare scoring speed with scikit-learn, and time score file to file", runBench},
+	{"train", "fit one one-class SVM per sensor from stored windows or a CSV, write JSON and libsvm models", runTrain},
 	{"bench-train", "compare one-class SVM training speed with scikit-learn", runBenchTrain},
 	{"run", "run the whole pipeline on this computer (Azurite, SQLite, the handler)", runLocal},
 	{"status", "show the progress of a scoring run from the SQL store", runStatus},
