@@ -94,7 +94,7 @@ type Sensor struct {
 	Attempts   int    `json:"attempts"`
 	DurationMs int64  `json:"duration_ms"`
 	Blob       string `json:"blob,omitempty"`
-	ModelETag  string `json:"modelEtag,omitempty"` // the model blob version that scored it
+	ModelETag  string `json:"model_etag,omitempty"` // the model blob version that scored it
 	Error      string `json:"error,omitempty"`
 }
 

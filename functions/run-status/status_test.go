@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -145,5 +146,41 @@ func TestStatusErrors(t *testing.T) {
 				t.Fatalf("err = %v, want permanent=%v", err, tc.permanent)
 			}
 		})
+	}
+}
+
+// TestStatusKeysSnakeCase checks every member name of the status document,
+// at any depth, against the document's naming (run_id style snake_case, as
+// fanned_out and duration_ms): a camelCase name slipped in once (modelEtag).
+func TestStatusKeysSnakeCase(t *testing.T) {
+	resp, err := New(seed(t)).Run(t.Context(), get(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc any
+	if err := json.Unmarshal([]byte(resp.Body), &doc); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				seen++
+				if strings.ToLower(k) != k || strings.Contains(k, "-") {
+					t.Errorf("%s.%s: not snake_case", path, k)
+				}
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		}
+	}
+	walk("$", doc)
+	if seen < 20 {
+		t.Fatalf("only %d members in the document: the seed does not exercise it", seen)
 	}
 }
