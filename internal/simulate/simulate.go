@@ -17,7 +17,8 @@
 // batch as large as the hub allows (EventDataBatch counts the bytes against
 // the link's maximum message size and refuses the event that would not fit,
 // azeventhubs.ErrEventDataTooLarge; then the batch is sent and a new one
-// started). A partly filled batch is sent after at most Config.FlushEvery.
+// started). A partly filled batch is sent after at most Config.FlushEvery, or
+// as soon as its tick is handed over when the next tick is due later than that.
 //
 // # Sending, retries, throttling, stopping
 //
@@ -243,8 +244,7 @@ func (s *senders) generate(ctx context.Context, cw *csv.Writer, sum *Summary) er
 	perDevice := s.c.Fleet.Sensors
 	for tick := 0; s.c.Ticks == 0 || tick < s.c.Ticks; tick++ {
 		if s.c.Rate > 0 {
-			due := start.Add(time.Duration(float64(tick) / s.c.Rate * float64(time.Second)))
-			if w := time.Until(due); w > 0 {
+			if w := time.Until(s.due(start, tick)); w > 0 {
 				t := time.NewTimer(w)
 				select {
 				case <-ctx.Done():
@@ -284,12 +284,29 @@ func (s *senders) generate(ctx context.Context, cw *csv.Writer, sum *Summary) er
 				return err
 			}
 		}
-		if s.c.Sender != nil && time.Since(lastFlush) >= s.c.FlushEvery {
+		// Flush when FlushEvery has passed, or will have before the next tick
+		// is due: waiting for that tick would hold these events longer.
+		if s.c.Sender == nil {
+			continue
+		}
+		now := time.Now()
+		next := now
+		if s.c.Rate > 0 {
+			if due := s.due(start, tick+1); due.After(now) {
+				next = due
+			}
+		}
+		if next.Sub(lastFlush) >= s.c.FlushEvery {
 			s.flush()
-			lastFlush = time.Now()
+			lastFlush = now
 		}
 	}
 	return nil
+}
+
+// due is when tick is generated at c.Rate ticks per second from start.
+func (s *senders) due(start time.Time, tick int) time.Time {
+	return start.Add(time.Duration(float64(tick) / s.c.Rate * float64(time.Second)))
 }
 
 // add puts an event into its device's batch, sending the batch first when

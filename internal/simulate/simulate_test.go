@@ -384,3 +384,23 @@ func BenchmarkRun(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(events), "ns/event")
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestRunPacedFlush: when ticks come further apart than FlushEvery (real time:
+// a tick every 5 s, a flush every second), each tick's events leave before
+// the next tick is generated, instead of waiting in their batch for it. The
+// batches' contents show it (no timing): one event per device in each.
+func TestRunPacedFlush(t *testing.T) {
+	hub := &fakeHub{maxBytes: 1 << 20}
+	sum, err := Run(t.Context(), Config{Fleet: testFleet(3, 2, 0), Ticks: 3, Rate: 20, Sender: hub, FlushEvery: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Sent != 9 || len(hub.sent) != 9 {
+		t.Fatalf("%d events sent in %d batches; want 9 in 9 (one per device and tick)", sum.Sent, len(hub.sent))
+	}
+	for _, b := range hub.sent {
+		if b.Len() != 1 {
+			t.Errorf("batch of device %s holds %d events (ticks waited for the next one); want 1", b.key, b.Len())
+		}
+	}
+}
