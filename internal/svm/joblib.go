@@ -5,14 +5,12 @@ import (
 	"compress/bzip2"
 	"compress/gzip"
 	"compress/zlib"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 
 	"github.com/batchscore/batchscore/internal/pickle"
 	"github.com/pierrec/lz4/v4"
-	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 )
 
@@ -64,8 +62,9 @@ func joblibDecompress(data []byte) ([]byte, error) {
 // joblib writes (joblib/compressor.py).
 const supportedCompressions = "zlib, gzip, bz2, lzma, xz, lz4"
 
-// maxDictBytes bounds the dictionary an lzma or xz stream may ask for: 64 MiB
-// is what xz's strongest preset (-9, joblib's compress=("xz", 9)) uses.
+// maxDictBytes bounds the dictionary an lzma stream, or any block of an xz
+// stream, may ask for: 64 MiB is what xz's strongest preset (-9, joblib's
+// compress=("xz", 9)) uses.
 const maxDictBytes = 64 << 20
 
 // compressionOf names the joblib compression whose magic number data starts
@@ -106,9 +105,7 @@ func decompressor(data []byte) (io.Reader, string, error) {
 	case "bz2":
 		r = bzip2.NewReader(br)
 	case "xz":
-		if err = checkXZDict(data); err == nil {
-			r, err = xz.ReaderConfig{SingleStream: true}.NewReader(br)
-		}
+		r, err = newXZReader(data)
 	case "lzma":
 		r, err = lzma.ReaderConfig{DictCap: maxDictBytes}.NewReader(br)
 	case "lz4":
@@ -126,62 +123,6 @@ func decompressor(data []byte) (io.Reader, string, error) {
 // KiB window) and a 16-bit header that is a multiple of 31 (RFC 1950).
 func isZlib(data []byte) bool {
 	return len(data) >= 2 && data[0] == 0x78 && (uint16(data[0])<<8|uint16(data[1]))%31 == 0
-}
-
-var xzMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
-
-// checkXZDict refuses an xz stream whose first block asks for an LZMA2
-// dictionary over maxDictBytes: the xz reader allocates the dictionary the
-// block header names (up to 4 GiB) before reading any data. Python's lzma
-// module, which joblib uses, writes one block.
-func checkXZDict(data []byte) error {
-	const streamHeader = 12
-	if len(data) < streamHeader+2 {
-		return errors.New("truncated stream header")
-	}
-	if data[streamHeader] == 0 {
-		return nil // no block: an empty stream's index
-	}
-	size := (int(data[streamHeader]) + 1) * 4
-	if len(data) < streamHeader+size {
-		return errors.New("truncated block header")
-	}
-	h := data[streamHeader+1 : streamHeader+size]
-	flags := h[0]
-	h = h[1:]
-	varint := func() (uint64, bool) {
-		v, n := binary.Uvarint(h)
-		if n <= 0 {
-			return 0, false
-		}
-		h = h[n:]
-		return v, true
-	}
-	for _, present := range []bool{flags&0x40 != 0, flags&0x80 != 0} { // compressed, uncompressed size
-		if present {
-			if _, ok := varint(); !ok {
-				return errors.New("bad block header")
-			}
-		}
-	}
-	for range int(flags&3) + 1 {
-		id, ok1 := varint()
-		n, ok2 := varint()
-		if !ok1 || !ok2 || n > uint64(len(h)) {
-			return errors.New("bad block header")
-		}
-		if id == 0x21 && n == 1 { // LZMA2: one byte encodes the dictionary size
-			dict, err := lzma.DecodeDictCap(h[0])
-			if err != nil {
-				return fmt.Errorf("bad dictionary size: %w", err)
-			}
-			if dict > maxDictBytes {
-				return fmt.Errorf("dictionary of %d bytes is over the limit of %d", dict, maxDictBytes)
-			}
-		}
-		h = h[n:]
-	}
-	return nil
 }
 
 // readLimited decompresses at most limit bytes.

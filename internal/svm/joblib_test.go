@@ -39,7 +39,7 @@ func TestJoblibDecompress(t *testing.T) {
 		{"truncated xz", []byte("\xfd7zXZ\x00\x00"), nil, "xz: truncated stream header"},
 		{"truncated lzma", []byte("\x5d\x00\x00\x80\x00"), nil, "lzma: "},
 		{"truncated lz4", []byte("\x04\x22\x4d\x18\x64"), nil, "lz4: truncated data"},
-		{"xz dictionary over the limit", xzBytes(t, payload, 128<<20), nil, "xz: dictionary of 134217728 bytes is over the limit of 67108864"},
+		{"xz dictionary over the limit", xzBytes(t, payload, 128<<20), nil, "xz: block 1: dictionary of 134217728 bytes is over the limit of 67108864"},
 		{"lzma dictionary over the limit", lzmaDict(lzmaBytes(t, payload), 128<<20), nil, "lzma: header dictionary size 134217728 exceeds"},
 		{"zstd", []byte("\x28\xb5\x2f\xfd\x00"), nil, "unsupported compression zstd (supported: zlib, gzip, bz2, lzma, xz, lz4)"},
 	}
