@@ -248,9 +248,7 @@ func appendLine(b *bytes.Buffer, v any) {
 // the body (a zero Reading where that element was rejected), and the reject
 // lines.
 func (f *Function) decodeEvent(ev azfunc.Event) ([]sensor.Reading, []rejectLine) {
-	reject := func(reason string) ([]sensor.Reading, []rejectLine) {
-		return nil, []rejectLine{{Seq: ev.SequenceNumber, Index: -1, Reason: reason, Body: string(ev.Body)}}
-	}
+	reject := func(reason string) ([]sensor.Reading, []rejectLine) { return rejectEvent(ev, reason) }
 	if len(ev.Body) > f.cfg.MaxEventBytes {
 		return reject(fmt.Sprintf("event of %d bytes exceeds the limit of %d", len(ev.Body), f.cfg.MaxEventBytes))
 	}
@@ -261,6 +259,21 @@ func (f *Function) decodeEvent(ev azfunc.Event) ([]sensor.Reading, []rejectLine)
 	if !utf8.Valid(body) {
 		return reject("body is not valid UTF-8")
 	}
+	if rs, ok := decodeFast(body, ev.EnqueuedTime, f.cfg.MaxReadingsPerEvent, f.checkTime); ok {
+		return rs, nil
+	}
+	return f.decodeGeneral(ev, body)
+}
+
+// rejectEvent rejects a whole event.
+func rejectEvent(ev azfunc.Event, reason string) ([]sensor.Reading, []rejectLine) {
+	return nil, []rejectLine{{Seq: ev.SequenceNumber, Index: -1, Reason: reason, Body: string(ev.Body)}}
+}
+
+// decodeGeneral is decodeEvent for every accepted form, with a reason for
+// every rejection; body is the trimmed, valid UTF-8 body.
+func (f *Function) decodeGeneral(ev azfunc.Event, body []byte) ([]sensor.Reading, []rejectLine) {
+	reject := func(reason string) ([]sensor.Reading, []rejectLine) { return rejectEvent(ev, reason) }
 	if !json.Valid(body) {
 		return reject("body is not valid JSON")
 	}
@@ -359,6 +372,9 @@ var tsLayouts = []string{
 	"2006-01-02 15:04:05",
 }
 
+// tsLayoutsSpace is tsLayouts with the space-separated layouts first.
+var tsLayoutsSpace = []string{tsLayouts[3], tsLayouts[2], tsLayouts[0], tsLayouts[1]}
+
 func parseTS(v json.RawMessage) (time.Time, error) {
 	if isMissing(v) {
 		return time.Time{}, errors.New("missing TS")
@@ -367,7 +383,18 @@ func parseTS(v json.RawMessage) (time.Time, error) {
 	if err := json.Unmarshal(v, &s); err != nil {
 		return time.Time{}, fmt.Errorf("TS must be a string, got %s", clip(v))
 	}
-	for _, layout := range tsLayouts {
+	return parseTSText(s)
+}
+
+// parseTSText parses the text of a TS string. A text matches at most one of
+// tsLayouts, so the layouts with a space after the date (the devices' own form)
+// are tried first when the text has one.
+func parseTSText(s string) (time.Time, error) {
+	layouts := tsLayouts
+	if len(s) > 10 && s[10] == ' ' {
+		layouts = tsLayoutsSpace
+	}
+	for _, layout := range layouts {
 		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
 			return t.UTC(), nil
 		}
