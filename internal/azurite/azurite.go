@@ -37,6 +37,7 @@ var ErrNotInstalled = errors.New("azurite: binary not found: run `make azurite` 
 type Options struct {
 	Bin     string        // path of the azurite executable; default $AZURITE_BIN, else node_modules/.bin/azurite above the working directory
 	Dir     string        // persist data in this directory (--location); empty means --inMemoryPersistence
+	WorkDir string        // working directory of the process; default Dir, else the caller's
 	Timeout time.Duration // how long to wait for the ports to accept connections; default 30s
 	Stderr  io.Writer     // where the process's stdout and stderr go; default discarded
 }
@@ -148,6 +149,9 @@ func (s *Server) run(ctx context.Context) error {
 	}
 	if opts.Dir != "" {
 		cmd.Dir = opts.Dir
+	}
+	if opts.WorkDir != "" {
+		cmd.Dir = opts.WorkDir
 	}
 	s.cmd, s.done, s.waitErr = cmd, make(chan struct{}), nil
 	done := s.done

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	runstatus "github.com/batchscore/batchscore/functions/run-status"
 	"github.com/batchscore/batchscore/internal/azurite"
 	"github.com/batchscore/batchscore/internal/localhost"
@@ -49,6 +51,10 @@ type StackOptions struct {
 	// Dir holds the Azurite data, the SQLite file and the logs; "" makes a
 	// temporary folder that Close removes.
 	Dir string
+	// AzuriteInMemory keeps Azurite's data in memory (--inMemoryPersistence)
+	// instead of in Dir: faster (no metadata database written on every queue
+	// and blob operation), but lost when Azurite restarts.
+	AzuriteInMemory bool
 	// Settings are added to (and override) the app settings: the Values of the app's
 	// local.settings.sample.json, then AzureWebJobsStorage and SQL_URL of the stack.
 	Settings map[string]string
@@ -123,7 +129,12 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 			return nil, fmt.Errorf("azurite path: %w", err)
 		}
 	}
-	if s.Azurite, err = azurite.Start(ctx, azurite.Options{Bin: bin, Dir: azDir}); err != nil {
+	azOpts := azurite.Options{Bin: bin, Dir: azDir}
+	if o.AzuriteInMemory {
+		// Still working in azDir, so that nothing it might write lands elsewhere.
+		azOpts = azurite.Options{Bin: bin, WorkDir: azDir}
+	}
+	if s.Azurite, err = azurite.Start(ctx, azOpts); err != nil {
 		return nil, fmt.Errorf("start azurite: %w", err)
 	}
 	cs := s.Azurite.ConnectionString()
@@ -287,37 +298,41 @@ func ReadModels(dir string) (map[string][]byte, error) {
 // (ids as numbers when they are decimal digits). It returns the bodies with their
 // timestamps, in the order of first appearance.
 func EventBodies(rs []sensor.Reading) ([][]byte, []time.Time) {
-	type group struct {
-		ts   time.Time
-		body []byte
-		n    int
+	events := deviceEvents(rs)
+	bodies := make([][]byte, len(events))
+	times := make([]time.Time, len(events))
+	for i, ev := range events {
+		var body []byte
+		for j, r := range ev {
+			if j > 0 {
+				body = append(body, ',')
+			}
+			body = appendReading(body, r)
+		}
+		if len(ev) > 1 {
+			body = append(append([]byte{'['}, body...), ']')
+		}
+		bodies[i], times[i] = body, ev[0].TS
 	}
+	return bodies, times
+}
+
+// deviceEvents groups readings into the events a device would send: one per
+// device and timestamp, in the order of first appearance.
+func deviceEvents(rs []sensor.Reading) [][]sensor.Reading {
 	idx := map[string]int{}
-	var gs []*group
+	var events [][]sensor.Reading
 	for _, r := range rs {
 		k := r.Key.Device + "\x00" + strconv.FormatInt(r.TS.UnixMilli(), 10)
 		i, ok := idx[k]
 		if !ok {
-			i = len(gs)
+			i = len(events)
 			idx[k] = i
-			gs = append(gs, &group{ts: r.TS})
+			events = append(events, nil)
 		}
-		g := gs[i]
-		if g.n > 0 {
-			g.body = append(g.body, ',')
-		}
-		g.body = appendReading(g.body, r)
-		g.n++
+		events[i] = append(events[i], r)
 	}
-	bodies := make([][]byte, len(gs))
-	times := make([]time.Time, len(gs))
-	for i, g := range gs {
-		if g.n > 1 {
-			g.body = append(append([]byte{'['}, g.body...), ']')
-		}
-		bodies[i], times[i] = g.body, g.ts
-	}
-	return bodies, times
+	return events
 }
 
 func appendReading(b []byte, r sensor.Reading) []byte {
@@ -495,13 +510,29 @@ func (s *Stack) PredictionBlobs(ctx context.Context, runID string) (map[string][
 	if err != nil {
 		return nil, fmt.Errorf("list predictions: %w", err)
 	}
+	data := make([][]byte, len(list))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(downloadParallelism)
+	for i, b := range list {
+		g.Go(func() error {
+			d, _, err := s.Storage.Blobs().Get(gctx, PredsContainer, b.Name)
+			if err != nil {
+				return fmt.Errorf("download predictions: %w", err)
+			}
+			data[i] = d
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	out := make(map[string][]byte, len(list))
-	for _, b := range list {
-		data, _, err := s.Storage.Blobs().Get(ctx, PredsContainer, b.Name)
-		if err != nil {
-			return nil, fmt.Errorf("download predictions: %w", err)
-		}
-		out[b.Name] = data
+	for i, b := range list {
+		out[b.Name] = data[i]
 	}
 	return out, nil
 }
+
+// downloadParallelism is how many prediction blobs PredictionBlobs downloads
+// at once.
+const downloadParallelism = 16
