@@ -4,7 +4,7 @@ GO ?= go
 AZURITE := node_modules/.bin/azurite
 FUNCTIONS := ingest timer-fanout score-sensor score-poison backfill run-status
 
-.PHONY: all bin build app package zip run test test-race faults-long test-short bench fuzz lint fmt tidy-check clean azurite check-infra deploy destroy
+.PHONY: all bin build app package zip run bench-e2e test test-race faults-long test-short bench fuzz lint fmt tidy-check clean azurite check-infra deploy destroy
 
 all: build
 
@@ -61,6 +61,12 @@ run: $(AZURITE) bin
 	@$(LAYOUT_APP)
 	@bin/batchscore$(EXE) run -app app -azurite $(AZURITE)
 
+# The synthetic fleet through the local pipeline next to Azurite's and SQLite's own rates for the same
+# work (docs/speed.md, "End to end"); BENCH_ARGS adds flags, e.g. BENCH_ARGS='-set FANOUT_CHUNK_SIZE=20'.
+bench-e2e: $(AZURITE) bin
+	@$(LAYOUT_APP)
+	@bin/batchscore$(EXE) bench-e2e -app app -azurite $(AZURITE) $(BENCH_ARGS)
+
 # gotestsum (pinned) runs go test and ends with a summary: the skipped tests with
 # their reasons, the failures, and "DONE N tests, N skipped, N failures in T".
 GOTESTSUM := bin/gotestsum-v1.13.0$(EXE)
@@ -110,7 +116,7 @@ bench:
 
 # Every fuzz target, seeded with the real files in testdata/, for FUZZTIME each (short runs; longer by hand).
 FUZZTIME ?= 15s
-FUZZ_PKGS := ./internal/svm/ ./internal/pickle/ ./internal/azfunc/ ./cmd/batchscore/
+FUZZ_PKGS := ./internal/svm/ ./internal/pickle/ ./internal/azfunc/ ./cmd/batchscore/ ./functions/ingest/
 fuzz:
 	@for p in $(FUZZ_PKGS); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$p | grep ^Fuzz); do \

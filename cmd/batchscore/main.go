@@ -35,6 +35,7 @@ var commands = []command{
 	{"train", "fit one one-class SVM per sensor from stored windows or a CSV, write JSON and libsvm models", runTrain},
 	{"bench-train", "compare one-class SVM training speed with scikit-learn", runBenchTrain},
 	{"run", "run the whole pipeline on this computer (Azurite, SQLite, the handler)", runLocal},
+	{"bench-e2e", "the local pipeline's ingest and scoring rates next to SQLite's and Azurite's alone", runBenchE2E},
 	{"status", "show the progress of a scoring run from the SQL store", runStatus},
 	{"zip", "pack the app folder (make package) into the zip Azure runs from", runZip},
 	{"simulate", "simulate devices sending readings to Event Hubs (and/or to a CSV that run replays)", runSimulate},

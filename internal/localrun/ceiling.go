@@ -1,0 +1,181 @@
+package localrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/batchscore/batchscore/internal/localhost"
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/sqlstore"
+	"github.com/batchscore/batchscore/internal/storage"
+)
+
+// Names StorageCeiling uses, apart from the pipeline's own.
+const (
+	ceilingModels = "ceiling-models"
+	ceilingPreds  = "ceiling-preds"
+	ceilingQueue  = "ceiling-jobs"
+)
+
+// StorageCeiling measures how fast the storage emulator alone performs the
+// operations scoring one sensor needs, for every model in models: receive its
+// queue message (in batches of q.BatchSize, fetching again when at most
+// q.NewBatchThreshold are in flight, as the host's queue listener does), read
+// the model blob, write a predictions blob (preds[i % len(preds)]) and delete
+// the message. Uploading the models and enqueueing the messages come first and
+// are not timed. It returns the time from the first receive to the last
+// delete.
+func StorageCeiling(ctx context.Context, acct *storage.Account, models map[string][]byte, preds [][]byte, q localhost.QueueOptions) (time.Duration, error) {
+	if len(models) == 0 || len(preds) == 0 {
+		return 0, errors.New("storage ceiling: no models or no predictions to write")
+	}
+	blobs := acct.Blobs()
+	if err := blobs.EnsureContainers(ctx, ceilingModels, ceilingPreds); err != nil {
+		return 0, fmt.Errorf("storage ceiling: %w", err)
+	}
+	queue := acct.Queue(ceilingQueue)
+	if err := queue.Ensure(ctx); err != nil {
+		return 0, fmt.Errorf("storage ceiling: %w", err)
+	}
+	names := make([]string, 0, len(models))
+	for n := range models {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, n := range names {
+		g.Go(func() error { return blobs.Put(gctx, ceilingModels, n, models[n], "application/octet-stream") })
+	}
+	if err := g.Wait(); err != nil {
+		return 0, fmt.Errorf("storage ceiling: upload models: %w", err)
+	}
+	bodies := make([][]byte, len(names))
+	for i, n := range names {
+		bodies[i] = []byte(strconv.Itoa(i) + " " + n)
+	}
+	if _, err := queue.EnqueueMany(ctx, bodies, 16); err != nil {
+		return 0, fmt.Errorf("storage ceiling: %w", err)
+	}
+
+	batch, threshold := max(q.BatchSize, 1), max(q.NewBatchThreshold, 0)
+	var (
+		mu       sync.Mutex
+		cond     = sync.NewCond(&mu)
+		inFlight int
+		done     int
+		firstErr error
+	)
+	finish := func(err error) {
+		mu.Lock()
+		inFlight--
+		done++
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		cond.Broadcast()
+		mu.Unlock()
+	}
+	process := func(m storage.Message) error {
+		idx, name, ok := cutJob(string(m.Body))
+		if !ok {
+			return fmt.Errorf("storage ceiling: unexpected message %q", m.Text)
+		}
+		if _, _, err := blobs.Get(ctx, ceilingModels, name); err != nil {
+			return err
+		}
+		if err := blobs.Put(ctx, ceilingPreds, "preds_"+name+".csv", preds[idx%len(preds)], "text/csv"); err != nil {
+			return err
+		}
+		return queue.Delete(ctx, m.ID, m.PopReceipt)
+	}
+	start := time.Now()
+	for {
+		mu.Lock()
+		for inFlight > threshold && firstErr == nil {
+			cond.Wait()
+		}
+		if firstErr != nil || done+inFlight >= len(names) {
+			for inFlight > 0 {
+				cond.Wait()
+			}
+			err := firstErr
+			mu.Unlock()
+			return time.Since(start), err
+		}
+		mu.Unlock()
+		msgs, err := queue.Receive(ctx, batch, time.Minute)
+		if err != nil {
+			return 0, fmt.Errorf("storage ceiling: %w", err)
+		}
+		if len(msgs) == 0 {
+			time.Sleep(5 * time.Millisecond) // the rest are in flight
+			continue
+		}
+		mu.Lock()
+		inFlight += len(msgs)
+		mu.Unlock()
+		for _, m := range msgs {
+			go func() { finish(process(m)) }()
+		}
+	}
+}
+
+// cutJob splits a ceiling message "{index} {model}".
+func cutJob(s string) (int, string, bool) {
+	for i := range len(s) {
+		if s[i] == ' ' {
+			n, err := strconv.Atoi(s[:i])
+			return n, s[i+1:], err == nil
+		}
+	}
+	return 0, "", false
+}
+
+// IngestBatches cuts readings into the stored batches the pipeline's ingest
+// writes: one event per device and timestamp (as EventBodies groups them),
+// round-robin over partitions, eventsPerBatch events per invocation, each
+// reading with its event's identity.
+func IngestBatches(rs []sensor.Reading, partitions, eventsPerBatch int) [][]sensor.StoredReading {
+	partitions, eventsPerBatch = max(partitions, 1), max(eventsPerBatch, 1)
+	events := deviceEvents(rs)
+	per := make([][][]sensor.Reading, partitions)
+	for i, e := range events {
+		per[i%partitions] = append(per[i%partitions], e)
+	}
+	var out [][]sensor.StoredReading
+	for p, evs := range per {
+		source := "bare/readings/" + strconv.Itoa(p)
+		for start := 0; start < len(evs); start += eventsPerBatch {
+			var b []sensor.StoredReading
+			for j, e := range evs[start:min(start+eventsPerBatch, len(evs))] {
+				for k, r := range e {
+					b = append(b, sensor.StoredReading{Reading: r, Source: source, Sequence: int64(start + j), Index: k})
+				}
+			}
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// BareInsert times storing batches, one InsertReadings call each, into store:
+// the SQL work of ingest without the host, the handler, JSON or blobs.
+func BareInsert(ctx context.Context, store *sqlstore.Store, batches [][]sensor.StoredReading) (rows int, d time.Duration, err error) {
+	start := time.Now()
+	for _, b := range batches {
+		n, err := store.InsertReadings(ctx, b)
+		if err != nil {
+			return rows, time.Since(start), fmt.Errorf("bare insert: %w", err)
+		}
+		rows += n
+	}
+	return rows, time.Since(start), nil
+}
