@@ -68,7 +68,8 @@ bench-e2e: $(AZURITE) bin
 	@bin/batchscore$(EXE) bench-e2e -app app -azurite $(AZURITE) $(BENCH_ARGS)
 
 # gotestsum (pinned) runs go test and ends with a summary: the skipped tests with
-# their reasons, the failures, and "DONE N tests, N skipped, N failures in T".
+# their reasons, the failures, "DONE N tests, N skipped, N failures in T", and
+# "N passed, N failed, N skipped, N package errors"; its exit status is go test's.
 GOTESTSUM := bin/gotestsum-v1.13.0$(EXE)
 $(GOTESTSUM):
 	@echo "installing gotestsum v1.13.0 into bin/ (once)"
@@ -77,7 +78,9 @@ $(GOTESTSUM):
 
 test: $(AZURITE) $(GOTESTSUM) check-infra
 	$(GO) vet ./...
-	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg -- -count=1 -timeout 15m ./...
+	AZURITE_BIN=$(CURDIR)/$(AZURITE) $(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg \
+	  --post-run-command 'bash -c "echo $$((TESTS_TOTAL - TESTS_FAILED - TESTS_SKIPPED)) passed, $$TESTS_FAILED failed, $$TESTS_SKIPPED skipped, $$TESTS_ERRORS package errors"' \
+	  -- -count=1 -timeout 15m ./...
 
 # Azure (docs/deploy.md): resource group, Bicep, the package, the models, the SQL user. Needs the az CLI
 # (signed in) and go-sqlcmd; neither runs in CI, where check-infra is what is tested.

@@ -1,13 +1,16 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 
+	"github.com/batchscore/batchscore/internal/appfolder"
 	"github.com/batchscore/batchscore/internal/reference"
 )
 
@@ -17,14 +20,14 @@ var (
 	appErr  error
 )
 
-// App lays out an app folder as `make package` does (the handler built from
-// ./handler, host.json, local.settings.sample.json and each
-// <function>/function.json at the top level) once per test binary, and
-// returns it. Tests share it: one that adds files copies it first
+// App lays out an app folder as `make app` does, with appfolder.Layout (the
+// handler built from ./handler, host.json, local.settings.sample.json and each
+// <function>/function.json at the top level; no local.settings.json) once per
+// test binary, and returns it. Tests share it: one that adds files copies it first
 // (os.CopyFS). The package's TestMain calls RemoveApp. Skipped by -short.
 //
 // The handler is built with the test binaries' settings, so the build cache is
-// shared; make package adds CGO_ENABLED=0 -trimpath GOOS=linux GOARCH=amd64.
+// shared; make app and make package add CGO_ENABLED=0 -trimpath.
 func App(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
@@ -40,7 +43,7 @@ func App(t testing.TB) string {
 // RemoveApp removes the folder App laid out, if any.
 func RemoveApp() {
 	if appDir != "" {
-		os.RemoveAll(appDir)
+		os.RemoveAll(filepath.Dir(appDir))
 	}
 }
 
@@ -53,31 +56,17 @@ func layOutApp() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	build := exec.Command("go", "build", "-o", filepath.Join(dir, "handler"), "./handler")
+	// The app folder is dir/app; RemoveApp removes dir, also after an error.
+	app := filepath.Join(dir, "app")
+	handler := filepath.Join(dir, "handler.build")
+	build := exec.Command("go", "build", "-o", handler, "./handler")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return dir, fmt.Errorf("build handler: %v\n%s", err, out)
+		return app, fmt.Errorf("build handler: %v\n%s", err, out)
 	}
-	fns, err := filepath.Glob(filepath.Join(root, "functions", "*", "function.json"))
-	if err != nil || len(fns) == 0 {
-		return dir, fmt.Errorf("no functions/*/function.json in %s", root)
+	_, err = appfolder.Layout(context.Background(), appfolder.Options{Src: root, Out: app, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Handler: handler})
+	if err != nil {
+		return app, err
 	}
-	files := map[string]string{"host.json": "host.json", "local.settings.sample.json": "local.settings.sample.json"}
-	for _, f := range fns {
-		fn := filepath.Base(filepath.Dir(f))
-		files[filepath.Join("functions", fn, "function.json")] = filepath.Join(fn, "function.json")
-	}
-	for src, dst := range files {
-		b, err := os.ReadFile(filepath.Join(root, src))
-		if err != nil {
-			return dir, err
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, dst)), 0o755); err != nil {
-			return dir, err
-		}
-		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o644); err != nil {
-			return dir, err
-		}
-	}
-	return dir, nil
+	return app, os.Remove(handler)
 }
