@@ -103,7 +103,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		container  = fs.String("container", "", "write the models to this blob `container` (created if missing)")
 		connection = fs.String("connection", "AzureWebJobsStorage", "`name` of the storage connection setting, for -container")
 		nu         = fs.Float64("nu", 0.01, "nu: upper bound on the fraction of training windows outside the boundary")
-		gamma      = fs.String("gamma", "scale", "RBF/poly/sigmoid gamma: scale, auto or a number")
+		gamma      = fs.String("gamma", "0.01", "RBF/poly/sigmoid gamma: scale, auto (scikit-learn's rules) or a number; the reference's models use 0.01 on standardised values")
 		kernelName = fs.String("kernel", "rbf", "kernel: rbf, linear, poly or sigmoid")
 		coef0      = fs.Float64("coef0", 0, "coef0 of the poly and sigmoid kernels")
 		degree     = fs.Int("degree", 3, "degree of the poly kernel")

@@ -73,7 +73,7 @@ func checkTrained(t *testing.T, jsonData, libData []byte, windows []float64) {
 	for i := range windows {
 		x[i] = windows[i : i+1]
 	}
-	want, _, err := svm.Fit(x, svm.FitOptions{TrainParams: svm.TrainParams{Kernel: svm.RBF, Nu: 0.05}, Gamma: "scale", Scale: true})
+	want, _, err := svm.Fit(x, svm.FitOptions{TrainParams: svm.TrainParams{Kernel: svm.RBF, Nu: 0.05}, Gamma: "0.01", Scale: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"regexp"
-	"sort"
 	"strconv"
 	"time"
 
@@ -109,48 +108,27 @@ func (s Synthetic) Readings() []sensor.Reading {
 	return out
 }
 
-// Models makes one model per sensor, in the project's JSON model format, keyed by
-// blob name model_{device}_{sensor}.json. Each is synthesised in Go, not fitted by
-// an external tool: a standard scaler with the sensor's level and noise, an RBF
-// kernel with gamma 0.5, 16 support vectors at the normal quantiles of a clean
-// training sample with equal dual coefficients, and the intercept chosen so that
-// 0.5 % of the training sample falls at or below the boundary (so about 6 sigma
-// spikes are anomalies and ordinary noise is not).
+// Models fits one model per sensor, in the project's JSON model format, keyed by
+// blob name model_{device}_{sensor}.json, as batchscore train fits them (svm.Fit):
+// a standard scaler and an RBF one-class SVM with gamma 0.01 (the reference
+// models' gamma) and nu 0.01, fitted on a clean training sample of 1,000
+// readings at the sensor's level and noise (rounded like the readings), so that
+// about 1 % of normal readings fall outside the boundary and 6-10 sigma spikes
+// are anomalies.
 func (s Synthetic) Models() (map[string][]byte, error) {
 	out := make(map[string][]byte, s.Devices*s.Sensors)
 	r := rand.New(rand.NewPCG(s.Seed^0xabcdef, 7))
-	const nsv, ntrain = 16, 2000
+	const ntrain = 1000
+	opts := svm.FitOptions{TrainParams: svm.TrainParams{Kernel: svm.RBF, Nu: 0.01, Workers: 1}, Gamma: "0.01", Scale: true}
+	train := make([][]float64, ntrain)
 	for d := 1; d <= s.Devices; d++ {
 		for k := 1; k <= s.Sensors; k++ {
 			mu, sigma := s.level(d, k)
-			train := make([]float64, ntrain)
 			for i := range train {
-				train[i] = r.NormFloat64()
+				train[i] = []float64{math.Round((mu+sigma*r.NormFloat64())*100) / 100}
 			}
-			sorted := append([]float64(nil), train...)
-			sort.Float64s(sorted)
-			p := svm.Params{
-				Kernel:      svm.RBF,
-				Gamma:       0.5,
-				ScalerMean:  []float64{mu},
-				ScalerScale: []float64{sigma},
-			}
-			for i := 0; i < nsv; i++ {
-				q := sorted[(2*i+1)*ntrain/(2*nsv)]
-				p.SupportVectors = append(p.SupportVectors, []float64{q})
-				p.DualCoef = append(p.DualCoef, 1.0/nsv)
-			}
-			m, err := svm.New(p)
+			m, _, err := svm.Fit(train, opts)
 			if err != nil {
-				return nil, fmt.Errorf("model %d_%d: %w", d, k, err)
-			}
-			dec := make([]float64, ntrain)
-			for i, z := range train {
-				dec[i] = m.Decision([]float64{mu + sigma*z})
-			}
-			sort.Float64s(dec)
-			p.Intercept = -dec[ntrain/200]
-			if m, err = svm.New(p); err != nil {
 				return nil, fmt.Errorf("model %d_%d: %w", d, k, err)
 			}
 			var buf bytes.Buffer
