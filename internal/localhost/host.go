@@ -56,6 +56,10 @@ type Options struct {
 	// Schedules starts every timer trigger on its NCRONTAB schedule (and runs those
 	// with runOnStartup once). Without it timers fire only through FireTimer.
 	Schedules bool
+	// Now is the host's clock for timer schedules and past-due checks; nil means
+	// time.Now. Tests set a clock in the past of their data to run a timer
+	// "after downtime" (it should advance, as the schedule waits on it).
+	Now func() time.Time
 	// Queues, when not nil, replaces host.json's extensions.queues (tests use it
 	// for a short visibilityTimeout).
 	Queues *QueueOptions
@@ -78,6 +82,7 @@ type Host struct {
 	port         int
 	appDir       string
 	startTimeout time.Duration
+	now          func() time.Time
 
 	mu          sync.Mutex
 	cur         *worker     // the handler process invocations go to
@@ -150,12 +155,16 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 		port:         port,
 		appDir:       appDir,
 		startTimeout: wait,
+		now:          o.Now,
 		ctx:          hctx,
 		cancel:       cancel,
 		stats:        newStats(),
 		timers:       map[string]*timer{},
 		queues:       map[string]*queueListener{},
 		hubs:         map[string]*EventHub{},
+	}
+	if h.now == nil {
+		h.now = time.Now
 	}
 	for _, f := range fns {
 		h.fns[f.Name] = f

@@ -61,23 +61,23 @@ func (t *timer) schedule(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s: read schedule status: %w", t.fn.Name, err)
 		}
-		pastDue = st != nil && time.Now().After(st.Next)
+		pastDue = st != nil && t.h.now().After(st.Next)
 	}
 	t.h.wg.Add(1)
 	go func() {
 		defer t.h.wg.Done()
 		if pastDue {
 			t.h.log.Warn("timer is past due", "function", t.fn.Name)
-			t.fire(t.h.ctx, time.Now().UTC(), true)
+			t.fire(t.h.ctx, t.h.now().UTC(), true)
 		} else if t.b.RunOnStartup {
-			t.fire(t.h.ctx, time.Now().UTC(), false)
+			t.fire(t.h.ctx, t.h.now().UTC(), false)
 		}
 		for {
-			next := t.sched.Next(time.Now().UTC())
+			next := t.sched.Next(t.h.now().UTC())
 			select {
 			case <-t.h.ctx.Done():
 				return
-			case <-time.After(time.Until(next)):
+			case <-time.After(next.Sub(t.h.now())):
 			}
 			t.fire(t.h.ctx, next, false)
 		}

@@ -169,6 +169,7 @@ type cleanResult struct {
 	runs     map[string]runView // by run id: the data window's, the timer's, the overlapping backfill's
 	dataRun  string
 	timerRun string
+	nextRun  string // the timer's next occurrence's (01:00)
 	overRun  string
 	readings map[string]int
 	etags    map[sensor.Key]string // the outcome model ETags (to tell the versions apart in the swap row)
@@ -199,11 +200,13 @@ func cleanRun(t *testing.T) *cleanResult {
 		waitRuns(t, ctx, s, c.dataRun)
 		c.timerRun = fireTimer(t, ctx, s, faultTimerAt)
 		waitRuns(t, ctx, s, c.timerRun)
+		c.nextRun = fireTimer(t, ctx, s, faultTimerAt.Add(time.Hour))
+		waitRuns(t, ctx, s, c.nextRun)
 		if c.overRun, err = s.Backfill(ctx, faultOverlapW); err != nil {
 			t.Fatal(err)
 		}
 		waitRuns(t, ctx, s, c.overRun)
-		for _, r := range []string{c.dataRun, c.timerRun, c.overRun} {
+		for _, r := range []string{c.dataRun, c.timerRun, c.nextRun, c.overRun} {
 			c.runs[r] = collectRun(t, s, r)
 		}
 		c.etags = c.runs[c.dataRun].tags
@@ -718,5 +721,47 @@ func TestFaultEventsRedeliveredRecut(t *testing.T) {
 		waitRuns(t, ctx, s, run)
 		checkRun(t, s, c, run, nil)
 		figures(t, s, "event batches delivered twice, re-cut", start)
+	})
+}
+
+// The host is down from just after the timer's 00:00 run until 02:20: at start
+// the stand-in finds the stored status past due and fires the timer once
+// (IsPastDue, ScheduleStatus.Last 00:00, Next 01:00), and that one invocation
+// fans out both missed windows, 01:00 and 02:00. The 01:00 run equals a clean
+// run of that occurrence; the 02:00 window has no data (every sensor empty, its
+// predictions blob without rows).
+func TestFaultHostDownAcrossTimerOccurrences(t *testing.T) {
+	faultRow(t, func(t *testing.T, c *cleanResult) {
+		s, ctx, start := beginRow(t, StackOptions{})
+		if err := s.Ingest(ctx, faultData(t).readings, 4, nil); err != nil {
+			t.Fatal(err)
+		}
+		first := fireTimer(t, ctx, s, faultTimerAt)
+		waitRuns(t, ctx, s, first)
+		downUntil := faultTimerAt.Add(2*time.Hour + 20*time.Minute)
+		offset := time.Until(downUntil)
+		if err := s.RestartHost(ctx, true, func() time.Time { return time.Now().Add(offset) }); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, "the past-due timer run", func() bool { return s.Host.FunctionStats(FnFanout).Succeeded > 0 })
+		missed := sensor.Window{Start: faultTimerAt.Add(time.Hour), End: faultTimerAt.Add(2 * time.Hour)}.RunID()
+		waitFor(t, ctx, "the missed runs registered", func() bool { ids := runIDs(t, s); return ids[c.nextRun] && ids[missed] })
+		recovered(t, ctx, s, c, c.nextRun)
+		waitRuns(t, ctx, s, missed)
+		v := collectRun(t, s, missed)
+		if v.statuses[sensor.StatusEmpty] != len(c.runs[c.nextRun].outcomes) || len(v.blobs) != len(v.outcomes) {
+			t.Errorf("run %s (no data): statuses %v, %d blobs; want every sensor empty, with its (empty) predictions blob", missed, v.statuses, len(v.blobs))
+		}
+		if n := s.Host.FunctionStats(FnFanout).Invocations; n != 1 {
+			t.Errorf("timer-fanout invoked %d times after the downtime, want the one past-due run", n)
+		}
+		st, err := s.Host.TimerStatus(ctx, FnFanout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == nil || st.Last.Before(downUntil) || !st.Next.Equal(downUntil.Truncate(time.Hour).Add(time.Hour)) {
+			t.Errorf("timer status after the catch-up %+v, want Last at the restart (%s) and Next the hour after", st, downUntil)
+		}
+		figures(t, s, "host down across two timer occurrences", start)
 	})
 }

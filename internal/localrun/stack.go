@@ -85,8 +85,25 @@ type Stack struct {
 	SQLPath  string
 	LogPath  string
 
-	tmp     bool
-	logFile *os.File
+	tmp      bool
+	logFile  *os.File
+	hostOpts localhost.Options
+}
+
+// RestartHost stops the host (and its handler) and starts a new one on the same
+// Azurite and database, as after downtime: with schedules the timers run on their
+// schedule (a timer whose stored status is past due runs once at start), on the
+// clock now (nil: time.Now).
+func (s *Stack) RestartHost(ctx context.Context, schedules bool, now func() time.Time) error {
+	s.Host.Stop()
+	o := s.hostOpts
+	o.Schedules, o.Now = schedules, now
+	h, err := localhost.Start(ctx, o)
+	if err != nil {
+		return fmt.Errorf("restart local host: %w", err)
+	}
+	s.Host = h
+	return nil
 }
 
 // StartStack starts Azurite on free ports, creates the containers and the queue,
@@ -181,13 +198,14 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	if s.Store, err = sqlstore.Open(ctx, s.Settings["SQL_URL"]); err != nil {
 		return nil, fmt.Errorf("open sql store: %w", err)
 	}
-	if s.Host, err = localhost.Start(ctx, localhost.Options{
+	s.hostOpts = localhost.Options{
 		AppDir:          o.AppDir,
 		Settings:        s.Settings,
 		Logger:          logger,
 		Queues:          o.Queues,
 		FunctionTimeout: o.FunctionTimeout,
-	}); err != nil {
+	}
+	if s.Host, err = localhost.Start(ctx, s.hostOpts); err != nil {
 		return nil, fmt.Errorf("start local host: %w", err)
 	}
 	return s, nil
