@@ -227,6 +227,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	if s.ReadingsRetention.Err == nil && c.ReadingsRetention != 0 && c.ReadingsRetention < 24*time.Hour {
 		bad("READINGS_RETENTION", errors.New("must be 0 (keep every reading) or at least 24h"))
+	} else if err := checkRetention(c, s); err != nil {
+		bad("READINGS_RETENTION", err)
 	}
 	if s.AggregateWindow.Err == nil && c.AggregateWindow > 0 && c.AggregateWindow%time.Millisecond != 0 {
 		bad("AGGREGATE_WINDOW", errors.New("must be a whole number of milliseconds"))
@@ -242,6 +244,28 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("invalid settings:\n  %s", strings.Join(problems, "\n  "))
 	}
 	return c, nil
+}
+
+// checkRetention refuses a READINGS_RETENTION that the prune after a
+// catch-up run would reach into: that run fans out FANOUT_MAX_CATCHUP
+// windows, the oldest starting up to FANOUT_MAX_CATCHUP schedule periods
+// plus FANOUT_LAG before it, and the window before that may still be scored.
+// Nothing to say while the settings it depends on are invalid.
+func checkRetention(c Config, s spec) error {
+	if c.ReadingsRetention == 0 || s.ReadingsRetention.Err != nil || s.FanoutSchedule.Err != nil ||
+		s.FanoutMaxCatchUp.Err != nil || s.FanoutLag.Err != nil || c.FanoutMaxCatchUp <= 0 {
+		return nil
+	}
+	sched, err := timerfanout.ParseSchedule(c.FanoutSchedule)
+	if err != nil {
+		return nil // reported as FANOUT_SCHEDULE
+	}
+	cfg := timerfanout.Config{MaxCatchUp: c.FanoutMaxCatchUp, Lag: c.FanoutLag}
+	if min := cfg.MinRetention(sched); c.ReadingsRetention <= min {
+		return fmt.Errorf("%s must be 0 (keep every reading) or more than (FANOUT_MAX_CATCHUP %d + 1) x FANOUT_SCHEDULE period %s + FANOUT_LAG %s = %s",
+			c.ReadingsRetention, c.FanoutMaxCatchUp, sched.Period(), c.FanoutLag, min)
+	}
+	return nil
 }
 
 // checkSQLInAzure refuses SQLite when the handler runs in Azure App Service

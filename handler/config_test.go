@@ -125,6 +125,14 @@ func TestLoadConfig(t *testing.T) {
 			},
 		},
 		{
+			// The prune after a catch-up of 24 hourly windows lagging 10m would
+			// reach into the oldest window fanned out, before it is scored.
+			name: "retention within a catch-up",
+			env:  with("READINGS_RETENTION", "24h"),
+			wantErr: []string{"READINGS_RETENTION: 24h0m0s must be 0 (keep every reading) or more than " +
+				"(FANOUT_MAX_CATCHUP 24 + 1) x FANOUT_SCHEDULE period 1h0m0s + FANOUT_LAG 10m0s = 25h10m0s"},
+		},
+		{
 			name:    "score queue too long for its poison queue",
 			env:     with("SCORE_QUEUE", strings.Repeat("q", 57)),
 			wantErr: []string{`SCORE_QUEUE: "` + strings.Repeat("q", 57) + `" is longer than 56 characters`},

@@ -44,7 +44,10 @@
 // With Config.Retention (READINGS_RETENTION) set, each timer run, after its
 // fan-out, deletes through Config.Pruner the readings older than Retention
 // before now, in bounded batches; a failure is logged and left to the next
-// run. Backfills (RunWindow) do not prune.
+// run. Backfills (RunWindow) do not prune. The cutoff never passes the start
+// of the oldest window the run fanned out less max(one window, RetryMargin):
+// a catch-up's jobs are queued, not scored, when the prune runs. Config.MinRetention
+// is the retention below which that cap would bite on every catch-up.
 //
 // # Messages
 //

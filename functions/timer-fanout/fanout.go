@@ -129,6 +129,13 @@ func (c Config) Validate() error {
 	return err
 }
 
+// MinRetention is the bound Retention must exceed: a catch-up run fans out
+// MaxCatchUp windows, the oldest starting up to MaxCatchUp periods plus Lag
+// before the invocation, and the window before it may still be scored.
+func (c Config) MinRetention(s Schedule) time.Duration {
+	return time.Duration(c.withDefaults().MaxCatchUp+1)*s.Period() + c.Lag
+}
+
 // Result describes one fan-out.
 type Result struct {
 	Run      string        `json:"run"`
@@ -177,17 +184,30 @@ func (f *Function) Run(ctx context.Context, t azfunc.TimerInfo, now time.Time) (
 	if err != nil {
 		return res, err
 	}
-	f.prune(ctx, now)
+	f.prune(ctx, now, windows[0])
 	return res, nil
 }
 
-// prune deletes the readings older than Config.Retention. A failure is
+// RetryMargin is how long before the oldest window fanned out the prune
+// leaves readings in place at least, for the jobs of earlier windows still
+// queued or retried: 5 deliveries (maxDequeueCount) of up to 10 minutes
+// (functionTimeout) each, and their visibility back-off.
+const RetryMargin = time.Hour
+
+// prune deletes the readings older than Config.Retention, but never those of
+// oldest (the oldest window this invocation fanned out, whose jobs are only
+// queued) nor of the max(one window, RetryMargin) before it. A failure is
 // logged, not returned: the fan-out is done, and the next run prunes again.
-func (f *Function) prune(ctx context.Context, now time.Time) {
+func (f *Function) prune(ctx context.Context, now time.Time, oldest sensor.Window) {
 	if f.cfg.Retention <= 0 || f.cfg.Pruner == nil {
 		return
 	}
 	cutoff := now.UTC().Add(-f.cfg.Retention)
+	if keep := oldest.Start.UTC().Add(-max(oldest.End.Sub(oldest.Start), RetryMargin)); cutoff.After(keep) {
+		f.cfg.Logger.WarnContext(ctx, "READINGS_RETENTION reaches into the windows fanned out: pruning only before "+
+			"the oldest of them less a margin", "before", keep, "retention_cutoff", cutoff, "oldest_window_start", oldest.Start)
+		cutoff = keep
+	}
 	n, more, err := f.cfg.Pruner.PruneReadings(ctx, cutoff, pruneBatch, pruneMaxBatches)
 	if err != nil {
 		f.cfg.Logger.WarnContext(ctx, "prune readings failed; the next run prunes again", "before", cutoff, "deleted", n, "err", err.Error())

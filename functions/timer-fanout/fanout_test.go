@@ -630,3 +630,36 @@ func TestRunPrunesOldReadings(t *testing.T) {
 		t.Errorf("a backfill pruned: %v", p.cutoffs)
 	}
 }
+
+// TestRunPruneSparesCaughtUpWindows: a catch-up run fans out MaxCatchUp
+// windows, the oldest starting about (MaxCatchUp x period + Lag) before now;
+// with a retention shorter than that the prune after the fan-out used to cut
+// readings of that oldest window before its jobs were scored (the cutoff
+// 2018-08-28 04:00 fell after the start 03:50 of a window enqueued by the same
+// invocation). The cutoff is capped at the oldest window's start less a
+// margin for the jobs still queued or retried.
+func TestRunPruneSparesCaughtUpWindows(t *testing.T) {
+	occ := mustTime(t, "2018-08-29T04:00:00Z")
+	now := occ.Add(20 * time.Millisecond)
+	timer := azfunc.TimerInfo{IsPastDue: true, ScheduleStatus: &azfunc.ScheduleStatus{Next: occ}}
+	p := &fakePruner{}
+	f, _, runs := newTestFunction(Config{Schedule: "0 0 * * * *", Lag: 10 * time.Minute, MaxCatchUp: 24,
+		Retention: 24 * time.Hour, Pruner: p}, []string{"model_1_1"})
+	last := sensor.Window{Start: mustTime(t, "2018-08-27T01:50:00Z"), End: mustTime(t, "2018-08-27T02:50:00Z")}
+	runs.runs = []sensor.Run{{ID: last.RunID(), Window: last, Sensors: 1, Scheduled: true, FannedOut: last.End}}
+	res, err := f.Run(t.Context(), timer, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.CaughtUp) != 23 {
+		t.Fatalf("caught up %d windows, want 23", len(res.CaughtUp))
+	}
+	oldest := runs.runs[1].Window
+	if len(p.cutoffs) != 1 {
+		t.Fatalf("pruned %d times, want once", len(p.cutoffs))
+	}
+	if cutoff := p.cutoffs[0]; cutoff.After(oldest.Start.Add(-oldest.End.Sub(oldest.Start))) {
+		t.Errorf("prune cutoff %s is after %s, one window before the start of the oldest window fanned out (%s-%s)",
+			cutoff, oldest.Start.Add(-time.Hour), oldest.Start, oldest.End)
+	}
+}

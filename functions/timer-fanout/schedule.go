@@ -80,3 +80,23 @@ func (s Schedule) IsOccurrence(t time.Time) bool {
 	t = t.UTC()
 	return t.Truncate(time.Second).Equal(t) && s.Next(t.Add(-time.Second)).Equal(t)
 }
+
+// Period returns the longest interval between consecutive occurrences, over
+// the first 10,000 occurrences from 2001 or eight years, whichever ends
+// first (eight years hold a leap day; 10,000 occurrences of a schedule firing
+// every few seconds in working hours still cross a night). Zero if the
+// schedule never fires.
+func (s Schedule) Period() time.Duration {
+	start := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	prev := s.Next(start.Add(-time.Second))
+	var longest time.Duration
+	for i := 0; i < 10000 && !prev.IsZero() && prev.Sub(start) < 8*366*24*time.Hour; i++ {
+		next := s.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		longest = max(longest, next.Sub(prev))
+		prev = next
+	}
+	return longest
+}

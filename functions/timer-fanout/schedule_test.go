@@ -88,3 +88,29 @@ func TestScheduleIsOccurrence(t *testing.T) {
 		}
 	}
 }
+
+func TestSchedulePeriod(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want time.Duration
+	}{
+		{"0 0 * * * *", time.Hour},
+		{"0 */5 * * * *", 5 * time.Minute},
+		{"* * * * * *", time.Second},
+		{"0 0 9,17 * * *", 16 * time.Hour},
+		{"0 30 6 * * 1-5", 3 * 24 * time.Hour}, // Friday -> Monday
+		{"*/5 * 9-17 * * *", 15*time.Hour + 5*time.Second},
+		{"0 0 0 1 * *", 31 * 24 * time.Hour},
+		{"0 0 0 29 2 *", 4*365*24*time.Hour + 24*time.Hour},
+	} {
+		t.Run(tc.expr, func(t *testing.T) {
+			s, err := ParseSchedule(tc.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Period(); got != tc.want {
+				t.Errorf("Period() = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -141,7 +141,7 @@ param fanoutLag string = '10m'
 @minValue(1)
 param fanoutMaxCatchUp int = 24
 
-@description('Readings older than this are deleted by the timer runs (READINGS_RETENTION, a Go duration of at least 24h; 0s keeps every reading).')
+@description('Readings older than this are deleted by the timer runs (READINGS_RETENTION, a Go duration of at least 24h and more than (fanoutMaxCatchUp + 1) x the schedule period + fanoutLag, 25h10m with the defaults; 0s keeps every reading).')
 param readingsRetention string = '0s'
 
 @description('Sensors per queue message (FANOUT_CHUNK_SIZE).')
