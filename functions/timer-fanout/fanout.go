@@ -171,15 +171,19 @@ func (f *Function) Run(ctx context.Context, t azfunc.TimerInfo, now time.Time) (
 		log.WarnContext(ctx, "missed windows beyond FANOUT_MAX_CATCHUP are not fanned out: post them to the backfill function",
 			"start", beyond.Start, "end", beyond.End, "max_catchup", f.cfg.MaxCatchUp)
 	}
+	in, err := f.inputs(ctx)
+	if err != nil {
+		return Result{}, err
+	}
 	var caughtUp []string
 	for _, mw := range windows[:len(windows)-1] {
-		res, err := f.runWindow(ctx, mw, true)
+		res, err := f.runWindow(ctx, mw, true, in)
 		if err != nil {
 			return res, fmt.Errorf("catch up: %w", err)
 		}
 		caughtUp = append(caughtUp, res.Run)
 	}
-	res, err := f.runWindow(ctx, w, true)
+	res, err := f.runWindow(ctx, w, true, in)
 	res.CaughtUp, res.NotFannedOut = caughtUp, beyond
 	if err != nil {
 		return res, err
@@ -284,31 +288,53 @@ func (f *Function) missedWindows(ctx context.Context, t azfunc.TimerInfo, w sens
 
 // RunWindow registers the run of w and enqueues its jobs: a backfill.
 func (f *Function) RunWindow(ctx context.Context, w sensor.Window) (Result, error) {
-	return f.runWindow(ctx, w, false)
+	if err := w.Validate(); err != nil {
+		return Result{}, azfunc.Permanent(err)
+	}
+	in, err := f.inputs(ctx)
+	if err != nil {
+		return Result{Run: w.RunID(), Window: w}, err
+	}
+	return f.runWindow(ctx, w, false, in)
+}
+
+// fanInputs is what every window of one invocation is fanned out from: the
+// models listed once and the ingest mark read once per invocation, not per
+// window (a catch-up fans out up to FANOUT_MAX_CATCHUP windows).
+type fanInputs struct {
+	entries []sensor.JobEntry
+	skipped int
+	mark    sensor.IngestMark
+}
+
+// inputs lists the models and reads the ingest mark.
+func (f *Function) inputs(ctx context.Context) (fanInputs, error) {
+	blobs, err := f.models.List(ctx, f.cfg.ModelsContainer, sensor.ModelPrefix)
+	if err != nil {
+		return fanInputs{}, fmt.Errorf("list models: %w", err)
+	}
+	entries, skipped := pickModels(ctx, f.cfg.Logger, blobs)
+	mark, err := f.runs.IngestMark(ctx)
+	if err != nil {
+		return fanInputs{}, err
+	}
+	return fanInputs{entries: entries, skipped: skipped, mark: mark}, nil
 }
 
 // runWindow registers the run of w (scheduled: made by the timer) with the
 // ingest mark, enqueues its jobs and records that its fan-out finished.
-func (f *Function) runWindow(ctx context.Context, w sensor.Window, scheduled bool) (Result, error) {
+func (f *Function) runWindow(ctx context.Context, w sensor.Window, scheduled bool, in fanInputs) (Result, error) {
 	if err := w.Validate(); err != nil {
 		return Result{}, azfunc.Permanent(err)
 	}
 	w = sensor.Window{Start: w.Start.UTC(), End: w.End.UTC()}
 	res := Result{Run: w.RunID(), Window: w}
-	blobs, err := f.models.List(ctx, f.cfg.ModelsContainer, sensor.ModelPrefix)
-	if err != nil {
-		return res, fmt.Errorf("list models: %w", err)
-	}
-	entries, skipped := pickModels(ctx, f.cfg.Logger, blobs)
-	res.Sensors, res.Skipped = len(entries), skipped
+	entries, mark := in.entries, in.mark
+	res.Sensors, res.Skipped = len(entries), in.skipped
 
 	bodies, err := Messages(res.Run, w, entries, f.cfg.ChunkSize)
 	if err != nil {
 		return res, err
-	}
-	mark, err := f.runs.IngestMark(ctx)
-	if err != nil {
-		return res, fmt.Errorf("run %s: %w", res.Run, err)
 	}
 	run := sensor.Run{ID: res.Run, Window: w, Sensors: len(entries), Created: f.cfg.Now().UTC(), Scheduled: scheduled, Ingest: mark}
 	if err := f.runs.PutRun(ctx, run); err != nil {

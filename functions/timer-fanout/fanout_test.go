@@ -30,9 +30,11 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 type fakeLister struct {
 	names []string
 	err   error
+	calls int
 }
 
 func (l *fakeLister) List(_ context.Context, container, prefix string) ([]storage.BlobInfo, error) {
+	l.calls++
 	if l.err != nil {
 		return nil, l.err
 	}
@@ -81,6 +83,8 @@ type fakeRuns struct {
 	runs []sensor.Run
 	mark sensor.IngestMark
 	err  error
+	// markReads counts IngestMark calls.
+	markReads int
 }
 
 func (r *fakeRuns) PutRun(_ context.Context, run sensor.Run) error {
@@ -119,6 +123,7 @@ func (r *fakeRuns) LastScheduledRun(context.Context) (sensor.Run, bool, error) {
 func (r *fakeRuns) IngestMark(context.Context) (sensor.IngestMark, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.markReads++
 	return r.mark, nil
 }
 
@@ -558,6 +563,10 @@ func TestRunPastDueCatchesUp(t *testing.T) {
 			}
 			if tc.beyond != nil && !strings.Contains(logs.String(), "FANOUT_MAX_CATCHUP") {
 				t.Errorf("no log line names the bound:\n%s", logs.String())
+			}
+			// One listing and one ingest mark serve every window of the invocation.
+			if l := f.models.(*fakeLister); l.calls != 1 || runs.markReads != 1 {
+				t.Errorf("models listed %d times, ingest mark read %d times for %d windows; want once each", l.calls, runs.markReads, len(tc.wantRuns))
 			}
 		})
 	}
