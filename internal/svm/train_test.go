@@ -229,8 +229,10 @@ func TestTrainOneClassAgrees(t *testing.T) {
 // the solution (workers, cache size) do not, that shrinking off reaches the
 // same support, and that every kernel and the tolerance take effect.
 func TestTrainOneClassSettings(t *testing.T) {
-	x := genRows(99, 700, 3)
-	base := TrainParams{Kernel: RBF, Gamma: 0.25, Nu: 0.125, Workers: 1}
+	// 3,000 rows x 8 features: long columns are split between goroutines
+	// (minParallelWork).
+	x := genRows(99, 3000, 8)
+	base := TrainParams{Kernel: RBF, Gamma: 0.0625, Nu: 0.125, Workers: 1}
 	want, err := TrainOneClass(x, base)
 	if err != nil {
 		t.Fatal(err)
@@ -279,8 +281,8 @@ func TestTrainOneClassSettings(t *testing.T) {
 		}
 		sum += a
 	}
-	if math.Abs(sum-0.125*700) > 1e-9 {
-		t.Errorf("alphas sum to %v, want nu*l = %v", sum, 0.125*700)
+	if math.Abs(sum-0.125*3000) > 1e-9 {
+		t.Errorf("alphas sum to %v, want nu*l = %v", sum, 0.125*3000)
 	}
 }
 
