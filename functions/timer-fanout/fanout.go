@@ -437,19 +437,24 @@ func Messages(run string, w sensor.Window, entries []sensor.JobEntry, chunk int)
 		if n == 0 {
 			return nil, fmt.Errorf("encode job: sensor %s alone exceeds the %d-byte queue message limit", entries[i].Key, MaxMessageBytes)
 		}
-		b, err := json.Marshal(sensor.Job{Run: run, Window: w, Sensors: entries[i : i+n]})
+		b, err := encodeJob(sensor.Job{Run: run, Window: w, Sensors: entries[i : i+n]})
 		if err != nil {
 			return nil, fmt.Errorf("encode job: %w", err)
 		}
 		if len(b) != size {
-			// The size arithmetic above is exact; a mismatch is a bug here.
-			panic(fmt.Sprintf("timerfanout: job of %d sensors encodes to %d bytes, computed %d", n, len(b), size))
+			// The size arithmetic above is exact; a mismatch is a bug here,
+			// which no retry mends (a panic would be recovered as transient).
+			return nil, azfunc.Permanent(fmt.Errorf("encode job: job of %d sensors encodes to %d bytes, computed %d (a bug in timerfanout.Messages)", n, len(b), size))
 		}
 		bodies = append(bodies, b)
 		i += n
 	}
 	return bodies, nil
 }
+
+// encodeJob encodes a message body; a variable so that a test can break the
+// size arithmetic Messages relies on.
+var encodeJob = func(j sensor.Job) ([]byte, error) { return json.Marshal(j) }
 
 // statusNext returns ScheduleStatus.Next, or zero without a status.
 func statusNext(t azfunc.TimerInfo) time.Time {

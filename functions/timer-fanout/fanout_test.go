@@ -672,3 +672,24 @@ func TestRunPruneSparesCaughtUpWindows(t *testing.T) {
 			cutoff, oldest.Start.Add(-time.Hour), oldest.Start, oldest.End)
 	}
 }
+
+// TestMessagesSizeMismatchIsPermanent: should a body ever encode to another
+// size than Messages computed, Run returns a permanent error (azfunc does not
+// retry it) rather than panicking: azfunc recovers a panic as a transient
+// failure, so every retry would panic again.
+func TestMessagesSizeMismatchIsPermanent(t *testing.T) {
+	orig := encodeJob
+	t.Cleanup(func() { encodeJob = orig })
+	encodeJob = func(j sensor.Job) ([]byte, error) {
+		b, err := orig(j)
+		return append(b, ' '), err
+	}
+	f, q, _ := newTestFunction(Config{}, []string{"model_1_1"})
+	_, err := f.Run(t.Context(), azfunc.TimerInfo{}, fixedNow())
+	if err == nil || !azfunc.IsPermanent(err) || !strings.Contains(err.Error(), "computed") {
+		t.Fatalf("Run with a body of another size: err = %v, want a permanent error naming both sizes", err)
+	}
+	if len(q.bodies) != 0 {
+		t.Errorf("enqueued %d messages, want none", len(q.bodies))
+	}
+}
