@@ -87,7 +87,7 @@ type Host struct {
 	mu          sync.Mutex
 	cur         *worker     // the handler process invocations go to
 	workers     WorkerStats // counters
-	errorEvents []time.Time // handler errors in the current restart window
+	errorEvents errorBucket // handler errors in the current restart window
 	appErr      error       // why the host stopped the app
 	restartMu   sync.Mutex  // one restart at a time
 

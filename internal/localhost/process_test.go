@@ -220,3 +220,18 @@ func TestTimerPastDueOnce(t *testing.T) {
 		t.Errorf("status after the catch-up %+v, want Last now and Next the coming hour", st)
 	}
 }
+
+// Errors count towards the threshold while each comes within RestartErrorInterval
+// of the previous one; a longer gap starts the count again.
+func TestErrorBucket(t *testing.T) {
+	t0 := time.Date(2024, 5, 1, 11, 0, 0, 0, time.UTC)
+	var b errorBucket
+	var got []int
+	for _, at := range []time.Duration{0, 10 * time.Minute, 45 * time.Minute, 70 * time.Minute, 95 * time.Minute} {
+		got = append(got, b.add(t0.Add(at)))
+	}
+	// 45 min is 35 after the previous error: the count restarts; 70 and 95 are 25 apart each.
+	if diff := cmp.Diff([]int{1, 2, 1, 2, 3}, got); diff != "" {
+		t.Errorf("counts (-want +got):\n%s", diff)
+	}
+}

@@ -170,13 +170,8 @@ func (h *Host) onExit(w *worker) {
 // the ErrorEventsThreshold-th error with less than RestartErrorInterval between
 // consecutive ones.
 func (h *Host) workerError(w *worker, err error) {
-	now := time.Now()
 	h.mu.Lock()
-	if n := len(h.errorEvents); n > 0 && now.Sub(h.errorEvents[n-1]) > RestartErrorInterval {
-		h.errorEvents = nil
-	}
-	h.errorEvents = append(h.errorEvents, now)
-	n := len(h.errorEvents)
+	n := h.errorEvents.add(time.Now())
 	h.workers.Crashes++
 	h.mu.Unlock()
 	if n >= ErrorEventsThreshold {
@@ -260,6 +255,20 @@ func (h *Host) afterTimeout(w *worker, fn string, replied <-chan struct{}) {
 		h.workers.TimeoutRestarts++
 		h.mu.Unlock()
 	}
+}
+
+// errorBucket holds the times of the handler errors that count towards
+// ErrorEventsThreshold (HttpFunctionInvocationDispatcher.AddOrUpdateErrorBucket).
+type errorBucket []time.Time
+
+// add records an error at now and returns how many count: an error more than
+// RestartErrorInterval after the previous one empties the bucket first.
+func (b *errorBucket) add(now time.Time) int {
+	if n := len(*b); n > 0 && now.Sub((*b)[n-1]) > RestartErrorInterval {
+		*b = nil
+	}
+	*b = append(*b, now)
+	return len(*b)
 }
 
 // stopApp stops the listeners and records why; Err reports it from then on.
