@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
@@ -167,6 +168,7 @@ func scoringContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // goes on, and all sharing one RecordTimeout once scoring has stopped.
 type recorder struct {
 	inv, scoring context.Context
+	mu           sync.Mutex // the sensors of a job record concurrently
 	after        context.Context
 	cancelAfter  context.CancelFunc
 }
@@ -175,6 +177,8 @@ func (r *recorder) ctx() (context.Context, context.CancelFunc) {
 	if r.scoring.Err() == nil {
 		return context.WithTimeout(context.WithoutCancel(r.inv), RecordTimeout)
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.after == nil {
 		r.after, r.cancelAfter = context.WithTimeout(context.WithoutCancel(r.inv), RecordTimeout)
 	}
@@ -182,6 +186,8 @@ func (r *recorder) ctx() (context.Context, context.CancelFunc) {
 }
 
 func (r *recorder) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if r.cancelAfter != nil {
 		r.cancelAfter()
 	}
@@ -200,49 +206,50 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 	defer stop()
 	rec := &recorder{inv: ctx, scoring: sctx}
 	defer rec.close()
+	// The sensors of a chunked job are scored concurrently, at most
+	// SensorParallelism at once; their results are summed in job order.
+	outs := make([]sensorRun, len(job.Sensors))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, SensorParallelism)
+	for i, e := range job.Sensors {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			defer func() {
+				// As azfunc.Handle does for the invocation: a panic fails this
+				// sensor (retried) instead of ending the process.
+				if p := recover(); p != nil {
+					outs[i] = sensorRun{err: fmt.Errorf("panic: %v", p)}
+				}
+			}()
+			outs[i] = f.runSensor(ctx, sctx, rec, job, e, msg.DequeueCount, final)
+		}()
+	}
+	wg.Wait()
 	var errs []error
 	permanent := true
-	for _, e := range job.Sensors {
-		log := f.cfg.Logger.With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
-		if msg.DequeueCount > 1 {
-			if status, finished := f.finished(sctx, job.Run, e.Key, log); finished {
-				res.Skipped++
-				log.InfoContext(ctx, "skipped sensor: finished by an earlier delivery", "status", status, "dequeue_count", msg.DequeueCount)
-				continue
-			}
-		}
-		o, st, err := f.scoreOne(sctx, rec, job, e)
-		if err != nil {
-			if !isPermanent(err) {
+	for i, r := range outs {
+		switch {
+		case r.skipped:
+			res.Skipped++
+		case r.err != nil:
+			if !r.permanent {
 				permanent = false
 			}
 			res.Failed++
-			status := sensor.StatusFailed
-			if final {
-				status = sensor.StatusPoisoned
+			errs = append(errs, fmt.Errorf("sensor %s: %w", job.Sensors[i].Key, r.err))
+		default:
+			switch r.o.Status {
+			case sensor.StatusDone:
+				res.Done++
+			case sensor.StatusEmpty:
+				res.Empty++
 			}
-			o.Status, o.Error = status, err.Error()
-			rctx, cancel := rec.ctx()
-			ferr := f.outcomes.FinishOutcome(rctx, o)
-			cancel()
-			if ferr != nil {
-				err = errors.Join(err, fmt.Errorf("record outcome: %w", ferr))
-				permanent = false
-			}
-			log.ErrorContext(ctx, "score sensor", "status", status, "dequeue_count", msg.DequeueCount, "err", err)
-			errs = append(errs, fmt.Errorf("sensor %s: %w", e.Key, err))
-			continue
+			res.Rows += r.o.Rows
+			res.Anomalies += r.o.Anomalies
 		}
-		switch o.Status {
-		case sensor.StatusDone:
-			res.Done++
-		case sensor.StatusEmpty:
-			res.Empty++
-		}
-		res.Rows += o.Rows
-		res.Anomalies += o.Anomalies
-		log.InfoContext(ctx, "scored sensor", "status", o.Status, "rows", o.Rows, "anomalies", o.Anomalies,
-			"duration_ms", o.Duration.Milliseconds(), "blob", o.Blob, "stages_us", st)
 	}
 	if len(errs) > 0 {
 		err := fmt.Errorf("run %s: %d of %d sensors failed: %w", job.Run, len(errs), len(job.Sensors), errors.Join(errs...))
@@ -252,6 +259,55 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 		return res, err
 	}
 	return res, nil
+}
+
+// SensorParallelism bounds the sensors of one job scored at once. Each is
+// mostly waiting on Blob and SQL round trips (docs/speed.md), so a chunk of
+// FANOUT_CHUNK_SIZE sensors takes about ceil(chunk / SensorParallelism) of
+// one sensor's time rather than chunk times it.
+const SensorParallelism = 8
+
+// sensorRun is what runSensor did with one sensor of a job.
+type sensorRun struct {
+	skipped   bool           // finished by an earlier delivery
+	o         sensor.Outcome // when scored
+	err       error          // the failure (its outcome recorded, or the recording error joined)
+	permanent bool           // err is permanent and its outcome was recorded
+}
+
+// runSensor scores one sensor of a job and logs it: skipped when a redelivery
+// finds it finished, else scored with its outcome recorded, failed (status
+// failed, or poisoned on the final delivery) on error.
+func (f *Function) runSensor(ctx, sctx context.Context, rec *recorder, job sensor.Job, e sensor.JobEntry, dequeueCount int64, final bool) sensorRun {
+	log := f.cfg.Logger.With("run", job.Run, "device", e.Device, "sensor", e.Sensor)
+	if dequeueCount > 1 {
+		if status, finished := f.finished(sctx, job.Run, e.Key, log); finished {
+			log.InfoContext(ctx, "skipped sensor: finished by an earlier delivery", "status", status, "dequeue_count", dequeueCount)
+			return sensorRun{skipped: true}
+		}
+	}
+	o, st, err := f.scoreOne(sctx, rec, job, e)
+	if err != nil {
+		status := sensor.StatusFailed
+		if final {
+			status = sensor.StatusPoisoned
+		}
+		o.Status, o.Error = status, err.Error()
+		permanent := isPermanent(err)
+		rctx, cancel := rec.ctx()
+		ferr := f.outcomes.FinishOutcome(rctx, o)
+		cancel()
+		if ferr != nil {
+			// Not permanent: retrying may record the outcome.
+			err = errors.Join(err, fmt.Errorf("record outcome: %w", ferr))
+			permanent = false
+		}
+		log.ErrorContext(ctx, "score sensor", "status", status, "dequeue_count", dequeueCount, "err", err)
+		return sensorRun{o: o, err: err, permanent: permanent}
+	}
+	log.InfoContext(ctx, "scored sensor", "status", o.Status, "rows", o.Rows, "anomalies", o.Anomalies,
+		"duration_ms", o.Duration.Milliseconds(), "blob", o.Blob, "stages_us", st)
+	return sensorRun{o: o}
 }
 
 // finished reports whether an earlier delivery of the message already
