@@ -279,7 +279,7 @@ func checkSQLInAzure(url string, getenv func(string) string) error {
 		return nil
 	}
 	what := url
-	if _, set := os.LookupEnv("SQL_URL"); !set {
+	if strings.TrimSpace(getenv("SQL_URL")) == "" { // set but blank is refused apart
 		what = "not set, and its default " + url
 	}
 	return fmt.Errorf("%s is a SQLite database, which cannot serve an app in Azure (WEBSITE_INSTANCE_ID is set): "+

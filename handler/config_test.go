@@ -235,3 +235,34 @@ func TestParseTimeSpan(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSQLInAzure: the check reads the environment only through the
+// reader it is given (it used os.LookupEnv for SQL_URL, so a fake
+// environment could not say whether SQL_URL was set).
+func TestCheckSQLInAzure(t *testing.T) {
+	t.Setenv("SQL_URL", "") // registers the restore
+	os.Unsetenv("SQL_URL")  // the process environment must not matter
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		url  string
+		want string // substring of the error; "" for none
+	}{
+		{"SQL_URL set to SQLite in Azure", map[string]string{"WEBSITE_INSTANCE_ID": "0a1b", "SQL_URL": "sqlite:x.db"}, "sqlite:x.db",
+			"sqlite:x.db is a SQLite database, which cannot serve an app in Azure"},
+		{"default SQLite in Azure", map[string]string{"WEBSITE_INSTANCE_ID": "0a1b"}, "sqlite:batchscore.db",
+			"not set, and its default sqlite:batchscore.db is a SQLite database"},
+		{"SQLite outside Azure", map[string]string{"SQL_URL": "sqlite:x.db"}, "sqlite:x.db", ""},
+		{"SQL Server in Azure", map[string]string{"WEBSITE_INSTANCE_ID": "0a1b", "SQL_URL": "sqlserver://h?database=d"}, "sqlserver://h?database=d", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkSQLInAzure(tc.url, func(k string) string { return tc.env[k] })
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("err = %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.HasPrefix(err.Error(), tc.want)):
+				t.Errorf("err = %v, want one starting %q", err, tc.want)
+			}
+		})
+	}
+}
