@@ -61,3 +61,21 @@ func (h *ctxHandler) WithAttrs(as []slog.Attr) slog.Handler {
 func (h *ctxHandler) WithGroup(name string) slog.Handler {
 	return &ctxHandler{base: h.base, ops: append(h.ops[:len(h.ops):len(h.ops)], func(t slog.Handler) slog.Handler { return t.WithGroup(name) })}
 }
+
+// MetricSink receives measurements (internal/telemetry's Client is one).
+type MetricSink interface {
+	Metric(ctx context.Context, name string, value float64, dims []slog.Attr)
+}
+
+// Metric records one measurement of the invocation in ctx, with its
+// invocation_id and function (and traceparent, when the host sent one) and
+// dims as dimensions. Without an invocation in ctx, or without
+// Options.Metrics, it does nothing: the same figures are in the lines.
+func Metric(ctx context.Context, name string, value float64, dims ...slog.Attr) {
+	inv := FromContext(ctx)
+	if inv == nil || inv.metrics == nil {
+		return
+	}
+	all := make([]slog.Attr, 0, len(inv.attrs)+len(dims))
+	inv.metrics.Metric(ctx, name, value, append(append(all, inv.attrs...), dims...))
+}

@@ -14,9 +14,10 @@ import (
 type Invocation struct {
 	ID       string // X-Azure-Functions-InvocationId
 	Function string
-	// Logger writes JSON lines with invocation_id and function attributes to
-	// the process log, and collects Info-and-above lines into Response.Logs so
-	// that Application Insights ties them to the invocation.
+	// Logger writes each line once: with Options.Direct to the process
+	// logger (direct telemetry) only; otherwise Info lines into Response.Logs
+	// (or, when the answer is not 2xx, the process log) and the others to the
+	// process log, with invocation_id and function attributes.
 	Logger  *slog.Logger
 	Request *Request
 	Sys     Sys // Metadata.sys; zero when absent
@@ -25,7 +26,9 @@ type Invocation struct {
 	// then adds retry_count and max_retry_count to every line.
 	Retry *RetryContext
 
-	logs *collector
+	logs    *collector
+	attrs   []slog.Attr // invocation_id, function, traceparent: the dimensions of its metrics
+	metrics MetricSink
 }
 
 // Now returns Metadata.sys.UtcNow, the host's time of the trigger, or the
@@ -54,6 +57,17 @@ type Options struct {
 	HTTPOutput string
 	// MaxBodyBytes bounds the invocation request body; zero means 256 MiB.
 	MaxBodyBytes int64
+	// Direct says that Logger sends each record to Application Insights
+	// itself (internal/telemetry): records then go only there, and
+	// Response.Logs carries none of them.
+	Direct bool
+	// Metrics receives the invocation's measurements (see [Metric]); nil
+	// discards them.
+	Metrics MetricSink
+	// Done, when set, is called after each invocation's answer is written
+	// (the handler posts the invocation's telemetry then; see
+	// telemetry.Client.Kick). It must not block.
+	Done func()
 	// SetAside, when set, is offered every failed invocation with its raw
 	// request body and error (ctx is detached from the invocation's deadline
 	// and cancellation and has a deadline of its own). It returns true when it
@@ -75,8 +89,9 @@ const defaultMaxBody = 256 << 20
 //   - decode error: permanent; run error: as returned.
 //   - nil: 200 with the Response, its Logs followed by the collected lines.
 //   - error: 500 (host retries or poisons), logged at error level with
-//     permanent=true|false to stderr, since the host drops Logs of non-2xx
-//     responses. With Options.HTTPOutput: 200 with Outputs.res 400 or 500.
+//     permanent=true|false to stderr; the host drops Logs of non-2xx
+//     responses, so the collected lines go to stdout instead. With
+//     Options.HTTPOutput: 200 with Outputs.res 400 or 500.
 //   - error that Options.SetAside kept: 200, the error logged as above.
 //
 // A panic in decode or run is recovered and treated as a transient error.
@@ -99,13 +114,20 @@ func Handle[T any](name string, decode func(*Request) (T, error), run func(ctx c
 		}
 		id := r.Header.Get(HeaderInvocationID)
 		c := &collector{}
+		attrs := []slog.Attr{slog.String("invocation_id", id), slog.String("function", name)}
+		if tp := r.Header.Get("traceparent"); tp != "" {
+			attrs = append(attrs, slog.String("traceparent", tp))
+		}
 		inv := &Invocation{
 			ID:       id,
 			Function: name,
 			logs:     c,
+			attrs:    attrs,
+			metrics:  opts.Metrics,
 			Logger: slog.New(&teeHandler{
-				next: base.With("invocation_id", id, "function", name).Handler(),
-				c:    c,
+				next:   base.Handler().WithAttrs(attrs),
+				c:      c,
+				direct: opts.Direct,
 			}),
 		}
 		ctx = withInvocation(ctx, inv)
@@ -141,10 +163,17 @@ func Handle[T any](name string, decode func(*Request) (T, error), run func(ctx c
 		} else {
 			inv.Logger.LogAttrs(ctx, slog.LevelDebug, "invocation succeeded", slog.Duration("duration", time.Since(start)))
 		}
-		resp.Logs = append(resp.Logs, c.snapshot()...)
+		if status == http.StatusOK {
+			resp.Logs = append(resp.Logs, c.snapshot()...)
+		} else {
+			c.spill(context.WithoutCancel(ctx))
+		}
 		if werr := writeResponse(w, status, resp); werr != nil {
 			base.LogAttrs(ctx, slog.LevelWarn, "write invocation response",
 				slog.String("invocation_id", id), slog.String("function", name), slog.String("err", werr.Error()))
+		}
+		if opts.Done != nil {
+			opts.Done()
 		}
 	})
 }

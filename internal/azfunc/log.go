@@ -59,47 +59,84 @@ func (h *splitHandler) WithGroup(name string) slog.Handler {
 	return &splitHandler{low: h.low.WithGroup(name), high: h.high.WithGroup(name), level: h.level}
 }
 
-// collector keeps the invocation's log lines for Response.Logs, which the host
-// logs under Function.<name>.User inside the invocation scope, so they carry
-// the invocation id in Application Insights.
+// collector keeps the invocation's Info lines until the answer is known: a
+// 2xx answer carries them in Response.Logs, which the host logs under
+// Function.<name>.User inside the invocation scope (so they carry the
+// invocation id in Application Insights); on any other answer the host drops
+// Logs, so they are written to the process log instead. Either way each line
+// reaches the host once.
 type collector struct {
-	mu    sync.Mutex
-	lines []string
+	mu      sync.Mutex
+	pending []pendingLine
 }
 
-func (c *collector) add(s string) {
+type pendingLine struct {
+	text string
+	h    slog.Handler // where the record goes if Logs is dropped
+	r    slog.Record
+}
+
+func (c *collector) add(p pendingLine) {
 	c.mu.Lock()
-	c.lines = append(c.lines, s)
+	c.pending = append(c.pending, p)
 	c.mu.Unlock()
 }
 
 func (c *collector) snapshot() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]string(nil), c.lines...)
+	out := make([]string, len(c.pending))
+	for i, p := range c.pending {
+		out[i] = p.text
+	}
+	return out
 }
 
-// teeHandler sends every record to next and, at Info and above, a text
-// rendering of it to the collector. The invocation_id and function attributes
-// are left out of the collected lines (the host adds the invocation scope).
+// take returns the pending lines and forgets them.
+func (c *collector) take() []pendingLine {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p := c.pending
+	c.pending = nil
+	return p
+}
+
+// spill writes the pending lines to the process log (the answer is not 2xx).
+func (c *collector) spill(ctx context.Context) {
+	for _, p := range c.take() {
+		_ = p.h.Handle(ctx, p.r)
+	}
+}
+
+// teeHandler routes each record of an invocation to one place. Info records
+// (below Warn) become a text line for the collector; others go to next (the
+// process log: Debug to stdout, Warn and above to stderr, where the host keeps
+// their severity). The invocation_id and function attributes are left out of
+// the collected lines (the host adds the invocation scope). With direct set,
+// every record goes to next (a direct telemetry handler) and nothing is
+// collected.
 type teeHandler struct {
-	next  slog.Handler
-	c     *collector
-	attrs []slog.Attr // collected-line attributes from WithAttrs
-	group string
+	next   slog.Handler
+	c      *collector
+	direct bool
+	attrs  []slog.Attr // collected-line attributes from WithAttrs
+	group  string
+}
+
+func (h *teeHandler) collects(l slog.Level) bool {
+	return !h.direct && l >= slog.LevelInfo && l < slog.LevelWarn
 }
 
 func (h *teeHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.next.Enabled(ctx, l) || l >= slog.LevelInfo
+	return h.next.Enabled(ctx, l) || h.collects(l)
 }
 
 func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
-	var err error
-	if h.next.Enabled(ctx, r.Level) {
-		err = h.next.Handle(ctx, r)
-	}
-	if r.Level < slog.LevelInfo {
-		return err
+	if !h.collects(r.Level) {
+		if h.next.Enabled(ctx, r.Level) {
+			return h.next.Handle(ctx, r)
+		}
+		return nil
 	}
 	var b strings.Builder
 	b.WriteString(r.Level.String())
@@ -127,12 +164,12 @@ func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
 		write(prefix, a)
 		return true
 	})
-	h.c.add(b.String())
-	return err
+	h.c.add(pendingLine{text: b.String(), h: h.next, r: r.Clone()})
+	return nil
 }
 
 func (h *teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	n := &teeHandler{next: h.next.WithAttrs(as), c: h.c, group: h.group}
+	n := &teeHandler{next: h.next.WithAttrs(as), c: h.c, direct: h.direct, group: h.group}
 	n.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
 	if h.group != "" {
 		for i := len(h.attrs); i < len(n.attrs); i++ {
@@ -147,7 +184,7 @@ func (h *teeHandler) WithGroup(name string) slog.Handler {
 	if h.group != "" {
 		g = h.group + "." + name
 	}
-	return &teeHandler{next: h.next.WithGroup(name), c: h.c, attrs: h.attrs, group: g}
+	return &teeHandler{next: h.next.WithGroup(name), c: h.c, direct: h.direct, attrs: h.attrs, group: g}
 }
 
 // valueText renders a value for a collected line: times in RFC 3339, errors
