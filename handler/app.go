@@ -13,6 +13,7 @@ import (
 
 	"github.com/batchscore/batchscore/internal/sqlstore"
 	"github.com/batchscore/batchscore/internal/storage"
+	"github.com/batchscore/batchscore/internal/telemetry"
 )
 
 // readyWait is how long an invocation that arrives during set-up waits for it
@@ -31,6 +32,7 @@ type deps struct {
 type app struct {
 	cfg    Config
 	logger *slog.Logger
+	tel    *telemetry.Client // direct telemetry; nil when lines go through the host
 
 	ready     chan struct{}                           // closed when fns is set
 	fns       atomic.Pointer[map[string]http.Handler] // nil until ready
@@ -96,7 +98,7 @@ func (a *app) setup(ctx context.Context) {
 		delay *= 2
 	}
 
-	fns := newFunctions(a.cfg, d, a.logger)
+	fns := newFunctions(a.cfg, d, a.logger, a.tel)
 	a.fns.Store(&fns)
 	a.lastError.Store(nil)
 	close(a.ready)

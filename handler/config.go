@@ -17,6 +17,7 @@ import (
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 	"github.com/batchscore/batchscore/internal/storage"
+	"github.com/batchscore/batchscore/internal/telemetry"
 )
 
 // Config is the handler's configuration: the app settings of docs/design.md
@@ -45,6 +46,18 @@ type Config struct {
 	MaxDequeueCount      int
 	InvocationTimeout    time.Duration
 	LogLevel             slog.Level
+
+	// Telemetry is "direct" (records and metrics straight to Application
+	// Insights, when AppInsights is set) or "host" (through the Functions
+	// host: Logs and the console). See docs/monitoring.md.
+	Telemetry         string
+	TelemetryMaxQueue int
+	// AppInsights is APPLICATIONINSIGHTS_CONNECTION_STRING (zero when unset);
+	// AppInsightsAAD and AppInsightsClientID come from
+	// APPLICATIONINSIGHTS_AUTHENTICATION_STRING ("Authorization=AAD;ClientId=...").
+	AppInsights         telemetry.Target
+	AppInsightsAAD      bool
+	AppInsightsClientID string
 }
 
 // spec is what envconfig fills. envconfig upper-cases every key, so only our
@@ -72,6 +85,8 @@ type spec struct {
 	MaxDequeueCount      setting[int]           `envconfig:"MAX_DEQUEUE_COUNT" default:"5"`
 	InvocationTimeout    setting[time.Duration] `envconfig:"INVOCATION_TIMEOUT" default:"9m30s"`
 	LogLevel             setting[string]        `envconfig:"LOG_LEVEL" default:"info"`
+	Telemetry            setting[string]        `envconfig:"TELEMETRY" default:"direct"`
+	TelemetryMaxQueue    setting[int]           `envconfig:"TELEMETRY_MAX_QUEUE" default:"8192"`
 }
 
 // setting is an envconfig.Decoder that keeps the parse error of its value
@@ -130,6 +145,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		{"INGEST_MAX_SKEW", s.IngestMaxSkew.Err}, {"INGEST_MAX_EVENT_BYTES", s.IngestMaxEventBytes.Err},
 		{"MODEL_CACHE_BYTES", s.ModelCacheBytes.Err}, {"MAX_DEQUEUE_COUNT", s.MaxDequeueCount.Err},
 		{"INVOCATION_TIMEOUT", s.InvocationTimeout.Err}, {"LOG_LEVEL", s.LogLevel.Err},
+		{"TELEMETRY", s.Telemetry.Err}, {"TELEMETRY_MAX_QUEUE", s.TelemetryMaxQueue.Err},
 	} {
 		if f.err != nil {
 			bad(f.name, f.err)
@@ -155,6 +171,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		ModelCacheBytes:      s.ModelCacheBytes.V,
 		MaxDequeueCount:      s.MaxDequeueCount.V,
 		InvocationTimeout:    s.InvocationTimeout.V,
+		Telemetry:            s.Telemetry.V,
+		TelemetryMaxQueue:    s.TelemetryMaxQueue.V,
 	}
 
 	// Host-owned settings.
@@ -217,6 +235,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		{"AGGREGATE_WINDOW", int64(c.AggregateWindow), s.AggregateWindow.Err},
 		{"INGEST_MAX_SKEW", int64(c.IngestMaxSkew), s.IngestMaxSkew.Err},
 		{"INVOCATION_TIMEOUT", int64(c.InvocationTimeout), s.InvocationTimeout.Err},
+		{"TELEMETRY_MAX_QUEUE", int64(c.TelemetryMaxQueue), s.TelemetryMaxQueue.Err},
 	} {
 		if f.err == nil && f.v <= 0 {
 			bad(f.name, errors.New("must be positive"))
@@ -236,6 +255,30 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if s.LogLevel.Err == nil {
 		if err := c.LogLevel.UnmarshalText([]byte(s.LogLevel.V)); err != nil {
 			bad("LOG_LEVEL", fmt.Errorf("%q: want debug, info, warn or error", s.LogLevel.V))
+		}
+	}
+	if s.Telemetry.Err == nil && c.Telemetry != "direct" && c.Telemetry != "host" {
+		bad("TELEMETRY", fmt.Errorf("%q: want direct or host", c.Telemetry))
+	}
+	if cs := strings.TrimSpace(getenv("APPLICATIONINSIGHTS_CONNECTION_STRING")); cs != "" {
+		if t, err := telemetry.ParseConnectionString(cs); err != nil {
+			bad("APPLICATIONINSIGHTS_CONNECTION_STRING", err)
+		} else {
+			c.AppInsights = t
+		}
+	}
+	if as := strings.TrimSpace(getenv("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")); as != "" {
+		for part := range strings.SplitSeq(as, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+			switch strings.ToLower(k) {
+			case "authorization":
+				c.AppInsightsAAD = strings.EqualFold(v, "AAD")
+			case "clientid":
+				c.AppInsightsClientID = v
+			}
+		}
+		if !c.AppInsightsAAD {
+			bad("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", fmt.Errorf("%q: want Authorization=AAD[;ClientId=<client id>]", as))
 		}
 	}
 	problems = append(problems, checkHostJSON(getenv("FUNCTIONS_APP_ROOT_PATH"), c)...)

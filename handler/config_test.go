@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/batchscore/batchscore/internal/storage"
+	"github.com/batchscore/batchscore/internal/telemetry"
 )
 
 // ourSettings are every setting the handler reads; setEnv clears those not given.
@@ -17,6 +18,7 @@ var ourSettings = []string{
 	"SQL_URL", "MODELS_CONTAINER", "RAW_CONTAINER", "REJECTS_CONTAINER", "PREDICTIONS_CONTAINER", "SCORE_QUEUE",
 	"FANOUT_SCHEDULE", "FANOUT_CHUNK_SIZE", "FANOUT_PARALLELISM", "FANOUT_LAG", "FANOUT_MAX_CATCHUP", "READINGS_RETENTION", "AGGREGATE_WINDOW", "INGEST_MAX_SKEW",
 	"INGEST_MAX_EVENT_BYTES", "MODEL_CACHE_BYTES", "MAX_DEQUEUE_COUNT", "INVOCATION_TIMEOUT", "LOG_LEVEL",
+	"TELEMETRY", "TELEMETRY_MAX_QUEUE", "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
 	"FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT", "FUNCTIONS_APP_ROOT_PATH",
 	"AzureWebJobsStorage", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__blobServiceUri",
 	"AzureWebJobsStorage__serviceUri", "AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__credential",
@@ -180,6 +182,26 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{"AzureWebJobsStorage: storage connection AzureWebJobsStorage: no connection string"},
 		},
 		{
+			name: "application insights with Entra ID",
+			env: with("APPLICATIONINSIGHTS_CONNECTION_STRING", "InstrumentationKey=k1;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/",
+				"APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "Authorization=AAD;ClientId=cid", "TELEMETRY", "host", "TELEMETRY_MAX_QUEUE", "100"),
+			want: func(c *Config) {
+				c.AppInsights = telemetry.Target{IKey: "k1", Endpoint: "https://westeurope-5.in.applicationinsights.azure.com"}
+				c.AppInsightsAAD, c.AppInsightsClientID, c.Telemetry, c.TelemetryMaxQueue = true, "cid", "host", 100
+			},
+		},
+		{
+			name: "bad telemetry settings",
+			env: with("APPLICATIONINSIGHTS_CONNECTION_STRING", "IngestionEndpoint=https://x/", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", "ClientId=cid",
+				"TELEMETRY", "otlp", "TELEMETRY_MAX_QUEUE", "0"),
+			wantErr: []string{
+				"APPLICATIONINSIGHTS_CONNECTION_STRING: connection string has no InstrumentationKey",
+				`APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "ClientId=cid": want Authorization=AAD[;ClientId=<client id>]`,
+				`TELEMETRY: "otlp": want direct or host`,
+				"TELEMETRY_MAX_QUEUE: must be positive",
+			},
+		},
+		{
 			name:    "bad port",
 			env:     with("FUNCTIONS_CUSTOMHANDLER_PORT", "70000"),
 			wantErr: []string{`FUNCTIONS_CUSTOMHANDLER_PORT: "70000" is not a TCP port`},
@@ -212,6 +234,7 @@ func TestLoadConfig(t *testing.T) {
 				PredictionsContainer: "preds", ScoreQueue: "score-jobs", FanoutSchedule: "0 10 * * * *", FanoutChunkSize: 1,
 				FanoutParallelism: 16, FanoutLag: 10 * time.Minute, FanoutMaxCatchUp: 24, AggregateWindow: 5 * time.Second, IngestMaxSkew: 24 * time.Hour, IngestMaxEventBytes: 1 << 20,
 				ModelCacheBytes: 256 << 20, MaxDequeueCount: 5, InvocationTimeout: 9*time.Minute + 30*time.Second,
+				Telemetry: "direct", TelemetryMaxQueue: 8192,
 			}
 			test.want(&want)
 			if diff := cmp.Diff(want, got); diff != "" {

@@ -12,6 +12,7 @@ import (
 	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
 	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/telemetry"
 )
 
 // Function names: the folder names of function.json in the app, and so the
@@ -52,11 +53,14 @@ func (a *app) routes() http.Handler {
 // newFunctions builds the function handlers on the set-up dependencies. Each
 // core is adapted by azfunc.Handle, the one place that decodes the envelope,
 // applies INVOCATION_TIMEOUT and maps errors to the host's outcome.
-func newFunctions(cfg Config, d deps, logger *slog.Logger) map[string]http.Handler {
+func newFunctions(cfg Config, d deps, logger *slog.Logger, tel *telemetry.Client) map[string]http.Handler {
 	// Cores are shared by all invocations; their lines carry the invocation
 	// id when they log with the invocation's context.
 	coreLog := azfunc.ContextLogger(logger)
 	opts := azfunc.Options{Logger: logger, Timeout: cfg.InvocationTimeout}
+	if tel != nil {
+		opts.Direct, opts.Metrics, opts.Done = true, tel, tel.Kick
+	}
 
 	ing := ingest.New(ingest.Config{
 		RawContainer:     cfg.RawContainer,

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
-	"github.com/batchscore/batchscore/internal/azfunc"
 )
 
 // Server timeouts. The host talks to the handler over loopback; bodies are at
@@ -30,6 +29,9 @@ const (
 // shutdownGrace is how long in-flight invocations may go on after SIGTERM
 // before they are cancelled. Tests shorten it before calling run.
 var shutdownGrace = 10 * time.Second
+
+// telemetryFlush bounds the flush of queued telemetry at exit.
+const telemetryFlush = 5 * time.Second
 
 // run is the whole program: it reads the settings, listens on the host's port
 // at once (the host polls GET / and gives up after its initialization
@@ -56,7 +58,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintln(stdout, "settings OK")
 		return nil
 	}
-	logger := azfunc.NewLogger(stdout, stderr, cfg.LogLevel)
+	logger, tel, err := newLogger(cfg, getenv, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if tel != nil {
+		defer func() {
+			// Flush what is queued; never hold the exit for long.
+			fctx, cancel := context.WithTimeout(context.Background(), telemetryFlush)
+			defer cancel()
+			if err := tel.Close(fctx); err != nil {
+				slog.New(slog.NewJSONHandler(stderr, nil)).Error("telemetry not flushed at exit", "err", err.Error())
+			}
+		}()
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -66,6 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen: %w", err)
 	}
 	a := newApp(cfg, logger)
+	a.tel = tel
 	// In-flight invocations keep their contexts through the shutdown grace;
 	// baseCtx ends only when the server is closed for good.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))

@@ -263,6 +263,16 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
           name: 'LOG_LEVEL'
           value: handler.logLevel
         }
+        {
+          // Each line once, with its severity, and the metrics: straight to Application Insights
+          // through the identity (docs/monitoring.md).
+          name: 'TELEMETRY'
+          value: 'direct'
+        }
+        {
+          name: 'TELEMETRY_MAX_QUEUE'
+          value: '8192'
+        }
       ]
     }
   }
