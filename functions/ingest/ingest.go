@@ -158,6 +158,7 @@ func (f *Function) Run(ctx context.Context, batch azfunc.EventBatch) (Result, er
 	}
 	log.InfoContext(ctx, "ingested", "source", source, "events", res.Events, "readings", res.Readings,
 		"rejected", res.Rejected, "inserted", res.Inserted, "duplicates", res.Duplicates, "blob", name)
+	observe(ctx, source, res, batch.Events)
 	return res, nil
 }
 
@@ -451,4 +452,32 @@ func clip(b []byte) string {
 		return string(b[:64]) + "..."
 	}
 	return string(b)
+}
+
+// Metric names of one batch (customMetrics), each with the dimension source
+// (the partition) and InvocationId, function.
+const (
+	MetricEvents     = "ingest_events"
+	MetricReadings   = "ingest_readings"   // valid readings
+	MetricRejected   = "ingest_rejected"   // rejects lines
+	MetricDuplicates = "ingest_duplicates" // valid readings already stored
+	MetricLag        = "ingest_lag_s"      // oldest event's enqueued time to the batch stored
+)
+
+// observe records a stored batch's metrics.
+func observe(ctx context.Context, source string, res Result, events []azfunc.Event) {
+	dim := slog.String("source", source)
+	azfunc.Metric(ctx, MetricEvents, float64(res.Events), dim)
+	azfunc.Metric(ctx, MetricReadings, float64(res.Readings), dim)
+	azfunc.Metric(ctx, MetricRejected, float64(res.Rejected), dim)
+	azfunc.Metric(ctx, MetricDuplicates, float64(res.Duplicates), dim)
+	var oldest time.Time
+	for _, ev := range events {
+		if !ev.EnqueuedTime.IsZero() && (oldest.IsZero() || ev.EnqueuedTime.Before(oldest)) {
+			oldest = ev.EnqueuedTime
+		}
+	}
+	if !oldest.IsZero() {
+		azfunc.Metric(ctx, MetricLag, time.Since(oldest).Seconds(), dim)
+	}
 }

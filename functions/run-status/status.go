@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/health"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 )
@@ -79,6 +80,20 @@ type Status struct {
 	Slowest   []Sensor          `json:"slowest"`
 	// Failures are up to MaxFailures failed or poisoned sensors with their errors.
 	Failures []Sensor `json:"failures"`
+	// Unhealthy counts the scored sensors whose model flags (almost) every
+	// row or none of many (internal/health); ModelHealth lists up to
+	// MaxFailures of them with the verdict in words. A rate that jumps
+	// against the sensor's history is judged by score-sensor, which reads
+	// that history (a warning line and the model_unhealthy metric).
+	Unhealthy   int            `json:"unhealthy"`
+	ModelHealth []SensorHealth `json:"modelHealth"`
+}
+
+// SensorHealth is one sensor's model health verdict.
+type SensorHealth struct {
+	Device string `json:"device"`
+	Sensor string `json:"sensor"`
+	health.Verdict
 }
 
 // MaxFailures bounds Status.Failures.
@@ -148,7 +163,8 @@ func (f *Function) Status(ctx context.Context, id string) (Status, error) {
 		st.Slowest = append(st.Slowest, fromOutcome(o))
 	}
 	st.Failures = []Sensor{}
-	if s.Failed+s.Poisoned > 0 {
+	st.ModelHealth = []SensorHealth{}
+	if s.Failed+s.Poisoned+s.Done > 0 {
 		all, err := f.store.Outcomes(ctx, id)
 		if err != nil {
 			return Status{}, fmt.Errorf("status of %s: %w", id, err)
@@ -156,6 +172,15 @@ func (f *Function) Status(ctx context.Context, id string) (Status, error) {
 		for _, o := range all {
 			if (o.Status == sensor.StatusFailed || o.Status == sensor.StatusPoisoned) && len(st.Failures) < MaxFailures {
 				st.Failures = append(st.Failures, fromOutcome(o))
+			}
+			if o.Status != sensor.StatusDone {
+				continue
+			}
+			if v := health.Default.Judge(o.Rows, o.Anomalies, nil); !v.Healthy() {
+				st.Unhealthy++
+				if len(st.ModelHealth) < MaxFailures {
+					st.ModelHealth = append(st.ModelHealth, SensorHealth{Device: o.Key.Device, Sensor: o.Key.Sensor, Verdict: v})
+				}
 			}
 		}
 	}

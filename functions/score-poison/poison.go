@@ -85,6 +85,8 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 		case changed:
 			res.Poisoned++
 			f.cfg.Logger.WarnContext(ctx, "sensor poisoned", "run", job.Run, "device", e.Device, "sensor", e.Sensor)
+			azfunc.Metric(ctx, "sensor_outcome", 1, slog.String("run", job.Run), slog.String("device", e.Device),
+				slog.String("sensor", e.Sensor), slog.String("status", sensor.StatusPoisoned))
 		default:
 			res.Final++
 		}

@@ -80,6 +80,12 @@ const fetchTimeout = 2 * time.Minute
 // waiting for the same model; each Get still returns as soon as its own ctx
 // ends.
 func (c *Cache) Get(ctx context.Context, name string) (*svm.Model, string, error) {
+	v, err := c.get(ctx, name)
+	return v.model, v.etag, err
+}
+
+// get is Get with whether the model came from the cache unchanged.
+func (c *Cache) get(ctx context.Context, name string) (version, error) {
 	ch := c.group.DoChan(name, func() (v any, err error) {
 		// DoChan runs this on its own goroutine, where a panic would end the
 		// process: turn one (from a model parser, say) into this Get's error.
@@ -95,12 +101,11 @@ func (c *Cache) Get(ctx context.Context, name string) (*svm.Model, string, error
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return nil, "", r.Err
+			return version{}, r.Err
 		}
-		v := r.Val.(version)
-		return v.model, v.etag, nil
+		return r.Val.(version), nil
 	case <-ctx.Done():
-		return nil, "", fmt.Errorf("model %s: %w", name, context.Cause(ctx))
+		return version{}, fmt.Errorf("model %s: %w", name, context.Cause(ctx))
 	}
 }
 
@@ -118,6 +123,7 @@ func (c *Cache) Stats() CacheStats {
 type version struct {
 	model *svm.Model
 	etag  string
+	hit   bool // the cached model, its ETag unchanged
 }
 
 func (c *Cache) revalidate(ctx context.Context, name string) (version, error) {
@@ -140,7 +146,7 @@ func (c *Cache) revalidate(ctx context.Context, name string) (version, error) {
 			c.stats.Hits++
 			m := el.Value.(*cacheEntry).model
 			c.mu.Unlock()
-			return version{m, etag}, nil
+			return version{m, etag, true}, nil
 		}
 		c.mu.Unlock()
 		if etag == "" {
@@ -160,7 +166,7 @@ func (c *Cache) revalidate(ctx context.Context, name string) (version, error) {
 		return version{}, &loadError{name: name, err: err}
 	}
 	c.put(&cacheEntry{name: name, etag: newETag, model: m, size: modelSize(len(data), m)})
-	return version{m, newETag}, nil
+	return version{model: m, etag: newETag}, nil
 }
 
 // put stores e, replacing an older entry of the same name, and evicts the

@@ -303,10 +303,12 @@ func (f *Function) runSensor(ctx, sctx context.Context, rec *recorder, job senso
 			permanent = false
 		}
 		log.ErrorContext(ctx, "score sensor", "status", status, "dequeue_count", dequeueCount, "err", err)
+		f.observe(ctx, log, o, st)
 		return sensorRun{o: o, err: err, permanent: permanent}
 	}
 	log.InfoContext(ctx, "scored sensor", "status", o.Status, "rows", o.Rows, "anomalies", o.Anomalies,
 		"duration_ms", o.Duration.Milliseconds(), "blob", o.Blob, "stages_us", st)
+	f.observe(ctx, log, o, st)
 	return sensorRun{o: o}
 }
 
@@ -373,6 +375,9 @@ type stages struct {
 	Score   int64 `json:"score"`   // scoring and CSV
 	Write   int64 `json:"write"`   // predictions blob (Blob)
 	Finish  int64 `json:"finish"`  // record the outcome (SQL)
+
+	hit bool          // the model came from the cache, its ETag unchanged
+	lag time.Duration // newest point's window end to its prediction written
 }
 
 // scoreOne scores one sensor and records its outcome when it succeeds. On
@@ -405,8 +410,10 @@ func (f *Function) scoreOne(ctx context.Context, rec *recorder, job sensor.Job, 
 	if ctx.Err() != nil {
 		return fail(fmt.Errorf("not scored: %w", context.Cause(ctx)))
 	}
-	m, etag, err := f.cache.Get(ctx, e.Model)
+	v, err := f.cache.get(ctx, e.Model)
+	m, etag := v.model, v.etag
 	lap(&st.Model)
+	st.hit = v.hit
 	o.ModelETag = etag
 	switch {
 	case err != nil && errors.Is(err, storage.ErrNotFound):
@@ -443,6 +450,9 @@ func (f *Function) scoreOne(ctx context.Context, rec *recorder, job sensor.Job, 
 		return fail(fmt.Errorf("write predictions %s: %w", blob, err))
 	}
 	lap(&st.Write)
+	if len(pts) > 0 {
+		st.lag = time.Since(pts[len(pts)-1].End)
+	}
 	o.Blob, o.Rows, o.Anomalies = blob, len(pts), anomalies
 	o.Status = sensor.StatusDone
 	if len(pts) == 0 {

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/batchscore/batchscore/internal/health"
 	"github.com/batchscore/batchscore/internal/localhost"
 	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
@@ -182,8 +183,12 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	var busy time.Duration
 	for _, o := range outcomes {
-		res.Sensors = append(res.Sensors, SensorResult{Key: o.Key, Status: o.Status, Rows: o.Rows, Anomalies: o.Anomalies,
-			Attempts: o.Attempts, Duration: o.Duration, Blob: o.Blob, Error: o.Error})
+		r := SensorResult{Key: o.Key, Status: o.Status, Rows: o.Rows, Anomalies: o.Anomalies,
+			Attempts: o.Attempts, Duration: o.Duration, Blob: o.Blob, Error: o.Error}
+		if o.Status == sensor.StatusDone {
+			r.Health = health.Default.Judge(o.Rows, o.Anomalies, nil)
+		}
+		res.Sensors = append(res.Sensors, r)
 		busy += o.Duration
 	}
 	sort.Slice(res.Sensors, func(i, j int) bool { return lessKey(res.Sensors[i].Key, res.Sensors[j].Key) })
@@ -229,6 +234,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 
 	res.ReportPath = filepath.Join(dir, "report.html")
 	printTable(out, res.Sensors, res.ReportPath)
+	printHealth(out, res.Sensors)
 	fmt.Fprintf(out, "predictions: %s blobs in container %q under %s/ (Azurite, gone when the run ends); copies in %s\n",
 		Thousands(len(res.Blobs)), PredsContainer, res.RunID, filepath.Join(res.PredsDir, res.RunID))
 

@@ -295,3 +295,34 @@ FROM outcomes WHERE run_id = ? GROUP BY status`), run)
 	}
 	return sum, nil
 }
+
+// AnomalyRates returns the anomaly rates (anomalies / rows) of key's done
+// outcomes in runs other than exceptRun, newest first, at most n: the history
+// model health judges a run's rate against.
+func (s *Store) AnomalyRates(ctx context.Context, key sensor.Key, exceptRun string, n int) ([]float64, error) {
+	q := `SELECT [rows], anomalies FROM outcomes WHERE device = ? AND sensor = ? AND run_id <> ? AND status = ? AND [rows] > 0
+ORDER BY updated_ms DESC LIMIT ?`
+	args := []any{key.Device, key.Sensor, exceptRun, sensor.StatusDone, n}
+	if s.d == dialectSQLServer {
+		q = `SELECT TOP (?) [rows], anomalies FROM outcomes WHERE device = ? AND sensor = ? AND run_id <> ? AND status = ? AND [rows] > 0
+ORDER BY updated_ms DESC`
+		args = append([]any{n}, args[:4]...)
+	}
+	rows, err := s.r.QueryContext(ctx, s.q(q), args...)
+	if err != nil {
+		return nil, fmt.Errorf("anomaly rates of %s: %w", key, err)
+	}
+	defer rows.Close()
+	var out []float64
+	for rows.Next() {
+		var nrows, anom int
+		if err := rows.Scan(&nrows, &anom); err != nil {
+			return nil, fmt.Errorf("anomaly rates of %s: scan: %w", key, err)
+		}
+		out = append(out, float64(anom)/float64(nrows))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("anomaly rates of %s: %w", key, err)
+	}
+	return out, nil
+}

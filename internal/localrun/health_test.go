@@ -1,0 +1,35 @@
+package localrun
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/batchscore/batchscore/internal/health"
+	"github.com/batchscore/batchscore/internal/sensor"
+)
+
+func TestPrintHealth(t *testing.T) {
+	done := func(dev string, rows, anom int) SensorResult {
+		return SensorResult{Key: sensor.Key{Device: dev, Sensor: "1"}, Status: sensor.StatusDone, Rows: rows, Anomalies: anom,
+			Health: health.Default.Judge(rows, anom, nil)}
+	}
+	for _, test := range []struct {
+		name string
+		rs   []SensorResult
+		want string
+	}{
+		{"nothing scored", []SensorResult{{Status: sensor.StatusEmpty}}, ""},
+		{"all sound", []SensorResult{done("1", 1000, 30), done("2", 10, 10)},
+			"model health: all 2 scored sensors' models look sound (none flags every row or none)\n"},
+		{"two off", []SensorResult{done("1", 1184, 1184), done("2", 1000, 30), done("3", 500, 0)},
+			"model health: 2 of 3 scored sensors' models need attention (1 flags-all, 1 flags-none); the pipeline scored them correctly, the models themselves are off:\n" +
+				"  sensor 1/1: the model flags 100 % of 1184 rows as anomalies: it does not describe this sensor's readings (trained on other data, or the readings changed scale); its predictions carry no information until it is retrained\n" +
+				"  sensor 3/1: the model flags none of 500 rows: it accepts everything this sensor sends, so it would miss real anomalies too\n"},
+	} {
+		var b bytes.Buffer
+		printHealth(&b, test.rs)
+		if b.String() != test.want {
+			t.Errorf("%s:\n%s\nwant:\n%s", test.name, b.String(), test.want)
+		}
+	}
+}

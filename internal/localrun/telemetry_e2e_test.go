@@ -1,0 +1,176 @@
+package localrun
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/telemetry/ingestiontest"
+)
+
+// TestE2ETelemetry is the reference run with direct telemetry to a local
+// endpoint playing the Application Insights ingestion API: what reaches the
+// host (the handler's console and Logs) and what reaches the endpoint. Each
+// record arrives once, with its severity and dimensions, and the metrics add
+// up to the run's figures.
+func TestE2ETelemetry(t *testing.T) {
+	app := packagedApp(t)
+	ing := ingestiontest.Start()
+	defer ing.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	var stdout bytes.Buffer
+	res, err := Run(ctx, Config{AppDir: app, OutDir: out, Stdout: &stdout,
+		Settings: map[string]string{"APPLICATIONINSIGHTS_CONNECTION_STRING": ing.ConnectionString(), "TELEMETRY": "direct"}})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stdout.String())
+	}
+	_, readings := referenceData(t)
+
+	// Nothing of the handler's reaches the host's logs: no console line, no Logs line.
+	log, err := os.ReadFile(res.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(log), "\n") {
+		if strings.Contains(l, "category=Host.Function.Console") || strings.Contains(l, ".User ") || strings.HasSuffix(l, ".User") {
+			t.Errorf("line reached the host as well: %s", l)
+		}
+	}
+
+	items := ing.Items()
+	type key struct{ msg, inv, dev, sen, t string }
+	seen := map[key]bool{}
+	traces := map[string]int{}
+	var unhealthy []string
+	metrics := map[string][]ingestiontest.Item{}
+	for _, it := range items {
+		p := it.Data.BaseData.Properties
+		switch it.Data.BaseType {
+		case "MessageData":
+			m := it.Data.BaseData.Message
+			k := key{m, p["InvocationId"], p["device"], p["sensor"], it.Time.String()}
+			if seen[k] {
+				t.Errorf("trace twice: %+v", k)
+			}
+			seen[k] = true
+			if strings.HasPrefix(m, "model health: ") {
+				m = "model health"
+				if it.Data.BaseData.SeverityLevel != "Warning" || p["verdict"] != "flags-all" {
+					t.Errorf("model health trace %s %v", it.Data.BaseData.SeverityLevel, p)
+				}
+				unhealthy = append(unhealthy, p["device"]+"/"+p["sensor"])
+			}
+			traces[m]++
+			if m == "scored sensor" {
+				if it.Data.BaseData.SeverityLevel != "Information" || p["run"] != res.RunID || p["device"] == "" || p["sensor"] == "" ||
+					p["InvocationId"] == "" || it.Tags["ai.operation.id"] != p["InvocationId"] || it.Tags["ai.operation.name"] != "score-sensor" {
+					t.Errorf("scored sensor trace: %s tags %v properties %v", it.Data.BaseData.SeverityLevel, it.Tags, p)
+				}
+			}
+		case "MetricData":
+			for _, m := range it.Data.BaseData.Metrics {
+				metrics[m.Name] = append(metrics[m.Name], it)
+			}
+		default:
+			t.Errorf("unexpected item %s", it.Data.BaseType)
+		}
+	}
+	sort.Strings(unhealthy)
+	t.Logf("%d items; traces %v; unhealthy models %v", len(items), traces, unhealthy)
+	if traces["scored sensor"] != 15 || traces["scoring done"] != 15 || traces["model health"] != 4 {
+		t.Errorf("traces %v: want 15 scored sensor, 15 scoring done, 4 model health", traces)
+	}
+	sum := func(name, dim, val string) (float64, int) {
+		total, n := 0.0, 0
+		for _, it := range metrics[name] {
+			if dim != "" && it.Data.BaseData.Properties[dim] != val {
+				continue
+			}
+			total += it.Data.BaseData.Metrics[0].Value
+			n++
+		}
+		return total, n
+	}
+	for _, c := range []struct {
+		name, dim, val string
+		want           float64
+		wantN          int
+	}{
+		{"sensor_outcome", "status", "done", 15, 15},
+		{"sensor_rows", "", "", 17768, 15},
+		{"sensor_anomalies", "", "", 6757, 15},
+		{"model_unhealthy", "verdict", "flags-all", 4, 4},
+		{"model_unhealthy", "verdict", "ok", 0, 11},
+		{"stage_ms", "stage", "score", -1, 15},
+		{"model_cache_hit", "", "", 0, 15},
+		{"prediction_lag_s", "", "", -1, 15},
+		{"ingest_readings", "", "", float64(len(readings)), -1},
+		{"ingest_rejected", "", "", 0, -1},
+	} {
+		got, n := sum(c.name, c.dim, c.val)
+		if (c.want >= 0 && got != c.want) || (c.wantN >= 0 && n != c.wantN) {
+			t.Errorf("metric %s %s=%s: sum %v over %d items, want %v over %d", c.name, c.dim, c.val, got, n, c.want, c.wantN)
+		}
+	}
+	for _, it := range metrics["sensor_rows"] {
+		p := it.Data.BaseData.Properties
+		if p["run"] != res.RunID || p["InvocationId"] == "" || p["function"] != "score-sensor" {
+			t.Errorf("sensor_rows dimensions %v", p)
+		}
+	}
+	if !strings.Contains(stdout.String(), "model health: 4 of 15 scored sensors' models need attention (4 flags-all)") {
+		t.Errorf("the run does not say which models flag every row:\n%s", stdout.String())
+	}
+}
+
+// TestE2EHostLogsOnce is the reference run without direct telemetry: every
+// line reaches the host once, Info lines through the invocation's Logs
+// (category Function.<name>.User), warnings on stderr (Host.Function.Console
+// at Warning), and the run says in words which models flag every row.
+func TestE2EHostLogsOnce(t *testing.T) {
+	app := packagedApp(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	out := t.TempDir()
+	var stdout bytes.Buffer
+	res, err := Run(ctx, Config{AppDir: app, OutDir: out, Stdout: &stdout, Settings: map[string]string{"TELEMETRY": "host"}})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stdout.String())
+	}
+	log, err := os.ReadFile(res.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, l := range strings.Split(string(log), "\n") {
+		switch {
+		case strings.Contains(l, "scored sensor"):
+			if !strings.Contains(l, "category=Function.score-sensor.User") {
+				t.Errorf("scored sensor line outside the invocation's Logs: %s", l)
+			}
+			counts["scored sensor"]++
+		case strings.Contains(l, "model health: "):
+			if !strings.Contains(l, "level=WARN") || !strings.Contains(l, "category=Host.Function.Console") {
+				t.Errorf("model health line not a console warning: %s", l)
+			}
+			counts["model health"]++
+		}
+	}
+	if counts["scored sensor"] != 15 || counts["model health"] != 4 {
+		t.Errorf("lines reaching the host %v: want each of 15 scored sensor and 4 model health lines once", counts)
+	}
+	for _, want := range []string{
+		"model health: 4 of 15 scored sensors' models need attention (4 flags-all)",
+		"  sensor 1/2: the model flags 100 % of ",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		}
+	}
+}
