@@ -165,6 +165,26 @@ param modelCacheBytes int = 268435456
 ])
 param logLevel string = 'info'
 
+@description('Resource ID of an existing action group the alerts notify; empty: alertEmail (or no one).')
+param alertActionGroupId string = ''
+
+@description('E-mail address the alerts notify through an action group made here, when alertActionGroupId is empty.')
+param alertEmail string = ''
+
+@description('Minutes after its fan-out by which a run must be complete, else an alert.')
+@minValue(5)
+param runCompleteMinutes int = 60
+
+@description('Ingest reject rate in percent above which an alert fires.')
+@minValue(0)
+@maxValue(100)
+param ingestRejectPercent int = 1
+
+@description('Function failure rate in percent above which an alert fires.')
+@minValue(0)
+@maxValue(100)
+param failurePercent int = 10
+
 @description('Tags for every resource.')
 param tags object = {}
 
@@ -200,6 +220,30 @@ module monitoring 'modules/monitoring.bicep' = {
     location: location
     retentionInDays: logRetentionDays
     appPrincipalId: identity.outputs.principalId
+    tags: allTags
+  }
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    appInsightsName: monitoring.outputs.appInsightsName
+    location: location
+    tags: allTags
+  }
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    appInsightsName: monitoring.outputs.appInsightsName
+    location: location
+    actionGroupId: alertActionGroupId
+    alertEmail: alertEmail
+    namePrefix: base
+    runCompleteMinutes: runCompleteMinutes
+    ingestRejectPercent: ingestRejectPercent
+    failurePercent: failurePercent
     tags: allTags
   }
 }
