@@ -3,6 +3,7 @@ package localrun
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"sort"
 	"strings"
@@ -44,6 +45,13 @@ func TestE2ETelemetry(t *testing.T) {
 	}
 
 	items := ing.Items()
+	if p := os.Getenv("BATCHSCORE_TELEMETRY_DUMP"); p != "" {
+		// What docs/monitoring.md shows of a reference run.
+		b, _ := json.MarshalIndent(items, "", "  ")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	type key struct{ msg, inv, dev, sen, t string }
 	seen := map[key]bool{}
 	traces := map[string]int{}
