@@ -86,7 +86,7 @@ type Status struct {
 	// against the sensor's history is judged by score-sensor, which reads
 	// that history (a warning line and the model_unhealthy metric).
 	Unhealthy   int            `json:"unhealthy"`
-	ModelHealth []SensorHealth `json:"modelHealth"`
+	ModelHealth []SensorHealth `json:"model_health"`
 }
 
 // SensorHealth is one sensor's model health verdict.

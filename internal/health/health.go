@@ -1,7 +1,9 @@
 // Package health judges a sensor's model by the anomaly rate it produces:
 // a model that flags (almost) every row, or none, or whose rate jumps against
-// the sensor's own history is most likely not describing this sensor's
-// readings (trained on other data, a unit or offset change, a broken sensor),
+// the sensor's own history is most likely degenerate (a one-class SVM with
+// nu times its training rows below 1 can end with one support vector and a
+// boundary around it alone) or not fitting the readings (trained on other
+// data, a unit or offset change, a broken sensor),
 // and a person should look before trusting its predictions.
 //
 // The verdict is a judgement on one run's outcome of one sensor, computed
@@ -67,10 +69,10 @@ func (t Thresholds) Judge(rows, anomalies int, history []float64) Verdict {
 		v.Reason = fmt.Sprintf("%d rows: too few to judge the model", rows)
 	case v.Rate >= t.AllRate:
 		v.Status = FlagsAll
-		v.Reason = fmt.Sprintf("the model flags %s of %d rows as anomalies: it does not describe this sensor's readings (trained on other data, or the readings changed scale); its predictions carry no information until it is retrained", percent(pct), rows)
+		v.Reason = fmt.Sprintf("the model flags %s of %d rows as anomalies: a model that flags everything says nothing about this sensor (a degenerate boundary, such as nu times the training rows below 1, or readings unlike its training data); check the model before trusting its predictions", percent(pct), rows)
 	case anomalies == 0 && rows >= t.MinRowsNone:
 		v.Status = FlagsNone
-		v.Reason = fmt.Sprintf("the model flags none of %d rows: it accepts everything this sensor sends, so it would miss real anomalies too", rows)
+		v.Reason = fmt.Sprintf("the model flags none of %d rows: its boundary encloses everything this sensor sends, so it would miss real anomalies too; check nu and gamma", rows)
 	case len(history) >= t.MinHistory:
 		h := slices.Clone(history)
 		slices.Sort(h)

@@ -10,10 +10,10 @@ func TestJudge(t *testing.T) {
 		want            Status
 		wantReason      string
 	}{
-		{"every row", 1184, 1184, nil, FlagsAll, "the model flags 100 % of 1184 rows as anomalies: it does not describe this sensor's readings (trained on other data, or the readings changed scale); its predictions carry no information until it is retrained"},
-		{"99.2 %", 1000, 992, nil, FlagsAll, "the model flags 99.2 % of 1000 rows as anomalies: it does not describe this sensor's readings (trained on other data, or the readings changed scale); its predictions carry no information until it is retrained"},
+		{"every row", 1184, 1184, nil, FlagsAll, "the model flags 100 % of 1184 rows as anomalies: a model that flags everything says nothing about this sensor (a degenerate boundary, such as nu times the training rows below 1, or readings unlike its training data); check the model before trusting its predictions"},
+		{"99.2 %", 1000, 992, nil, FlagsAll, "the model flags 99.2 % of 1000 rows as anomalies: a model that flags everything says nothing about this sensor (a degenerate boundary, such as nu times the training rows below 1, or readings unlike its training data); check the model before trusting its predictions"},
 		{"98 % is not all", 1000, 980, nil, OK, "anomaly rate 98.0 %"},
-		{"none of many", 1184, 0, nil, FlagsNone, "the model flags none of 1184 rows: it accepts everything this sensor sends, so it would miss real anomalies too"},
+		{"none of many", 1184, 0, nil, FlagsNone, "the model flags none of 1184 rows: its boundary encloses everything this sensor sends, so it would miss real anomalies too; check nu and gamma"},
 		{"none of few is fine", 150, 0, nil, OK, "anomaly rate 0 %"},
 		{"too few rows", 19, 19, nil, TooFew, "19 rows: too few to judge the model"},
 		{"empty", 0, 0, nil, TooFew, "0 rows: too few to judge the model"},
@@ -21,7 +21,7 @@ func TestJudge(t *testing.T) {
 		{"jump down", 1000, 10, []float64{0.5, 0.4, 0.6, 0.45}, Jump, "anomaly rate 1.0 % against a median of 47.5 % over the sensor's last 4 runs"},
 		{"steady", 1000, 60, []float64{0.05, 0.04, 0.06}, OK, "anomaly rate 6.0 %, median 5.0 % over the last 3 runs"},
 		{"short history is not judged", 1000, 400, []float64{0.05, 0.05}, OK, "anomaly rate 40.0 %"},
-		{"all beats jump", 1000, 1000, []float64{0.05, 0.05, 0.05}, FlagsAll, "the model flags 100 % of 1000 rows as anomalies: it does not describe this sensor's readings (trained on other data, or the readings changed scale); its predictions carry no information until it is retrained"},
+		{"all beats jump", 1000, 1000, []float64{0.05, 0.05, 0.05}, FlagsAll, "the model flags 100 % of 1000 rows as anomalies: a model that flags everything says nothing about this sensor (a degenerate boundary, such as nu times the training rows below 1, or readings unlike its training data); check the model before trusting its predictions"},
 	} {
 		v := Default.Judge(test.rows, test.anomalies, test.history)
 		if v.Status != test.want || v.Reason != test.wantReason {

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/batchscore/batchscore/internal/health"
+	"github.com/batchscore/batchscore/internal/sensor"
 )
 
 // maxHealthLines bounds the sensors printHealth names.
@@ -14,27 +15,31 @@ const maxHealthLines = 20
 // (internal/health), or that none does: a model that flags every row looks
 // like a bug in the pipeline to a reader who is not told otherwise.
 func printHealth(w io.Writer, rs []SensorResult) {
-	var bad []SensorResult
-	judged := 0
+	type judged struct {
+		SensorResult
+		v health.Verdict
+	}
+	var bad []judged
+	n := 0
 	for _, r := range rs {
-		if r.Health.Status == "" {
+		if r.Status != sensor.StatusDone {
 			continue
 		}
-		judged++
-		if !r.Health.Healthy() {
-			bad = append(bad, r)
+		n++
+		if v := health.Default.Judge(r.Rows, r.Anomalies, nil); !v.Healthy() {
+			bad = append(bad, judged{r, v})
 		}
 	}
-	if judged == 0 {
+	if n == 0 {
 		return
 	}
 	if len(bad) == 0 {
-		fmt.Fprintf(w, "model health: all %s scored sensors' models look sound (none flags every row or none)\n", Thousands(judged))
+		fmt.Fprintf(w, "model health: all %s scored sensors' models look sound (none flags every row or none)\n", Thousands(n))
 		return
 	}
 	counts := map[health.Status]int{}
 	for _, r := range bad {
-		counts[r.Health.Status]++
+		counts[r.v.Status]++
 	}
 	detail := ""
 	for _, s := range []health.Status{health.FlagsAll, health.FlagsNone, health.Jump} {
@@ -46,12 +51,12 @@ func printHealth(w io.Writer, rs []SensorResult) {
 		}
 	}
 	fmt.Fprintf(w, "model health: %s of %s scored sensors' models need attention (%s); the pipeline scored them correctly, the models themselves are off:\n",
-		Thousands(len(bad)), Thousands(judged), detail)
+		Thousands(len(bad)), Thousands(n), detail)
 	for i, r := range bad {
 		if i == maxHealthLines {
 			fmt.Fprintf(w, "  ... and %s more\n", Thousands(len(bad)-maxHealthLines))
 			break
 		}
-		fmt.Fprintf(w, "  sensor %s: %s\n", r.Key, r.Health.Reason)
+		fmt.Fprintf(w, "  sensor %s: %s\n", r.Key, r.v.Reason)
 	}
 }

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/batchscore/batchscore/internal/health"
 	"github.com/batchscore/batchscore/internal/sensor"
 )
 
 func TestPrintHealth(t *testing.T) {
 	done := func(dev string, rows, anom int) SensorResult {
-		return SensorResult{Key: sensor.Key{Device: dev, Sensor: "1"}, Status: sensor.StatusDone, Rows: rows, Anomalies: anom,
-			Health: health.Default.Judge(rows, anom, nil)}
+		return SensorResult{Key: sensor.Key{Device: dev, Sensor: "1"}, Status: sensor.StatusDone, Rows: rows, Anomalies: anom}
 	}
 	for _, test := range []struct {
 		name string
@@ -23,8 +21,8 @@ func TestPrintHealth(t *testing.T) {
 			"model health: all 2 scored sensors' models look sound (none flags every row or none)\n"},
 		{"two off", []SensorResult{done("1", 1184, 1184), done("2", 1000, 30), done("3", 500, 0)},
 			"model health: 2 of 3 scored sensors' models need attention (1 flags-all, 1 flags-none); the pipeline scored them correctly, the models themselves are off:\n" +
-				"  sensor 1/1: the model flags 100 % of 1184 rows as anomalies: it does not describe this sensor's readings (trained on other data, or the readings changed scale); its predictions carry no information until it is retrained\n" +
-				"  sensor 3/1: the model flags none of 500 rows: it accepts everything this sensor sends, so it would miss real anomalies too\n"},
+				"  sensor 1/1: the model flags 100 % of 1184 rows as anomalies: a model that flags everything says nothing about this sensor (a degenerate boundary, such as nu times the training rows below 1, or readings unlike its training data); check the model before trusting its predictions\n" +
+				"  sensor 3/1: the model flags none of 500 rows: its boundary encloses everything this sensor sends, so it would miss real anomalies too; check nu and gamma\n"},
 	} {
 		var b bytes.Buffer
 		printHealth(&b, test.rs)

@@ -21,7 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/batchscore/batchscore/internal/health"
 	"github.com/batchscore/batchscore/internal/localhost"
 	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
@@ -183,12 +182,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	var busy time.Duration
 	for _, o := range outcomes {
-		r := SensorResult{Key: o.Key, Status: o.Status, Rows: o.Rows, Anomalies: o.Anomalies,
-			Attempts: o.Attempts, Duration: o.Duration, Blob: o.Blob, Error: o.Error}
-		if o.Status == sensor.StatusDone {
-			r.Health = health.Default.Judge(o.Rows, o.Anomalies, nil)
-		}
-		res.Sensors = append(res.Sensors, r)
+		res.Sensors = append(res.Sensors, SensorResult{Key: o.Key, Status: o.Status, Rows: o.Rows, Anomalies: o.Anomalies,
+			Attempts: o.Attempts, Duration: o.Duration, Blob: o.Blob, Error: o.Error})
 		busy += o.Duration
 	}
 	sort.Slice(res.Sensors, func(i, j int) bool { return lessKey(res.Sensors[i].Key, res.Sensors[j].Key) })

@@ -33,13 +33,14 @@ func TestE2ETelemetry(t *testing.T) {
 	}
 	_, readings := referenceData(t)
 
-	// Nothing of the handler's reaches the host's logs: no console line, no Logs line.
-	log, err := os.ReadFile(res.LogPath)
-	if err != nil {
-		t.Fatal(err)
+	// Nothing of the handler's reaches the host: no console line (the run's
+	// handler log), no Logs line (category Function.<name>.User in the host log).
+	hostLog, handlerLog := readLogs(t, res)
+	if strings.TrimSpace(handlerLog) != "" {
+		t.Errorf("the handler wrote to its console as well:\n%s", handlerLog)
 	}
-	for _, l := range strings.Split(string(log), "\n") {
-		if strings.Contains(l, "category=Host.Function.Console") || strings.Contains(l, ".User ") || strings.HasSuffix(l, ".User") {
+	for _, l := range strings.Split(hostLog, "\n") {
+		if strings.Contains(l, ".User ") || strings.HasSuffix(l, ".User") {
 			t.Errorf("line reached the host as well: %s", l)
 		}
 	}
@@ -151,21 +152,29 @@ func TestE2EHostLogsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stdout.String())
 	}
-	log, err := os.ReadFile(res.LogPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The host log has the Logs lines (category Function.<name>.User), the
+	// handler log the console lines as the handler wrote them.
+	hostLog, handlerLog := readLogs(t, res)
 	counts := map[string]int{}
-	for _, l := range strings.Split(string(log), "\n") {
-		switch {
-		case strings.Contains(l, "scored sensor"):
+	for _, l := range strings.Split(hostLog, "\n") {
+		if strings.Contains(l, "scored sensor") {
 			if !strings.Contains(l, "category=Function.score-sensor.User") {
 				t.Errorf("scored sensor line outside the invocation's Logs: %s", l)
 			}
 			counts["scored sensor"]++
+		}
+		if strings.Contains(l, "model health: ") {
+			t.Errorf("model health line in the invocation's Logs (always Information there): %s", l)
+		}
+	}
+	for _, l := range strings.Split(handlerLog, "\n") {
+		switch {
+		case strings.Contains(l, "scored sensor"):
+			t.Errorf("scored sensor line on the console as well: %s", l)
 		case strings.Contains(l, "model health: "):
-			if !strings.Contains(l, "level=WARN") || !strings.Contains(l, "category=Host.Function.Console") {
-				t.Errorf("model health line not a console warning: %s", l)
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil || m["level"] != "WARN" || m["invocation_id"] == nil || m["sensor"] == nil {
+				t.Errorf("model health console line is not a JSON warning with invocation_id and sensor: %s", l)
 			}
 			counts["model health"]++
 		}
@@ -181,4 +190,18 @@ func TestE2EHostLogsOnce(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
 	}
+}
+
+// readLogs returns the run's host log and handler log.
+func readLogs(t *testing.T, res *Result) (host, handler string) {
+	t.Helper()
+	h, err := os.ReadFile(res.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := os.ReadFile(res.HandlerLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(h), string(c)
 }
