@@ -11,10 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/batchscore/batchscore/functions/ingest"
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
+	"github.com/batchscore/batchscore/internal/azfunc"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 	"github.com/batchscore/batchscore/internal/storage"
 	"github.com/batchscore/batchscore/internal/telemetry"
@@ -197,6 +200,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 			bad("SQL_URL", err)
 		} else if err := checkSQLInAzure(c.SQLURL, getenv); err != nil {
 			bad("SQL_URL", err)
+		} else if err := checkSourceWidth(c.SQLURL, getenv); err != nil {
+			bad("EVENTHUB_NAME", err)
 		}
 	}
 	for _, f := range []struct {
@@ -327,6 +332,48 @@ func checkSQLInAzure(url string, getenv func(string) string) error {
 	}
 	return fmt.Errorf("%s is a SQLite database, which cannot serve an app in Azure (WEBSITE_INSTANCE_ID is set): "+
 		"set SQL_URL to sqlserver://SERVER.database.windows.net?database=DB (Azure SQL, signed in with the app's managed identity: docs/storage.md)", what)
+}
+
+// maxPartitionID is the longest Event Hubs partition id: a Dedicated-tier
+// event hub has up to 1,024 partitions, "0" to "1023" ("Azure Event Hubs
+// quotas and limits", learn.microsoft.com).
+const maxPartitionID = "1023"
+
+// checkSourceWidth refuses, for SQL Server, an Event Hubs namespace and hub
+// whose readings identity (ingest.Source: namespace/hub/partition) would not
+// fit the key column readings.source (sqlstore.SQLServerSourceChars): every
+// batch would fail with a truncation error and be set aside. The namespace is
+// EventHubConnection__fullyQualifiedNamespace (identity) or the Endpoint of
+// the EventHubConnection connection string; the hub EVENTHUB_NAME, or the
+// connection string's EntityPath when that is longer. Without a namespace or
+// hub (ingest not configured) there is nothing to check.
+func checkSourceWidth(url string, getenv func(string) string) error {
+	if !strings.HasPrefix(url, "sqlserver:") {
+		return nil
+	}
+	ns := strings.TrimSpace(getenv("EventHubConnection__fullyQualifiedNamespace"))
+	hub := strings.TrimSpace(getenv("EVENTHUB_NAME"))
+	for _, part := range strings.Split(getenv("EventHubConnection"), ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch {
+		case strings.EqualFold(k, "Endpoint") && ns == "":
+			ns = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(v), "sb://"), "/")
+		case strings.EqualFold(k, "EntityPath") && len(strings.TrimSpace(v)) > len(hub):
+			hub = strings.TrimSpace(v)
+		}
+	}
+	if ns == "" || hub == "" {
+		return nil
+	}
+	source, err := ingest.Source(azfunc.PartitionContext{FullyQualifiedNamespace: ns, EventHubName: hub, PartitionId: maxPartitionID})
+	if err != nil {
+		return err
+	}
+	if n := len(utf16.Encode([]rune(source))); n > sqlstore.SQLServerSourceChars {
+		return fmt.Errorf("the readings' source %s is %d characters, more than the %d of the SQL Server column readings.source: "+
+			"every batch would fail; use a shorter event hub name (or namespace)", source, n, sqlstore.SQLServerSourceChars)
+	}
+	return nil
 }
 
 // storageName is the container/queue name rule (length 3-63 checked apart).

@@ -23,6 +23,7 @@ var ourSettings = []string{
 	"AzureWebJobsStorage", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__blobServiceUri",
 	"AzureWebJobsStorage__serviceUri", "AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__credential",
 	"AzureWebJobsStorage__clientId", "WEBSITE_INSTANCE_ID",
+	"EventHubConnection", "EventHubConnection__fullyQualifiedNamespace", "EVENTHUB_NAME",
 }
 
 // setEnv makes exactly env the handler's environment (restored after the test).
@@ -133,6 +134,35 @@ func TestLoadConfig(t *testing.T) {
 			env:  with("READINGS_RETENTION", "24h"),
 			wantErr: []string{"READINGS_RETENTION: 24h0m0s must be 0 (keep every reading) or more than " +
 				"(FANOUT_MAX_CATCHUP 24 + 1) x FANOUT_SCHEDULE period 1h0m0s + FANOUT_LAG 10m0s = 25h10m0s"},
+		},
+		{
+			// The readings key column source (namespace/hub/partition) is
+			// NVARCHAR(300) on SQL Server: a longer identity would fail every
+			// batch with a truncation error.
+			name: "event hub identity too long for SQL Server",
+			env: with("SQL_URL", "sqlserver://db1.database.windows.net?database=d",
+				"EventHubConnection__fullyQualifiedNamespace", strings.Repeat("n", 50)+".servicebus.windows.net", "EVENTHUB_NAME", strings.Repeat("h", 256)),
+			wantErr: []string{"EVENTHUB_NAME: the readings' source " + strings.Repeat("n", 50) + ".servicebus.windows.net/" + strings.Repeat("h", 256) +
+				"/1023 is 335 characters, more than the 300 of the SQL Server column readings.source"},
+		},
+		{
+			name: "event hub identity from a connection string too long for SQL Server",
+			env: with("SQL_URL", "sqlserver://db1.database.windows.net?database=d",
+				"EventHubConnection", "Endpoint=sb://"+strings.Repeat("n", 50)+".servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=s",
+				"EVENTHUB_NAME", strings.Repeat("h", 256)),
+			wantErr: []string{"EVENTHUB_NAME: the readings' source " + strings.Repeat("n", 50) + ".servicebus.windows.net/" + strings.Repeat("h", 256) +
+				"/1023 is 335 characters"},
+		},
+		{
+			name: "event hub identity that fits SQL Server",
+			env: with("SQL_URL", "sqlserver://db1.database.windows.net?database=d",
+				"EventHubConnection__fullyQualifiedNamespace", strings.Repeat("n", 50)+".servicebus.windows.net", "EVENTHUB_NAME", strings.Repeat("h", 200)),
+			want: func(c *Config) { c.SQLURL = "sqlserver://db1.database.windows.net?database=d" },
+		},
+		{
+			name: "a long event hub name with SQLite",
+			env:  with("EventHubConnection__fullyQualifiedNamespace", strings.Repeat("n", 50)+".servicebus.windows.net", "EVENTHUB_NAME", strings.Repeat("h", 256)),
+			want: func(*Config) {},
 		},
 		{
 			name:    "score queue too long for its poison queue",

@@ -35,6 +35,11 @@ import (
 //go:embed migrations/sqlite/*.sql migrations/sqlserver/*.sql
 var migrations embed.FS
 
+// SQLServerSourceChars is the width of the SQL Server key columns
+// readings.source and ingest_progress.source (NVARCHAR, in UTF-16 code
+// units): an event's source (namespace/hub/partition) must fit.
+const SQLServerSourceChars = 300
+
 // ErrNotFound is wrapped by errors for a run that does not exist.
 var ErrNotFound = errors.New("not found")
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -768,4 +770,30 @@ func TestMarkPoisoned(t *testing.T) {
 			t.Errorf("outcomes after MarkPoisoned (-want +got):\n%s", d)
 		}
 	})
+}
+
+// TestSQLServerSourceChars: the constant the handler checks event sources
+// against is the width the SQL Server migrations give every source column.
+func TestSQLServerSourceChars(t *testing.T) {
+	files, err := fs.Glob(migrations, "migrations/sqlserver/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?i)\bsource\s+NVARCHAR\((\d+)\)`)
+	found := 0
+	for _, f := range files {
+		b, err := fs.ReadFile(migrations, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			found++
+			if m[1] != strconv.Itoa(SQLServerSourceChars) {
+				t.Errorf("%s: source NVARCHAR(%s), SQLServerSourceChars is %d", f, m[1], SQLServerSourceChars)
+			}
+		}
+	}
+	if found < 2 {
+		t.Errorf("%d source columns found in the SQL Server migrations, want readings and ingest_progress", found)
+	}
 }
