@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -74,16 +73,9 @@ func (f *Function) SetAside(ctx context.Context, body []byte, reason error) (str
 		text := strings.ToValidUTF8(string(body), string(utf8.RuneError))
 		inv, _ = json.Marshal(text) // a string always encodes
 	}
-	data, err := json.Marshal(struct {
-		Function   string          `json:"function"`
-		Reason     string          `json:"reason"`
-		Invocation json.RawMessage `json:"invocation"`
-	}{"ingest", reason.Error(), inv})
-	if err != nil {
-		return "", fmt.Errorf("set aside: encode: %w", err)
-	}
-	if err := f.raw.Put(ctx, f.cfg.RejectsContainer, name, data, "application/json"); err != nil {
-		return "", fmt.Errorf("set aside %s/%s: %w", f.cfg.RejectsContainer, name, err)
+	if err := azfunc.PutSetAside(ctx, f.raw, f.cfg.RejectsContainer, name, azfunc.SetAsideRecord{
+		Function: "ingest", Reason: reason.Error(), Invocation: inv}); err != nil {
+		return "", err
 	}
 	return name, nil
 }

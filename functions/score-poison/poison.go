@@ -2,11 +2,9 @@ package scorepoison
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
 	"github.com/batchscore/batchscore/internal/azfunc"
@@ -106,19 +104,9 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 // fails, the error is returned and the host tries the message again later.
 func (f *Function) setAside(ctx context.Context, res Result, msg azfunc.QueueMessage, reason string) (Result, error) {
 	name := "poison/" + f.cfg.Queue + "/" + msg.ID + ".json"
-	rec := struct {
-		ID            string    `json:"id"`
-		DequeueCount  int64     `json:"dequeueCount"`
-		InsertionTime time.Time `json:"insertionTime"`
-		Queue         string    `json:"queue"`
-		Reason        string    `json:"reason"`
-		Body          string    `json:"body"`
-	}{msg.ID, msg.DequeueCount, msg.InsertionTime, f.cfg.Queue, reason, string(msg.Body)}
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return res, fmt.Errorf("set aside message %s: %w", msg.ID, err)
-	}
-	if err := f.rejects.Put(ctx, f.cfg.RejectsContainer, name, append(data, '\n'), "application/json"); err != nil {
+	rec := azfunc.SetAsideRecord{Function: "score-poison", Reason: reason, ID: msg.ID, DequeueCount: msg.DequeueCount,
+		InsertionTime: msg.InsertionTime, Queue: f.cfg.Queue, Body: string(msg.Body)}
+	if err := azfunc.PutSetAside(ctx, f.rejects, f.cfg.RejectsContainer, name, rec); err != nil {
 		return res, fmt.Errorf("set aside message %s (%s): %w", msg.ID, reason, err)
 	}
 	res.SetAside = name

@@ -119,7 +119,8 @@ func TestPoisonQueue(t *testing.T) {
 			}
 		}
 		m := setAside(t, "p2")
-		if m["body"] != "not a job" || !strings.Contains(m["reason"].(string), "decode job") || m["id"] != "p2" {
+		// The record is the shared azfunc.SetAsideRecord, as ingest's: it names the function.
+		if m["body"] != "not a job" || !strings.Contains(m["reason"].(string), "decode job") || m["id"] != "p2" || m["function"] != "score-poison" {
 			t.Errorf("set-aside blob %v", m)
 		}
 	})
