@@ -162,6 +162,20 @@ func HostJSON(path, handler string) ([]byte, error) {
 	}
 	q, _ := json.Marshal(handler)
 	b = execPath.ReplaceAll(b, append([]byte("${1}"), q...))
+	got, err := ExecutablePath(b)
+	if err != nil {
+		return nil, err
+	}
+	if got != handler {
+		return nil, fmt.Errorf("host.json: customHandler.description.defaultExecutablePath is %q, want %q", got, handler)
+	}
+	return b, nil
+}
+
+// ExecutablePath returns customHandler.description.defaultExecutablePath of
+// the host.json document b ("" when it has none): the one reader of it, for
+// the app folder and the app zip.
+func ExecutablePath(b []byte) (string, error) {
 	var h struct {
 		CustomHandler struct {
 			Description struct {
@@ -170,12 +184,9 @@ func HostJSON(path, handler string) ([]byte, error) {
 		} `json:"customHandler"`
 	}
 	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("host.json: %w", err)
+		return "", fmt.Errorf("host.json: %w", err)
 	}
-	if got := h.CustomHandler.Description.DefaultExecutablePath; got != handler {
-		return nil, fmt.Errorf("host.json: customHandler.description.defaultExecutablePath is %q, want %q", got, handler)
-	}
-	return b, nil
+	return h.CustomHandler.Description.DefaultExecutablePath, nil
 }
 
 // azuriteEndpoints are the parts of the sample's AzureWebJobsStorage that point

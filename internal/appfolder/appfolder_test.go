@@ -191,6 +191,30 @@ func TestHostJSON(t *testing.T) {
 	}
 }
 
+// TestExecutablePath: the one reader of defaultExecutablePath (the app
+// folder checks it after rewriting, the app zip reads it to find the handler).
+func TestExecutablePath(t *testing.T) {
+	for _, tt := range []struct{ name, in, want, err string }{
+		{name: "set", in: `{"customHandler":{"description":{"defaultExecutablePath":"bin/handler"}}}`, want: "bin/handler"},
+		{name: "missing", in: `{"version":"2.0"}`, want: ""},
+		{name: "outside customHandler", in: `{"x":{"defaultExecutablePath":"handler"}}`, want: ""},
+		{name: "not JSON", in: `{"customHandler":`, err: "host.json: unexpected end of JSON input"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ExecutablePath([]byte(tt.in))
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("err %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestCheckBinaryRefusesOtherFiles(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "handler")
 	if err := os.WriteFile(p, []byte("#!/bin/sh\necho hi\n"), 0o755); err != nil {

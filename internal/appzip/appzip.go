@@ -20,7 +20,6 @@ package appzip
 import (
 	"archive/zip"
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +30,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/batchscore/batchscore/internal/appfolder"
 )
 
 // ModTime is the modification time of every entry, so that a package depends
@@ -183,17 +184,10 @@ func executablePath(dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("appzip: %w: run `make package`", err)
 	}
-	var h struct {
-		CustomHandler struct {
-			Description struct {
-				DefaultExecutablePath string `json:"defaultExecutablePath"`
-			} `json:"description"`
-		} `json:"customHandler"`
+	p, err := appfolder.ExecutablePath(b)
+	if err != nil {
+		return "", fmt.Errorf("appzip: %w", err)
 	}
-	if err := json.Unmarshal(b, &h); err != nil {
-		return "", fmt.Errorf("appzip: host.json: %w", err)
-	}
-	p := h.CustomHandler.Description.DefaultExecutablePath
 	switch clean := path.Clean(filepath.ToSlash(p)); {
 	case p == "":
 		return "", errors.New("appzip: host.json has no customHandler.description.defaultExecutablePath")
