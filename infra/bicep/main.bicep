@@ -146,7 +146,7 @@ param readingsRetention string = '0s'
 
 @description('Sensors per queue message (FANOUT_CHUNK_SIZE).')
 @minValue(1)
-param fanoutChunkSize int = 1
+param fanoutChunkSize int = 20
 
 @description('Concurrent enqueues of the fan-out (FANOUT_PARALLELISM).')
 @minValue(1)
