@@ -25,7 +25,8 @@ type Status string
 const (
 	OK        Status = "ok"
 	FlagsAll  Status = "flags-all"    // rate >= AllRate
-	FlagsNone Status = "flags-none"   // no anomaly in at least MinRowsNone rows
+	FlagsNone Status = "flags-none"   // rate <= NoneRate in at least MinRowsNone rows
+	FlagsMost Status = "flags-most"   // rate > MostRate
 	Jump      Status = "rate-jump"    // |rate - median of history| >= JumpAbs
 	TooFew    Status = "too-few-rows" // fewer than MinRows rows: no judgement
 )
@@ -34,13 +35,15 @@ const (
 type Thresholds struct {
 	MinRows     int     // fewer rows: TooFew
 	AllRate     float64 // at or above: FlagsAll
+	NoneRate    float64 // at or below, with MinRowsNone rows: FlagsNone
 	MinRowsNone int     // FlagsNone needs at least this many rows
+	MostRate    float64 // above: FlagsMost
 	MinHistory  int     // Jump needs at least this many earlier rates
 	JumpAbs     float64 // Jump when the rate is this far from the history's median
 }
 
 // Default are the thresholds the functions and reports use.
-var Default = Thresholds{MinRows: 20, AllRate: 0.99, MinRowsNone: 200, MinHistory: 3, JumpAbs: 0.25}
+var Default = Thresholds{MinRows: 20, AllRate: 0.99, NoneRate: 0.001, MinRowsNone: 100, MostRate: 0.5, MinHistory: 3, JumpAbs: 0.25}
 
 // Verdict is the judgement of one sensor's outcome.
 type Verdict struct {
@@ -70,9 +73,12 @@ func (t Thresholds) Judge(rows, anomalies int, history []float64) Verdict {
 	case v.Rate >= t.AllRate:
 		v.Status = FlagsAll
 		v.Reason = fmt.Sprintf("the model flags %s of %d rows as anomalies: a model that flags everything says nothing about this sensor (a degenerate boundary, such as nu times the training rows below 1, or readings unlike its training data); check the model before trusting its predictions", percent(pct), rows)
-	case anomalies == 0 && rows >= t.MinRowsNone:
+	case v.Rate <= t.NoneRate && rows >= t.MinRowsNone:
 		v.Status = FlagsNone
-		v.Reason = fmt.Sprintf("the model flags none of %d rows: its boundary encloses everything this sensor sends, so it would miss real anomalies too; check nu and gamma", rows)
+		v.Reason = fmt.Sprintf("the model flags %s of %d rows: its boundary encloses everything this sensor sends, so it would miss real anomalies too; check nu and gamma", noneOf(anomalies, pct), rows)
+	case v.Rate > t.MostRate:
+		v.Status = FlagsMost
+		v.Reason = fmt.Sprintf("the model flags %s of %d rows as anomalies: more than an anomaly detector should; check the model against recent data", percent(pct), rows)
 	case len(history) >= t.MinHistory:
 		h := slices.Clone(history)
 		slices.Sort(h)
@@ -91,6 +97,13 @@ func (t Thresholds) Judge(rows, anomalies int, history []float64) Verdict {
 		v.Reason = fmt.Sprintf("anomaly rate %s", percent(pct))
 	}
 	return v
+}
+
+func noneOf(anomalies int, pct float64) string {
+	if anomalies == 0 {
+		return "none"
+	}
+	return percent(pct)
 }
 
 func percent(p float64) string {

@@ -50,7 +50,7 @@ func printHealth(w io.Writer, rs []SensorResult) {
 			detail += fmt.Sprintf("%s %s", Thousands(counts[s]), s)
 		}
 	}
-	fmt.Fprintf(w, "model health: %s of %s scored sensors' models need attention (%s); the pipeline scored them correctly, the models themselves are off:\n",
+	fmt.Fprintf(w, "model health: %s of %s scored sensors' models need attention (%s); the pipeline scored them correctly, the models themselves are off (the report gives each one's likely cause):\n",
 		Thousands(len(bad)), Thousands(n), detail)
 	for i, r := range bad {
 		if i == maxHealthLines {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/batchscore/batchscore/internal/health"
 	"github.com/batchscore/batchscore/internal/pickle"
 	"github.com/batchscore/batchscore/internal/svm"
 )
@@ -119,10 +120,13 @@ type Health struct {
 	Text string
 }
 
-// Verdict judges a sensor's model from its anomaly rate and, for a model that
-// flags (almost) every row or none, says the likely cause: a single-point model
-// (see ModelFacts.SinglePoint), or readings far from the training range (|z| > 3
-// after the model's scaler; far is the share of such readings).
+// Verdict judges a sensor's model for the report: which models are called
+// out is internal/health's judgement (the same thresholds as score-sensor's
+// warnings, run-status and the terminal summary); for a model that flags
+// (almost) every row or none it says the likely cause from the model's facts:
+// a single-point model (see ModelFacts.SinglePoint), or readings far from the
+// training range (|z| > 3 after the model's scaler; far is the share of such
+// readings).
 func Verdict(f ModelFacts, rows, anomalies int, far float64) Health {
 	if f.Err != "" {
 		return Health{Text: "the model does not load: " + f.Err}
@@ -131,22 +135,23 @@ func Verdict(f ModelFacts, rows, anomalies int, far float64) Health {
 		return Health{OK: true, Text: "no readings in the window"}
 	}
 	rate := float64(anomalies) / float64(rows)
-	switch {
-	case rate >= 0.99 && f.SinglePoint:
-		why := ""
-		if f.Nu > 0 && f.TrainRows > 0 {
-			why = fmt.Sprintf(" nu = %g on %d training rows gives nu x rows = %.3g < 1, which libsvm carries on a single support vector.", f.Nu, f.TrainRows, f.Nu*float64(f.TrainRows))
+	switch health.Default.Judge(rows, anomalies, nil).Status {
+	case health.FlagsAll:
+		if f.SinglePoint {
+			why := ""
+			if f.Nu > 0 && f.TrainRows > 0 {
+				why = fmt.Sprintf(" nu = %g on %d training rows gives nu x rows = %.3g < 1, which libsvm carries on a single support vector.", f.Nu, f.TrainRows, f.Nu*float64(f.TrainRows))
+			}
+			return Health{Text: fmt.Sprintf("flags every row (%s): a degenerate model, not the data. It has one support vector whose coefficient equals the offset (%.3g), so its decision, %.3g x (exp(-gamma |z - sv|^2) - 1), is below 0 everywhere except at the support vector itself.%s Retrain with a larger nu (such as 0.01 to 0.05).",
+				percent(rate), -f.Intercept, -f.Intercept, why)}
 		}
-		return Health{Text: fmt.Sprintf("flags every row (%s): a degenerate model, not the data. It has one support vector whose coefficient equals the offset (%.3g), so its decision, %.3g x (exp(-gamma |z - sv|^2) - 1), is below 0 everywhere except at the support vector itself.%s Retrain with a larger nu (such as 0.01 to 0.05).",
-			percent(rate), -f.Intercept, -f.Intercept, why)}
-	case rate >= 0.99:
 		if far >= 0.5 {
 			return Health{Text: fmt.Sprintf("flags every row (%s): %s of the readings are more than 3 standard deviations from the training mean; the sensor has drifted or the model was trained on other data.", percent(rate), percent(far))}
 		}
 		return Health{Text: fmt.Sprintf("flags every row (%s) although the readings are in the training range: check the model.", percent(rate))}
-	case rate <= 0.001 && rows >= 100:
+	case health.FlagsNone:
 		return Health{Text: fmt.Sprintf("flags no row (%s): the boundary encloses everything; check nu and gamma.", percent(rate))}
-	case rate > 0.5:
+	case health.FlagsMost:
 		return Health{Text: fmt.Sprintf("flags most rows (%s): more than an anomaly detector should; check the model against recent data.", percent(rate))}
 	}
 	return Health{OK: true, Text: fmt.Sprintf("plausible: %s of the rows flagged.", percent(rate))}
