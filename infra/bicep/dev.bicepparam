@@ -17,6 +17,7 @@ param sqlAdminObjectId = readEnvironmentVariable('SQL_ADMIN_OBJECT_ID')
 param sqlAdminPrincipalType = readEnvironmentVariable('SQL_ADMIN_PRINCIPAL_TYPE', 'User')
 param sqlSkuName = 'GP_S_Gen5_1'
 param sqlAutoPauseDelayMinutes = 60
+param sqlBackupRedundancy = 'Local'
 param sqlClientIpAddress = readEnvironmentVariable('SQL_CLIENT_IP', '')
 param deployerPrincipalId = readEnvironmentVariable('DEPLOYER_PRINCIPAL_ID', '')
 param simulatorPrincipalId = readEnvironmentVariable('SIMULATOR_PRINCIPAL_ID', '')

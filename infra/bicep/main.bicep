@@ -98,6 +98,15 @@ param sqlMinCapacity string = '0.5'
 @description('SQL database maximum size in bytes.')
 param sqlMaxSizeBytes int = 34359738368
 
+@description('SQL backup storage redundancy: Local (dev), Geo (prod: restorable in the paired region), Zone or GeoZone.')
+@allowed([
+  'Local'
+  'Zone'
+  'Geo'
+  'GeoZone'
+])
+param sqlBackupRedundancy string = 'Geo'
+
 @description('Client IP allowed through the SQL firewall for the one-time user step; empty: none.')
 param sqlClientIpAddress string = ''
 
@@ -305,6 +314,7 @@ module sql 'modules/sql.bicep' = {
     autoPauseDelayMinutes: sqlAutoPauseDelayMinutes
     minCapacity: sqlMinCapacity
     maxSizeBytes: sqlMaxSizeBytes
+    backupRedundancy: sqlBackupRedundancy
     clientIpAddress: sqlClientIpAddress
     tags: allTags
   }

@@ -1,5 +1,6 @@
 // Production: EP2 (2 cores: the scorer uses both), two always-ready instances across the hour, a burst of
-// 20 for the top-of-the-hour fan-out, zone-redundant storage, provisioned SQL that never pauses.
+// 20 for the top-of-the-hour fan-out, zone-redundant storage, provisioned SQL that never pauses,
+// geo-redundant SQL backups.
 using './main.bicep'
 
 param namePrefix = 'bscore'
@@ -17,6 +18,7 @@ param sqlAdminObjectId = readEnvironmentVariable('SQL_ADMIN_OBJECT_ID')
 param sqlAdminPrincipalType = readEnvironmentVariable('SQL_ADMIN_PRINCIPAL_TYPE', 'Group')
 param sqlSkuName = 'GP_Gen5_2'
 param sqlAutoPauseDelayMinutes = -1
+param sqlBackupRedundancy = 'Geo'
 param sqlClientIpAddress = readEnvironmentVariable('SQL_CLIENT_IP', '')
 param deployerPrincipalId = readEnvironmentVariable('DEPLOYER_PRINCIPAL_ID', '')
 param deployerPrincipalType = readEnvironmentVariable('DEPLOYER_PRINCIPAL_TYPE', 'User')

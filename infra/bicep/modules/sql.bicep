@@ -38,6 +38,15 @@ param minCapacity string
 @description('Database maximum size in bytes.')
 param maxSizeBytes int
 
+@description('Backup storage redundancy: Local (one datacenter), Zone (zones of one region), Geo (paired region; geo-restore) or GeoZone.')
+@allowed([
+  'Local'
+  'Zone'
+  'Geo'
+  'GeoZone'
+])
+param backupRedundancy string
+
 @description('A client IP address allowed through the firewall, for the one-time sqlcmd step; empty: none.')
 param clientIpAddress string
 
@@ -77,7 +86,7 @@ resource database 'Microsoft.Sql/servers/databases@2021-05-01-preview' = {
     collation: 'SQL_Latin1_General_CP1_CI_AS'
     maxSizeBytes: maxSizeBytes
     zoneRedundant: false
-    requestedBackupStorageRedundancy: 'Local'
+    requestedBackupStorageRedundancy: backupRedundancy
     autoPauseDelay: serverless ? autoPauseDelayMinutes : null
     minCapacity: serverless ? json(minCapacity) : null
   }
