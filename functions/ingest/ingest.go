@@ -93,8 +93,8 @@ type Result struct {
 	Rejected    int    `json:"rejected"`   // rejects lines: whole events and single readings
 	Inserted    int    `json:"inserted"`   // new rows in SQL
 	Duplicates  int    `json:"duplicates"` // valid readings already stored
-	RawBlob     string `json:"rawBlob,omitempty"`
-	RejectsBlob string `json:"rejectsBlob,omitempty"`
+	RawBlob     string `json:"raw_blob,omitempty"`
+	RejectsBlob string `json:"rejects_blob,omitempty"`
 }
 
 // Run ingests one batch. See the package documentation.

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -389,5 +390,18 @@ func TestRunLogsRejectsOncePerBatch(t *testing.T) {
 		if !strings.Contains(lines[i], want) {
 			t.Errorf("line %d = %s\nwant it to contain %s", i, lines[i], want)
 		}
+	}
+}
+
+// TestResultJSON: the logged result uses the snake_case keys of the
+// project's other status and log documents.
+func TestResultJSON(t *testing.T) {
+	b, err := json.Marshal(Result{Events: 1, Readings: 2, Rejected: 3, Inserted: 4, Duplicates: 5, RawBlob: "r", RejectsBlob: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"events":1,"readings":2,"rejected":3,"inserted":4,"duplicates":5,"raw_blob":"r","rejects_blob":"x"}`
+	if string(b) != want {
+		t.Errorf("Result encodes as\n%s\nwant\n%s", b, want)
 	}
 }

@@ -60,9 +60,9 @@ func New(cfg Config, outcomes OutcomeStore, rejects BlobSink) *Function {
 type Result struct {
 	Run      string `json:"run,omitempty"`
 	Sensors  int    `json:"sensors"`
-	Poisoned int    `json:"poisoned"`           // outcomes made poisoned now
-	Final    int    `json:"final"`              // outcomes already final, left alone
-	SetAside string `json:"setAside,omitempty"` // blob in the rejects container, when the message was set aside
+	Poisoned int    `json:"poisoned"`            // outcomes made poisoned now
+	Final    int    `json:"final"`               // outcomes already final, left alone
+	SetAside string `json:"set_aside,omitempty"` // blob in the rejects container, when the message was set aside
 }
 
 // Run marks the sensors of the job in msg poisoned, or sets msg aside. See

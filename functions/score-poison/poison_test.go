@@ -120,7 +120,7 @@ func TestPoisonQueue(t *testing.T) {
 		}
 		m := setAside(t, "p2")
 		// The record is the shared azfunc.SetAsideRecord, as ingest's: it names the function.
-		if m["body"] != "not a job" || !strings.Contains(m["reason"].(string), "decode job") || m["id"] != "p2" || m["function"] != "score-poison" {
+		if m["body"] != "not a job" || !strings.Contains(m["reason"].(string), "decode job") || m["id"] != "p2" || m["function"] != "score-poison" || m["dequeue_count"] != 1.0 {
 			t.Errorf("set-aside blob %v", m)
 		}
 	})
@@ -145,4 +145,17 @@ func TestPoisonQueue(t *testing.T) {
 			t.Errorf("set-aside blob %v", m)
 		}
 	})
+}
+
+// TestResultJSON: the logged result uses the snake_case keys of the
+// project's other status and log documents.
+func TestResultJSON(t *testing.T) {
+	b, err := json.Marshal(Result{Run: "r", Sensors: 3, Poisoned: 2, Final: 1, SetAside: "poison/q/m.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"run":"r","sensors":3,"poisoned":2,"final":1,"set_aside":"poison/q/m.json"}`
+	if string(b) != want {
+		t.Errorf("Result encodes as\n%s\nwant\n%s", b, want)
+	}
 }

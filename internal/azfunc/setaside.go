@@ -19,8 +19,8 @@ type SetAsideRecord struct {
 	Invocation json.RawMessage `json:"invocation,omitzero"`
 	// The queue message, for a message set aside.
 	ID            string    `json:"id,omitzero"`
-	DequeueCount  int64     `json:"dequeueCount,omitzero"`
-	InsertionTime time.Time `json:"insertionTime,omitzero"`
+	DequeueCount  int64     `json:"dequeue_count,omitzero"`
+	InsertionTime time.Time `json:"insertion_time,omitzero"`
 	Queue         string    `json:"queue,omitzero"`
 	Body          string    `json:"body,omitzero"`
 }

@@ -38,7 +38,7 @@ func TestPutSetAside(t *testing.T) {
 			`{"function":"ingest","reason":"no partition","invocation":{"Data":{}}}` + "\n"},
 		{"queue message", SetAsideRecord{Function: "score-poison", Reason: "decode job", ID: "m1", DequeueCount: 5, InsertionTime: at,
 			Queue: "score-jobs-poison", Body: "not a job"},
-			`{"function":"score-poison","reason":"decode job","id":"m1","dequeueCount":5,"insertionTime":"2024-05-01T10:00:00Z","queue":"score-jobs-poison","body":"not a job"}` + "\n"},
+			`{"function":"score-poison","reason":"decode job","id":"m1","dequeue_count":5,"insertion_time":"2024-05-01T10:00:00Z","queue":"score-jobs-poison","body":"not a job"}` + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &putRecorder{blobs: map[string]string{}}
