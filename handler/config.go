@@ -17,6 +17,7 @@ import (
 
 	"github.com/batchscore/batchscore/functions/ingest"
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
+	"github.com/batchscore/batchscore/functions/train"
 	"github.com/batchscore/batchscore/internal/azfunc"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 	"github.com/batchscore/batchscore/internal/storage"
@@ -61,6 +62,7 @@ type Config struct {
 	AppInsights         telemetry.Target
 	AppInsightsAAD      bool
 	AppInsightsClientID string
+	Train               train.Config // TRAIN_* (see handler/train.go)
 }
 
 // spec is what envconfig fills. envconfig upper-cases every key, so only our
@@ -90,6 +92,11 @@ type spec struct {
 	LogLevel             setting[string]        `envconfig:"LOG_LEVEL" default:"info"`
 	Telemetry            setting[string]        `envconfig:"TELEMETRY" default:"direct"`
 	TelemetryMaxQueue    setting[int]           `envconfig:"TELEMETRY_MAX_QUEUE" default:"8192"`
+	TrainSchedule        setting[string]        `envconfig:"TRAIN_SCHEDULE" default:"0 0 3 * * 0"`
+	TrainDays            setting[int]           `envconfig:"TRAIN_DAYS" default:"7"`
+	TrainNu              setting[string]        `envconfig:"TRAIN_NU" default:"0.01"`
+	TrainGamma           setting[string]        `envconfig:"TRAIN_GAMMA" default:"0.01"`
+	TrainTolerance       setting[string]        `envconfig:"TRAIN_TOLERANCE" default:"0.05"`
 }
 
 // setting is an envconfig.Decoder that keeps the parse error of its value
@@ -288,6 +295,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	problems = append(problems, checkHostJSON(getenv("FUNCTIONS_APP_ROOT_PATH"), c)...)
 
+	c.Train = trainConfig(s, c, bad)
 	if len(problems) > 0 {
 		return Config{}, fmt.Errorf("invalid settings:\n  %s", strings.Join(problems, "\n  "))
 	}

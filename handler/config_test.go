@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/batchscore/batchscore/functions/train"
 	"github.com/batchscore/batchscore/internal/storage"
 	"github.com/batchscore/batchscore/internal/telemetry"
 )
@@ -19,6 +20,7 @@ var ourSettings = []string{
 	"FANOUT_SCHEDULE", "FANOUT_CHUNK_SIZE", "FANOUT_PARALLELISM", "FANOUT_LAG", "FANOUT_MAX_CATCHUP", "READINGS_RETENTION", "AGGREGATE_WINDOW", "INGEST_MAX_SKEW",
 	"INGEST_MAX_EVENT_BYTES", "MODEL_CACHE_BYTES", "MAX_DEQUEUE_COUNT", "INVOCATION_TIMEOUT", "LOG_LEVEL",
 	"TELEMETRY", "TELEMETRY_MAX_QUEUE", "APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+	"TRAIN_SCHEDULE", "TRAIN_DAYS", "TRAIN_NU", "TRAIN_GAMMA", "TRAIN_TOLERANCE",
 	"FUNCTIONS_CUSTOMHANDLER_PORT", "FUNCTIONS_HTTPWORKER_PORT", "FUNCTIONS_APP_ROOT_PATH",
 	"AzureWebJobsStorage", "AzureWebJobsStorage__accountName", "AzureWebJobsStorage__blobServiceUri",
 	"AzureWebJobsStorage__serviceUri", "AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__credential",
@@ -81,13 +83,15 @@ func TestLoadConfig(t *testing.T) {
 				"FANOUT_CHUNK_SIZE", "10", "FANOUT_PARALLELISM", "4", "FANOUT_LAG", "0s", "FANOUT_MAX_CATCHUP", "3", "READINGS_RETENTION", "720h",
 				"AGGREGATE_WINDOW", "1m", "INGEST_MAX_SKEW", "1h",
 				"INGEST_MAX_EVENT_BYTES", "2048", "MODEL_CACHE_BYTES", "1024", "MAX_DEQUEUE_COUNT", "3",
-				"INVOCATION_TIMEOUT", "4m", "LOG_LEVEL", "debug", "FUNCTIONS_APP_ROOT_PATH", appRoot),
+				"INVOCATION_TIMEOUT", "4m", "LOG_LEVEL", "debug", "FUNCTIONS_APP_ROOT_PATH", appRoot,
+				"TRAIN_SCHEDULE", "0 30 2 * * *", "TRAIN_DAYS", "3", "TRAIN_NU", "0.05", "TRAIN_GAMMA", "scale", "TRAIN_TOLERANCE", "0.1"),
 			want: func(c *Config) {
 				c.Port, c.SQLURL, c.ModelsContainer, c.RawContainer, c.RejectsContainer = "8081", "sqlite::memory:", "m-1", "r-1", "x-1"
 				c.PredictionsContainer, c.ScoreQueue, c.FanoutSchedule = "p-1", "jobs", "0 */5 * * * *"
 				c.FanoutChunkSize, c.FanoutParallelism, c.AggregateWindow, c.IngestMaxSkew = 10, 4, time.Minute, time.Hour
 				c.IngestMaxEventBytes, c.ModelCacheBytes, c.MaxDequeueCount, c.InvocationTimeout = 2048, 1024, 3, 4*time.Minute
 				c.LogLevel, c.FanoutLag, c.FanoutMaxCatchUp, c.ReadingsRetention = -4, 0, 3, 720*time.Hour
+				c.Train = train.Config{Days: 3, Nu: 0.05, Gamma: "scale", Tolerance: 0.1}
 			},
 		},
 		{
@@ -102,7 +106,8 @@ func TestLoadConfig(t *testing.T) {
 			env: with("FUNCTIONS_CUSTOMHANDLER_PORT", "<unset>", "AzureWebJobsStorage", "UseDevelopmentStorage=true",
 				"SQL_URL", "postgres://x", "SCORE_QUEUE", "Score_Jobs", "FANOUT_SCHEDULE", "0 0 * * *",
 				"FANOUT_CHUNK_SIZE", "many", "AGGREGATE_WINDOW", "5", "MAX_DEQUEUE_COUNT", "0", "LOG_LEVEL", "loud",
-				"RAW_CONTAINER", " ", "FANOUT_LAG", "90.5s", "FANOUT_MAX_CATCHUP", "0", "READINGS_RETENTION", "1h"),
+				"RAW_CONTAINER", " ", "FANOUT_LAG", "90.5s", "FANOUT_MAX_CATCHUP", "0", "READINGS_RETENTION", "1h",
+				"TRAIN_SCHEDULE", "weekly", "TRAIN_NU", "lots", "TRAIN_DAYS", "0"),
 			wantErr: []string{
 				"FUNCTIONS_CUSTOMHANDLER_PORT: not set",
 				"AzureWebJobsStorage: storage connection AzureWebJobsStorage: UseDevelopmentStorage=true is not supported",
@@ -117,6 +122,9 @@ func TestLoadConfig(t *testing.T) {
 				"FANOUT_LAG: must be zero or a positive whole number of seconds",
 				"FANOUT_MAX_CATCHUP: must be positive",
 				"READINGS_RETENTION: must be 0 (keep every reading) or at least 24h",
+				"TRAIN_SCHEDULE:",
+				`TRAIN_NU: "lots" is not a number`,
+				"TRAIN_DAYS: 0: must be at least 1",
 			},
 		},
 		{
@@ -265,8 +273,10 @@ func TestLoadConfig(t *testing.T) {
 				FanoutParallelism: 16, FanoutLag: 10 * time.Minute, FanoutMaxCatchUp: 24, AggregateWindow: 5 * time.Second, IngestMaxSkew: 24 * time.Hour, IngestMaxEventBytes: 1 << 20,
 				ModelCacheBytes: 256 << 20, MaxDequeueCount: 5, InvocationTimeout: 9*time.Minute + 30*time.Second,
 				Telemetry: "direct", TelemetryMaxQueue: 8192,
+				Train: train.Config{Days: 7, Nu: 0.01, Gamma: "0.01", Tolerance: 0.05},
 			}
 			test.want(&want)
+			want.Train.ModelsContainer, want.Train.Width = want.ModelsContainer, want.AggregateWindow
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("config (-want +got):\n%s", diff)
 			}

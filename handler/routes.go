@@ -11,6 +11,7 @@ import (
 	scorepoison "github.com/batchscore/batchscore/functions/score-poison"
 	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
+	"github.com/batchscore/batchscore/functions/train"
 	"github.com/batchscore/batchscore/internal/azfunc"
 	"github.com/batchscore/batchscore/internal/telemetry"
 )
@@ -24,10 +25,11 @@ const (
 	fnScorePoison = "score-poison" // queueTrigger "job" on the poison queue
 	fnBackfill    = "backfill"     // httpTrigger "req" (POST), http output "res"
 	fnRunStatus   = "run-status"   // httpTrigger "req" (GET), http output "res"
+	fnTrain       = "train"        // timerTrigger "timer" (disabled by default)
 	httpOut       = "res"
 )
 
-var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor, fnScorePoison, fnBackfill, fnRunStatus}
+var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor, fnScorePoison, fnBackfill, fnRunStatus, fnTrain}
 
 // routes is the handler's whole HTTP surface:
 //
@@ -38,6 +40,7 @@ var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor, fnScorePois
 //	POST /score-poison  score-jobs-poison message -> its sensors' outcomes poisoned
 //	POST /backfill      HTTP POST {"start","end"} -> fan-out of that window (202)
 //	POST /run-status    HTTP GET ?run=ID -> progress of a run
+//	POST /train         timer -> every sensor's model refitted, validated, replaced
 //
 // The HTTP-triggered functions arrive wrapped like the others
 // (enableForwardingHttpRequest is false) and answer through Outputs.res.
@@ -114,6 +117,10 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger, tel *telemetry.Client
 		Logger:           coreLog.With("component", fnScorePoison),
 	}, d.store, d.blobs)
 
+	tc := cfg.Train
+	tc.Logger = coreLog.With("component", fnTrain)
+	trainer := train.New(tc, d.store, d.blobs, d.store)
+
 	back := backfill.New(backfill.Config{}, fan)
 	status := runstatus.New(d.store)
 	httpOpts := opts
@@ -166,6 +173,16 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger, tel *telemetry.Client
 					return azfunc.Response{}, err
 				}
 				inv.Logger.InfoContext(ctx, "poison message handled", "message", m.ID, "dequeue_count", m.DequeueCount, "result", res)
+				return azfunc.Response{}, nil
+			}, opts),
+
+		fnTrain: azfunc.Handle(fnTrain, azfunc.TimerTrigger("timer"),
+			func(ctx context.Context, inv *azfunc.Invocation, t azfunc.TimerInfo) (azfunc.Response, error) {
+				res, err := trainer.Run(ctx, inv.Now())
+				if err != nil {
+					return azfunc.Response{}, err
+				}
+				inv.Logger.InfoContext(ctx, "training done", "result", res)
 				return azfunc.Response{}, nil
 			}, opts),
 

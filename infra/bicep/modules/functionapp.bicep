@@ -273,6 +273,31 @@ resource app 'Microsoft.Web/sites@2023-12-01' = {
           name: 'TELEMETRY_MAX_QUEUE'
           value: '8192'
         }
+        // The train function (retraining in the app) stays off until this is set to false.
+        {
+          name: 'AzureWebJobs.train.Disabled'
+          value: 'true'
+        }
+        {
+          name: 'TRAIN_SCHEDULE'
+          value: '0 0 3 * * 0'
+        }
+        {
+          name: 'TRAIN_DAYS'
+          value: '7'
+        }
+        {
+          name: 'TRAIN_NU'
+          value: '0.01'
+        }
+        {
+          name: 'TRAIN_GAMMA'
+          value: '0.01'
+        }
+        {
+          name: 'TRAIN_TOLERANCE'
+          value: '0.05'
+        }
       ]
     }
   }

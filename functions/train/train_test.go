@@ -1,0 +1,127 @@
+package train
+
+import (
+	"bytes"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/svm"
+	"github.com/batchscore/batchscore/internal/testenv"
+)
+
+// TestRun fits against the real stores (SQLite, Azurite): sensor 1/1 gets a
+// new model that replaces its pickle (kept under previous/), sensor 1/2,
+// whose newest windows moved to another level, gets none (rejected), and
+// sensor 2/1 has too few windows. A second invocation in the same hour
+// changes nothing.
+func TestRun(t *testing.T) {
+	ctx := t.Context()
+	st := testenv.SQLite(t)
+	acct := testenv.Storage(t, "models")
+	blobs := acct.Blobs()
+	now := time.Date(2018, 8, 29, 12, 20, 0, 0, time.UTC)
+	end := now.Truncate(time.Hour)
+	var rs []sensor.StoredReading
+	add := func(k sensor.Key, i int, v float64) {
+		rs = append(rs, sensor.StoredReading{Reading: sensor.Reading{TS: end.Add(-time.Duration(i) * 5 * time.Second), Key: k, Value: v},
+			Source: "t/0", Sequence: int64(len(rs))})
+	}
+	k11, k12, k21 := sensor.Key{Device: "1", Sensor: "1"}, sensor.Key{Device: "1", Sensor: "2"}, sensor.Key{Device: "2", Sensor: "1"}
+	for i := range 1000 {
+		add(k11, i, 20+math.Sin(float64(i)*0.37))
+		v := 50 + math.Cos(float64(i)*0.21)
+		if i < 200 { // the newest 20 %: far off
+			v += 30
+		}
+		add(k12, i, v)
+		if i < 50 {
+			add(k21, i, 1)
+		}
+	}
+	if _, err := st.InsertReadings(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	pickle := []byte("an older model in another format")
+	oldJSON := []byte(`{"not":"read"}`)
+	for name, data := range map[string][]byte{"model_1_1": pickle, "model_1_2.json": oldJSON, "model_1_10.json": oldJSON} {
+		if err := blobs.Put(ctx, "models", name, data, "application/octet-stream"); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	f := New(Config{}, st, blobs, st)
+	res, err := f.Run(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sensors != 3 || res.Written != 1 || res.Rejected != 1 || res.Empty != 1 {
+		t.Fatalf("result %+v, want 3 sensors: 1 written, 1 rejected, 1 empty", res)
+	}
+	sum, err := st.RunSummary(ctx, res.Run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done != 1 || sum.Failed != 1 || sum.Empty != 1 || sum.Total != 3 {
+		t.Errorf("run-status summary %+v", sum)
+	}
+	outs, err := st.Outcomes(ctx, res.Run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outs {
+		t.Logf("%s %s rows %d anomalies %d %s", o.Key, o.Status, o.Rows, o.Anomalies, o.Error)
+	}
+
+	get := func(name string) []byte {
+		t.Helper()
+		b, _, err := blobs.Get(ctx, "models", name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return b
+	}
+	m, err := svm.LoadJSON(bytes.NewReader(get("model_1_1.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.Decision([]float64{20.1}); svm.IsAnomaly(d) {
+		t.Errorf("new model flags a normal value (decision %v)", d)
+	}
+	if d := m.Decision([]float64{35}); !svm.IsAnomaly(d) {
+		t.Errorf("new model does not flag a spike (decision %v)", d)
+	}
+	if !bytes.Equal(get("previous/model_1_1"), pickle) {
+		t.Error("previous/model_1_1 is not the replaced model")
+	}
+	if _, _, err := blobs.Get(ctx, "models", "model_1_1"); err == nil {
+		t.Error("the replaced model_1_1 is still there, and timer-fanout would pick it before model_1_1.json")
+	}
+	if !bytes.Equal(get("model_1_2.json"), oldJSON) || !bytes.Equal(get("model_1_10.json"), oldJSON) {
+		t.Error("a rejected or unrelated model was changed")
+	}
+
+	// A retry in the same hour: same run, nothing rewritten.
+	again, err := f.Run(ctx, now.Add(10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Run != res.Run || again.Written != 1 {
+		t.Errorf("retry result %+v, want run %s with 1 written", again, res.Run)
+	}
+	if !bytes.Equal(get("previous/model_1_1"), pickle) {
+		t.Error("the retry overwrote previous/model_1_1 with the model of its own run")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{{Days: -1}, {Nu: 2}, {Gamma: "wide"}, {Tolerance: 1}} {
+		if err := c.Validate(); err == nil {
+			t.Errorf("%+v accepted", c)
+		}
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("defaults refused: %v", err)
+	}
+}
