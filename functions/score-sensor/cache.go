@@ -44,6 +44,7 @@ type Cache struct {
 // CacheStats counts what a Cache did.
 type CacheStats struct {
 	Hits      int // Gets answered by a cached model whose ETag was unchanged
+	Trusted   int // of the Hits, GetVersions answered without asking the store
 	Loads     int // models read and parsed
 	Evictions int // entries dropped to stay within the byte bound
 	Entries   int // models held now
@@ -107,6 +108,34 @@ func (c *Cache) get(ctx context.Context, name string) (version, error) {
 	case <-ctx.Done():
 		return version{}, fmt.Errorf("model %s: %w", name, context.Cause(ctx))
 	}
+}
+
+// GetVersion is Get for a job that names the model version it was fanned out
+// with: when the cache holds exactly that version (etag equal to the entry's),
+// it is returned without a request to the store. Any other case, an empty
+// etag included, is Get. A model replaced after fan-out is thus scored with
+// the version fan-out listed when that one is cached, and the ETag returned
+// is always that of the version returned.
+func (c *Cache) GetVersion(ctx context.Context, name, etag string) (*svm.Model, string, error) {
+	v, err := c.getVersion(ctx, name, etag)
+	return v.model, v.etag, err
+}
+
+// getVersion is GetVersion with whether the model came from the cache.
+func (c *Cache) getVersion(ctx context.Context, name, etag string) (version, error) {
+	if etag != "" {
+		c.mu.Lock()
+		if el, ok := c.items[name]; ok && el.Value.(*cacheEntry).etag == etag {
+			c.lru.MoveToFront(el)
+			c.stats.Hits++
+			c.stats.Trusted++
+			m := el.Value.(*cacheEntry).model
+			c.mu.Unlock()
+			return version{model: m, etag: etag, hit: true}, nil
+		}
+		c.mu.Unlock()
+	}
+	return c.get(ctx, name)
 }
 
 // Stats returns a snapshot of the counters.

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/batchscore/batchscore/internal/azfunc"
+	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/svm"
 )
 
@@ -217,5 +219,70 @@ func TestCacheLoadPanic(t *testing.T) {
 	}, func([]byte) (*svm.Model, error) { panic("bad parser") })
 	if _, _, err := c.Get(t.Context(), "m"); err == nil || !strings.Contains(err.Error(), "panic: bad parser") {
 		t.Errorf("Get with a panicking loader: %v, want the panic as an error", err)
+	}
+}
+
+// TestCacheTrustsTheJobsVersion: GetVersion with the cached version's ETag
+// asks the store nothing; with another ETag (the blob replaced since, or the
+// cache holding an older version) or none it revalidates as Get does.
+func TestCacheTrustsTheJobsVersion(t *testing.T) {
+	models := &memModels{}
+	models.Set("m", linearModel(t, -10)) // "0x1"
+	c := newMemCache(models, 1<<20)
+	tests := []struct {
+		name      string
+		etag      string
+		replace   bool   // replace the blob first
+		wantETag  string // of the version returned
+		wantDec   float64
+		wantCalls []string // GetIfChanged calls made by this step
+	}{
+		{name: "first use, version named", etag: `"0x1"`, wantETag: `"0x1"`, wantDec: 2, wantCalls: []string{`m `}},
+		{name: "cached version named", etag: `"0x1"`, wantETag: `"0x1"`, wantDec: 2},
+		{name: "no version named", etag: "", wantETag: `"0x1"`, wantDec: 2, wantCalls: []string{`m "0x1"`}},
+		{name: "replaced, old version named: still cached", etag: `"0x1"`, replace: true, wantETag: `"0x1"`, wantDec: 2},
+		{name: "new version named", etag: `"0x2"`, wantETag: `"0x2"`, wantDec: -8, wantCalls: []string{`m "0x1"`}},
+		{name: "an unknown version named", etag: `"0x9"`, wantETag: `"0x2"`, wantDec: -8, wantCalls: []string{`m "0x2"`}},
+	}
+	for _, tt := range tests {
+		if tt.replace {
+			models.Set("m", linearModel(t, -20))
+		}
+		before := len(models.calls)
+		m, etag, err := c.GetVersion(t.Context(), "m", tt.etag)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := decisionOf(t, m, 12); got != tt.wantDec || etag != tt.wantETag {
+			t.Errorf("%s: decision %v, ETag %s; want %v, %s", tt.name, got, etag, tt.wantDec, tt.wantETag)
+		}
+		if diff := cmp.Diff(tt.wantCalls, models.calls[before:], cmpEmpty); diff != "" {
+			t.Errorf("%s: GetIfChanged calls (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	if st := c.Stats(); st.Trusted != 2 || st.Loads != 2 {
+		t.Errorf("stats %+v, want 2 trusted, 2 loads", st)
+	}
+}
+
+// cmpEmpty makes a nil and an empty slice equal.
+var cmpEmpty = cmp.FilterValues(func(a, b []string) bool { return len(a) == 0 && len(b) == 0 }, cmp.Ignore())
+
+// TestRunUsesTheJobsCachedVersion: a job naming the cached model version is
+// scored without a model request, and records that version.
+func TestRunUsesTheJobsCachedVersion(t *testing.T) {
+	fx := newFixture(t, Config{})
+	etag := fx.models.etags[k11.ModelName()]
+	job := sensor.Job{Run: runID, Window: window, Sensors: []sensor.JobEntry{{Key: k11, Model: k11.ModelName(), ModelETag: etag}}}
+	for i := range 3 {
+		if _, err := fx.f.Run(t.Context(), azfunc.QueueMessage{ID: "m", DequeueCount: 1, Body: mustJSON(t, job)}); err != nil {
+			t.Fatal(err)
+		}
+		if o, _, _ := fx.outcomes.Outcome(t.Context(), runID, k11); o.ModelETag != etag {
+			t.Errorf("run %d: outcome model ETag %q, want %q", i, o.ModelETag, etag)
+		}
+	}
+	if len(fx.models.calls) != 1 {
+		t.Errorf("model requests %q, want the first load only", fx.models.calls)
 	}
 }

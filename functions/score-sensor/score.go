@@ -370,7 +370,7 @@ func BlobName(run string, key sensor.Key) string {
 // scored sensor so that App Insights shows whether SQL, Blob or scoring dominates.
 type stages struct {
 	Attempt int64 `json:"attempt"` // record the attempt (SQL)
-	Model   int64 `json:"model"`   // model from the cache, revalidated by ETag (Blob)
+	Model   int64 `json:"model"`   // model from the cache: the job's version, else revalidated by ETag (Blob)
 	Points  int64 `json:"points"`  // the window's points (SQL)
 	Score   int64 `json:"score"`   // scoring and CSV
 	Write   int64 `json:"write"`   // predictions blob (Blob)
@@ -410,7 +410,7 @@ func (f *Function) scoreOne(ctx context.Context, rec *recorder, job sensor.Job, 
 	if ctx.Err() != nil {
 		return fail(fmt.Errorf("not scored: %w", context.Cause(ctx)))
 	}
-	v, err := f.cache.get(ctx, e.Model)
+	v, err := f.cache.getVersion(ctx, e.Model, e.ModelETag)
 	m, etag := v.model, v.etag
 	lap(&st.Model)
 	st.hit = v.hit

@@ -68,7 +68,7 @@
 // # Idempotency and failures
 //
 // The run id and the message bytes depend only on the window and the model
-// names, so a duplicated timer run registers the same run and enqueues
+// names and versions (each entry carries its blob's ETag as listed), so a duplicated timer run registers the same run and enqueues
 // byte-identical messages; score-sensor then rewrites the same blobs. A
 // failure to list, register or enqueue fails the invocation; function.json
 // sets a fixedDelay retry policy (3 retries, 30 s apart), and since a retry

@@ -369,8 +369,10 @@ func (f *Function) runWindow(ctx context.Context, w sensor.Window, scheduled boo
 // one per sensor.
 func pickModels(ctx context.Context, log *slog.Logger, blobs []storage.BlobInfo) ([]sensor.JobEntry, int) {
 	names := make([]string, 0, len(blobs))
+	etags := make(map[string]string, len(blobs))
 	for _, b := range blobs {
 		names = append(names, b.Name)
+		etags[b.Name] = b.ETag
 	}
 	slices.Sort(names)
 	byKey := make(map[sensor.Key]string, len(names))
@@ -389,7 +391,7 @@ func pickModels(ctx context.Context, log *slog.Logger, blobs []storage.BlobInfo)
 			continue
 		}
 		byKey[k] = name
-		entries = append(entries, sensor.JobEntry{Key: k, Model: name})
+		entries = append(entries, sensor.JobEntry{Key: k, Model: name, ModelETag: etags[name]})
 	}
 	slices.SortFunc(entries, func(a, b sensor.JobEntry) int {
 		return cmp.Or(cmp.Compare(a.Device, b.Device), cmp.Compare(a.Sensor, b.Sensor))

@@ -693,3 +693,44 @@ func TestMessagesSizeMismatchIsPermanent(t *testing.T) {
 		t.Errorf("enqueued %d messages, want none", len(q.bodies))
 	}
 }
+
+// etagLister lists blobs with ETags.
+type etagLister map[string]string
+
+func (l etagLister) List(_ context.Context, container, prefix string) ([]storage.BlobInfo, error) {
+	var out []storage.BlobInfo
+	for n, e := range l {
+		out = append(out, storage.BlobInfo{Name: n, ETag: e})
+	}
+	return out, nil
+}
+
+// TestJobsNameTheModelVersion: each job entry carries the ETag its model blob
+// had when fan-out listed it, so score-sensor can use that cached version
+// without asking Blob storage.
+func TestJobsNameTheModelVersion(t *testing.T) {
+	blobs := etagLister{"model_1_1": `"0x8DC1"`, "model_1_2": `"0x8DC2"`, "model_2_1": ""}
+	runs := &fakeRuns{}
+	q := &fakeQueue{runs: runs}
+	f := New(Config{ChunkSize: 2, Now: fixedNow}, blobs, q, runs)
+	w := sensor.Window{Start: mustTime(t, "2018-08-28T23:00:00Z"), End: mustTime(t, "2018-08-29T00:00:00Z")}
+	if _, err := f.RunWindow(t.Context(), w); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, b := range q.bodies {
+		var job sensor.Job
+		if err := json.Unmarshal(b, &job); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range job.Sensors {
+			got[e.Model] = e.ModelETag
+		}
+	}
+	if diff := cmp.Diff(map[string]string(blobs), got); diff != "" {
+		t.Errorf("model ETags in the jobs (-listed +enqueued):\n%s", diff)
+	}
+	if bytes.Contains(q.bodies[len(q.bodies)-1], []byte("modelEtag")) {
+		t.Errorf("an entry without an ETag is written with one: %s", q.bodies[len(q.bodies)-1])
+	}
+}

@@ -153,6 +153,10 @@ type Job struct {
 type JobEntry struct {
 	Key
 	Model string `json:"model"`
+	// ModelETag is the model blob's ETag when fan-out listed it (empty when
+	// unknown): score-sensor uses a cached model of exactly that version
+	// without asking Blob storage again.
+	ModelETag string `json:"modelEtag,omitempty"`
 }
 
 // Outcome statuses of one (run, sensor).
