@@ -52,8 +52,8 @@ package:
 
 # dist.zip is the package Azure runs (make deploy: run from a private blob, docs/deploy.md): host.json, the handler stored
 # with its executable bit, <function>/function.json; local.settings*.json and databases are left out.
-zip: package
-	$(GO) run ./cmd/batchscore zip -app dist -out dist.zip
+zip: package bin
+	bin/batchscore$(EXE) zip -app dist -out dist.zip
 
 # The whole pipeline on this computer (Linux: the local host and Azurite runner
 # use Linux process control).

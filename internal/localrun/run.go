@@ -266,7 +266,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	fmt.Fprintf(out, "report: %s\n", res.ReportPath)
 	fmt.Fprintf(out, "logs: %s (host, text), %s (handler, JSON Lines)\n", res.LogPath, res.HandlerLog)
-	fmt.Fprintf(out, "status: batchscore status -sql sqlite:%s -run %s\n", sqlPath, res.RunID)
+	fmt.Fprintf(out, "status: bin/batchscore status -sql sqlite:%s -run %s\n", sqlPath, res.RunID)
 	if err := pointLatest(c.OutDir, dir); err != nil {
 		return res, err
 	}
