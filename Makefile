@@ -2,7 +2,6 @@
 SHELL := /bin/bash
 GO ?= go
 AZURITE := node_modules/.bin/azurite
-FUNCTIONS := ingest timer-fanout score-sensor score-poison backfill run-status
 
 .PHONY: all bin build app package zip run bench-e2e test test-race faults-long test-short bench fuzz lint fmt tidy-check clean azurite check-infra deploy destroy
 
@@ -38,17 +37,13 @@ app:
 	@$(GOBUILD) -o bin/ ./handler ./cmd/funcapp
 	@$(LAYOUT_APP)
 
-# dist/ is the app folder the Functions host (func start) runs: host.json, the linux/amd64 handler,
-# and one <function>/function.json per function at the top level.
+# dist/ is the app folder the Functions host runs in Azure: host.json, the linux/amd64 handler,
+# local.settings.sample.json and one <function>/function.json per function at the top level
+# (every functions/*/function.json), laid out by cmd/funcapp as make app does.
 package:
-	rm -rf dist && mkdir -p dist
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -o dist/handler ./handler
-	cp host.json dist/host.json
-	cp local.settings.sample.json dist/local.settings.sample.json
-	@for f in $(FUNCTIONS); do \
-	  echo "$$f" | grep -Eq '^[a-z][a-z0-9_-]{0,127}$$' || { echo "bad function name $$f"; exit 1; }; \
-	  mkdir -p dist/$$f && cp functions/$$f/function.json dist/$$f/function.json; done
-	@echo "dist/ ready: cd dist && cp local.settings.sample.json local.settings.json && func start"
+	@$(GOBUILD) -o bin/ ./cmd/funcapp
+	@bin/funcapp$(EXE) -goos linux -goarch amd64 -local=false -out dist
+	@echo "dist/ ready: the linux/amd64 app folder for Azure (make zip packs it; make deploy deploys it). For func start on this computer: make app"
 
 # dist.zip is the package Azure runs (make deploy: run from a private blob, docs/deploy.md): host.json, the handler stored
 # with its executable bit, <function>/function.json; local.settings*.json and databases are left out.

@@ -5,7 +5,9 @@
 // Azurite's endpoints (see internal/appfolder). `make app` runs it; on Windows,
 // without make: go run ./cmd/funcapp
 //
-//	funcapp [-out app] [-goos GOOS -goarch GOARCH] [-handler PATH] [-src .]
+//	funcapp [-out app] [-goos GOOS -goarch GOARCH] [-handler PATH] [-src .] [-local=false]
+//
+// make package runs it with -goos linux -goarch amd64 -local=false -out dist.
 package main
 
 import (
@@ -43,6 +45,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	goarch := fs.String("goarch", runtime.GOARCH, "architecture of the handler")
 	handler := fs.String("handler", "", "handler binary already built for GOOS/GOARCH (default: go build ./handler)")
 	src := fs.String("src", ".", "repository root (host.json, local.settings.sample.json, functions/)")
+	local := fs.Bool("local", true, "write local.settings.json for func start (false for the Azure package, make package)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,11 +55,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *handler == "" {
 		fmt.Fprintf(stdout, "building the handler for %s/%s (the first build compiles every dependency: a few minutes)\n", *goos, *goarch)
 	}
-	fns, err := appfolder.Layout(ctx, appfolder.Options{Src: *src, Out: *out, GOOS: *goos, GOARCH: *goarch, Handler: *handler, Local: true})
+	fns, err := appfolder.Layout(ctx, appfolder.Options{Src: *src, Out: *out, GOOS: *goos, GOARCH: *goarch, Handler: *handler, Local: *local})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s/: function app for %s/%s (host.json, %s, local.settings.json, %s)\n", filepath.ToSlash(*out),
-		*goos, *goarch, appfolder.HandlerName(*goos), strings.Join(fns, "/, ")+"/")
+	settings := "local.settings.sample.json"
+	if *local {
+		settings = "local.settings.json"
+	}
+	fmt.Fprintf(stdout, "%s/: function app for %s/%s (host.json, %s, %s, %s)\n", filepath.ToSlash(*out),
+		*goos, *goarch, appfolder.HandlerName(*goos), settings, strings.Join(fns, "/, ")+"/")
 	return nil
 }
