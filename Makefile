@@ -9,6 +9,7 @@ all: build
 
 # Azurite and tree-sitter-bicep (check-infra), pinned in package.json / package-lock.json, installed into the project.
 $(AZURITE): package.json package-lock.json
+	@echo "installing Azurite and tree-sitter-bicep into node_modules/ (npm ci; once, under a minute)"
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $(AZURITE)
 azurite: $(AZURITE)
