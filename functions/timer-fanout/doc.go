@@ -45,8 +45,10 @@
 // fan-out, deletes through Config.Pruner the readings older than Retention
 // before now, in bounded batches; a failure is logged and left to the next
 // run. Backfills (RunWindow) do not prune. The cutoff never passes the start
-// of the oldest window the run fanned out less max(one window, RetryMargin):
-// a catch-up's jobs are queued, not scored, when the prune runs. Config.MinRetention
+// of the oldest window the run fanned out (its jobs are queued, not scored,
+// when the prune runs), nor of a run registered within the retention whose
+// sensors are not all scored (RunStore.OldestUnscoredRun), less
+// max(one window, RetryMargin). Config.MinRetention
 // is the retention below which that cap would bite on every catch-up.
 //
 // # Messages

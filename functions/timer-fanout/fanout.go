@@ -39,6 +39,10 @@ type RunStore interface {
 	LastScheduledRun(ctx context.Context) (r sensor.Run, ok bool, err error)
 	// IngestMark returns how far ingest has got.
 	IngestMark(ctx context.Context) (sensor.IngestMark, error)
+	// OldestUnscoredRun returns, of the runs registered at or after since
+	// whose sensors do not all have a final outcome, the one with the
+	// earliest window start; ok is false when there is none.
+	OldestUnscoredRun(ctx context.Context, since time.Time) (r sensor.Run, ok bool, err error)
 }
 
 // ReadingPruner deletes old readings (sqlstore.Store.PruneReadings).
@@ -200,24 +204,37 @@ const RetryMargin = time.Hour
 
 // prune deletes the readings older than Config.Retention, but never those of
 // oldest (the oldest window this invocation fanned out, whose jobs are only
-// queued) nor of the max(one window, RetryMargin) before it. A failure is
-// logged, not returned: the fan-out is done, and the next run prunes again.
+// queued), nor of a run registered within the retention whose sensors are not
+// all scored (a queue backlog, a backfill), nor of the max(one window,
+// RetryMargin) before either. A run that never finishes holds the prune back
+// for one retention at most. A failure is logged, not returned: the fan-out
+// is done, and the next run prunes again.
 func (f *Function) prune(ctx context.Context, now time.Time, oldest sensor.Window) {
 	if f.cfg.Retention <= 0 || f.cfg.Pruner == nil {
 		return
 	}
+	log := f.cfg.Logger
 	cutoff := now.UTC().Add(-f.cfg.Retention)
-	if keep := oldest.Start.UTC().Add(-max(oldest.End.Sub(oldest.Start), RetryMargin)); cutoff.After(keep) {
-		f.cfg.Logger.WarnContext(ctx, "READINGS_RETENTION reaches into the windows fanned out: pruning only before "+
-			"the oldest of them less a margin", "before", keep, "retention_cutoff", cutoff, "oldest_window_start", oldest.Start)
+	held, by := oldest, "the oldest window fanned out"
+	unscored, ok, err := f.runs.OldestUnscoredRun(ctx, cutoff)
+	if err != nil {
+		log.WarnContext(ctx, "prune skipped: the runs not yet scored are unknown; the next run prunes again", "err", err.Error())
+		return
+	}
+	if ok && unscored.Window.Start.Before(held.Start) {
+		held, by = unscored.Window, "run "+unscored.ID+", not yet scored"
+	}
+	if keep := held.Start.UTC().Add(-max(held.End.Sub(held.Start), RetryMargin)); cutoff.After(keep) {
+		log.WarnContext(ctx, "READINGS_RETENTION reaches into a window still to be scored: pruning only before it less a margin",
+			"before", keep, "retention_cutoff", cutoff, "held_by", by, "window_start", held.Start)
 		cutoff = keep
 	}
 	n, more, err := f.cfg.Pruner.PruneReadings(ctx, cutoff, pruneBatch, pruneMaxBatches)
 	if err != nil {
-		f.cfg.Logger.WarnContext(ctx, "prune readings failed; the next run prunes again", "before", cutoff, "deleted", n, "err", err.Error())
+		log.WarnContext(ctx, "prune readings failed; the next run prunes again", "before", cutoff, "deleted", n, "err", err.Error())
 		return
 	}
-	f.cfg.Logger.InfoContext(ctx, "pruned readings", "before", cutoff, "deleted", n, "more", more)
+	log.InfoContext(ctx, "pruned readings", "before", cutoff, "deleted", n, "more", more)
 }
 
 // TriggerWindow returns the window of an invocation (see the package doc).

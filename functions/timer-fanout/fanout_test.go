@@ -85,6 +85,20 @@ type fakeRuns struct {
 	err  error
 	// markReads counts IngestMark calls.
 	markReads int
+	// scored are the runs whose every sensor has a final outcome.
+	scored map[string]bool
+}
+
+func (r *fakeRuns) OldestUnscoredRun(_ context.Context, since time.Time) (sensor.Run, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var oldest sensor.Run
+	for _, x := range r.runs {
+		if !x.Created.Before(since) && !r.scored[x.ID] && (oldest.ID == "" || x.Window.Start.Before(oldest.Window.Start)) {
+			oldest = x
+		}
+	}
+	return oldest, oldest.ID != "", nil
 }
 
 func (r *fakeRuns) PutRun(_ context.Context, run sensor.Run) error {
@@ -732,5 +746,43 @@ func TestJobsNameTheModelVersion(t *testing.T) {
 	}
 	if bytes.Contains(q.bodies[len(q.bodies)-1], []byte("modelEtag")) {
 		t.Errorf("an entry without an ETag is written with one: %s", q.bodies[len(q.bodies)-1])
+	}
+}
+
+// TestRunPruneSparesUnscoredRuns: the prune also keeps the readings of a run
+// registered within the retention whose sensors are not all scored yet (a
+// queue backlog, or a backfill of an old window), less the margin; a run
+// scored in full, or registered before the retention, holds nothing back.
+func TestRunPruneSparesUnscoredRuns(t *testing.T) {
+	occ := mustTime(t, "2018-08-29T04:00:00Z")
+	now := occ.Add(20 * time.Millisecond)
+	timer := azfunc.TimerInfo{ScheduleStatus: &azfunc.ScheduleStatus{Next: occ}}
+	last := sensor.Window{Start: mustTime(t, "2018-08-29T01:50:00Z"), End: mustTime(t, "2018-08-29T02:50:00Z")}
+	old := sensor.Window{Start: mustTime(t, "2018-08-27T22:00:00Z"), End: mustTime(t, "2018-08-27T23:00:00Z")}
+	for _, tc := range []struct {
+		name    string
+		created time.Time
+		scored  bool
+		want    time.Time
+	}{
+		{"backfill not yet scored", mustTime(t, "2018-08-29T03:30:00Z"), false, mustTime(t, "2018-08-27T21:00:00Z")},
+		{"backfill scored", mustTime(t, "2018-08-29T03:30:00Z"), true, now.Add(-24 * time.Hour)},
+		{"registered before the retention", mustTime(t, "2018-08-28T03:30:00Z"), false, now.Add(-24 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &fakePruner{}
+			f, _, runs := newTestFunction(Config{Schedule: "0 0 * * * *", Lag: 10 * time.Minute, Retention: 24 * time.Hour, Pruner: p}, []string{"model_1_1"})
+			runs.runs = []sensor.Run{
+				{ID: last.RunID(), Window: last, Sensors: 1, Scheduled: true, FannedOut: last.End, Created: last.End},
+				{ID: old.RunID(), Window: old, Sensors: 1, Created: tc.created},
+			}
+			runs.scored = map[string]bool{last.RunID(): true, old.RunID(): tc.scored}
+			if _, err := f.Run(t.Context(), timer, now); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff([]time.Time{tc.want}, p.cutoffs); diff != "" {
+				t.Errorf("prune cutoffs (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

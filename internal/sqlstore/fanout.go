@@ -40,6 +40,28 @@ ORDER BY window_end_ms DESC, run_id DESC`
 	return r, true, nil
 }
 
+// OldestUnscoredRun returns, of the runs registered (created) at or after
+// since whose sensors do not all have a final outcome (done, empty,
+// poisoned), the one with the earliest window start; ok is false when there
+// is none. Retention keeps the readings of its window (timerfanout).
+func (s *Store) OldestUnscoredRun(ctx context.Context, since time.Time) (sensor.Run, bool, error) {
+	where := ` FROM runs r WHERE r.created_ms >= ? AND r.sensors > (SELECT COUNT(*) FROM outcomes o
+WHERE o.run_id = r.run_id AND o.status IN (?, ?, ?))
+ORDER BY r.window_start_ms, r.run_id`
+	q := `SELECT ` + runCols + where + ` LIMIT 1`
+	if s.d == dialectSQLServer {
+		q = `SELECT TOP 1 ` + runCols + where
+	}
+	r, err := scanRun(s.r.QueryRowContext(ctx, s.q(q), since.UnixMilli(), sensor.StatusDone, sensor.StatusEmpty, sensor.StatusPoisoned))
+	if err == sql.ErrNoRows {
+		return sensor.Run{}, false, nil
+	}
+	if err != nil {
+		return sensor.Run{}, false, fmt.Errorf("oldest unscored run: %w", err)
+	}
+	return r, true, nil
+}
+
 // RecordIngest records that ingest stored the events of source (an Event
 // Hubs partition) up to the enqueued time enqueued. The stored time only
 // moves forwards, so a redelivered older batch changes nothing.

@@ -109,3 +109,41 @@ func TestIngestMarkEmpty(t *testing.T) {
 		t.Errorf("LastScheduledRun on an empty store: ok %v, %v", ok, err)
 	}
 }
+
+// TestOldestUnscoredRun: of the runs registered since a time, the one with
+// the earliest window whose sensors are not all final (done, empty,
+// poisoned); failed and missing outcomes count as not scored.
+func TestOldestUnscoredRun(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		// Later than anything an earlier run of this suite left in a shared database.
+		base := time.Now().UTC().Truncate(time.Hour).Add(20000 * time.Hour)
+		k1, k2 := sensor.Key{Device: uniq + "d", Sensor: "1"}, sensor.Key{Device: uniq + "d", Sensor: "2"}
+		put := func(h int, created time.Duration, statuses ...string) sensor.Run {
+			t.Helper()
+			w := sensor.Window{Start: base.Add(time.Duration(h) * time.Hour), End: base.Add(time.Duration(h+1) * time.Hour)}
+			r := sensor.Run{ID: uniq + w.RunID(), Window: w, Sensors: 2, Created: base.Add(created)}
+			if err := s.PutRun(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			for i, st := range statuses {
+				if err := s.FinishOutcome(ctx, sensor.Outcome{Run: r.ID, Key: []sensor.Key{k1, k2}[i], Status: st, Attempts: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return r
+		}
+		put(1, -time.Hour)                                            // before since: left out
+		put(2, 0, sensor.StatusDone, sensor.StatusEmpty)              // scored
+		put(3, time.Minute, sensor.StatusPoisoned, sensor.StatusDone) // scored
+		want := put(4, 2*time.Minute, sensor.StatusDone, sensor.StatusFailed)
+		put(5, 3*time.Minute) // no outcome yet, later window
+		got, ok, err := s.OldestUnscoredRun(ctx, base)
+		if err != nil || !ok || got.ID != want.ID {
+			t.Fatalf("OldestUnscoredRun = %s, %v, %v; want %s", got.ID, ok, err, want.ID)
+		}
+		if _, ok, err := s.OldestUnscoredRun(ctx, base.Add(time.Hour)); err != nil || ok {
+			t.Errorf("OldestUnscoredRun after every run = %v, %v; want none", ok, err)
+		}
+	})
+}
