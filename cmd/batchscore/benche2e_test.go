@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // bench-e2e's argument errors are usage errors, found before anything starts.
@@ -18,4 +19,20 @@ func TestBenchE2EArguments(t *testing.T) {
 		{args: []string{"-app", app, "-set", "NOEQUALS"}, usage: true, want: "KEY=VALUE"},
 		{args: []string{"-app", app, "extra"}, usage: true, want: "unexpected argument"},
 	})
+}
+
+// processCPUTimes counts this process's work.
+func TestProcessCPUTimes(t *testing.T) {
+	self0, _, ok := processCPUTimes()
+	if !ok {
+		t.Skip("getrusage is not available on this system")
+	}
+	x := 1.0
+	for start := time.Now(); time.Since(start) < 100*time.Millisecond; {
+		x = x*1.0000001 + 1e-9
+	}
+	self1, _, _ := processCPUTimes()
+	if self1 <= self0 || x == 0 {
+		t.Errorf("CPU time %s before 100 ms of work, %s after", self0, self1)
+	}
 }

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
 	"github.com/batchscore/batchscore/internal/localhost"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
@@ -25,14 +27,15 @@ const (
 )
 
 // StorageCeiling measures how fast the storage emulator alone performs the
-// operations scoring one sensor needs, for every model in models: receive its
-// queue message (in batches of q.BatchSize, fetching again when at most
-// q.NewBatchThreshold are in flight, as the host's queue listener does), read
-// the model blob, write a predictions blob (preds[i % len(preds)]) and delete
-// the message. Uploading the models and enqueueing the messages come first and
-// are not timed. It returns the time from the first receive to the last
-// delete.
-func StorageCeiling(ctx context.Context, acct *storage.Account, models map[string][]byte, preds [][]byte, q localhost.QueueOptions) (time.Duration, error) {
+// operations scoring the sensors of models needs, chunk sensors per queue
+// message as fan-out cuts them: receive the message (in batches of
+// q.BatchSize, fetching again when at most q.NewBatchThreshold are in flight,
+// as the host's queue listener does), for each of its sensors (at most
+// scoresensor.SensorParallelism at once) read the model blob and write a
+// predictions blob (preds[i % len(preds)]), then delete the message. Uploading
+// the models and enqueueing the messages come first and are not timed. It
+// returns the time from the first receive to the last delete.
+func StorageCeiling(ctx context.Context, acct *storage.Account, models map[string][]byte, preds [][]byte, q localhost.QueueOptions, chunk int) (time.Duration, error) {
 	if len(models) == 0 || len(preds) == 0 {
 		return 0, errors.New("storage ceiling: no models or no predictions to write")
 	}
@@ -57,9 +60,10 @@ func StorageCeiling(ctx context.Context, acct *storage.Account, models map[strin
 	if err := g.Wait(); err != nil {
 		return 0, fmt.Errorf("storage ceiling: upload models: %w", err)
 	}
-	bodies := make([][]byte, len(names))
-	for i, n := range names {
-		bodies[i] = []byte(strconv.Itoa(i) + " " + n)
+	chunk = max(chunk, 1)
+	var bodies [][]byte
+	for i := 0; i < len(names); i += chunk {
+		bodies = append(bodies, []byte(strconv.Itoa(i)+" "+strings.Join(names[i:min(i+chunk, len(names))], " ")))
 	}
 	if _, err := queue.EnqueueMany(ctx, bodies, 16); err != nil {
 		return 0, fmt.Errorf("storage ceiling: %w", err)
@@ -84,14 +88,22 @@ func StorageCeiling(ctx context.Context, acct *storage.Account, models map[strin
 		mu.Unlock()
 	}
 	process := func(m storage.Message) error {
-		idx, name, ok := cutJob(string(m.Body))
-		if !ok {
-			return fmt.Errorf("storage ceiling: unexpected message %q", m.Text)
+		f := strings.Fields(string(m.Body))
+		first, err := strconv.Atoi(f[0])
+		if len(f) < 2 || err != nil {
+			return fmt.Errorf("storage ceiling: unexpected message %q", m.Body)
 		}
-		if _, _, err := blobs.Get(ctx, ceilingModels, name); err != nil {
-			return err
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(scoresensor.SensorParallelism)
+		for j, name := range f[1:] {
+			g.Go(func() error {
+				if _, _, err := blobs.Get(gctx, ceilingModels, name); err != nil {
+					return err
+				}
+				return blobs.Put(gctx, ceilingPreds, "preds_"+name+".csv", preds[(first+j)%len(preds)], "text/csv")
+			})
 		}
-		if err := blobs.Put(ctx, ceilingPreds, "preds_"+name+".csv", preds[idx%len(preds)], "text/csv"); err != nil {
+		if err := g.Wait(); err != nil {
 			return err
 		}
 		return queue.Delete(ctx, m.ID, m.PopReceipt)
@@ -102,7 +114,7 @@ func StorageCeiling(ctx context.Context, acct *storage.Account, models map[strin
 		for inFlight > threshold && firstErr == nil {
 			cond.Wait()
 		}
-		if firstErr != nil || done+inFlight >= len(names) {
+		if firstErr != nil || done+inFlight >= len(bodies) {
 			for inFlight > 0 {
 				cond.Wait()
 			}
@@ -126,17 +138,6 @@ func StorageCeiling(ctx context.Context, acct *storage.Account, models map[strin
 			go func() { finish(process(m)) }()
 		}
 	}
-}
-
-// cutJob splits a ceiling message "{index} {model}".
-func cutJob(s string) (int, string, bool) {
-	for i := range len(s) {
-		if s[i] == ' ' {
-			n, err := strconv.Atoi(s[:i])
-			return n, s[i+1:], err == nil
-		}
-	}
-	return 0, "", false
 }
 
 // IngestBatches cuts readings into the stored batches the pipeline's ingest

@@ -7,6 +7,7 @@ import (
 
 	"github.com/batchscore/batchscore/internal/localhost"
 	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/storage"
 	"github.com/batchscore/batchscore/internal/testenv"
 )
 
@@ -17,13 +18,21 @@ func TestStorageCeilingDoesEveryOperation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Azurite")
 	}
-	acct := testenv.Storage(t)
 	models := map[string][]byte{}
 	for i := range 30 {
 		models[fmt.Sprintf("model_%d_1.json", i)] = []byte(fmt.Sprintf(`{"model":%d}`, i))
 	}
 	preds := [][]byte{[]byte("TS,Device,Sensor,Val,Prediction,Decision\n"), []byte("other\n")}
-	d, err := StorageCeiling(t.Context(), acct, models, preds, localhost.QueueOptions{BatchSize: 8, NewBatchThreshold: 4})
+	for _, chunk := range []int{1, 7} {
+		t.Run(fmt.Sprintf("chunk %d", chunk), func(t *testing.T) {
+			acct := testenv.Storage(t)
+			checkCeiling(t, acct, models, preds, chunk)
+		})
+	}
+}
+
+func checkCeiling(t *testing.T, acct *storage.Account, models map[string][]byte, preds [][]byte, chunk int) {
+	d, err := StorageCeiling(t.Context(), acct, models, preds, localhost.QueueOptions{BatchSize: 8, NewBatchThreshold: 4}, chunk)
 	if err != nil {
 		t.Fatal(err)
 	}
