@@ -463,3 +463,14 @@ func TestProgressPlainAndBar(t *testing.T) {
 		t.Errorf("terminal progress = %q, want a bar then the summary line", out)
 	}
 }
+
+// BenchmarkSyntheticModels fits the models of run -synthetic 100x10 (1,000
+// sensors, the set-up stage's model step): one op is the whole fleet.
+func BenchmarkSyntheticModels(b *testing.B) {
+	s := Synthetic{Devices: 100, Sensors: 10, Rows: 720, Noise: 0.05, AnomalyRate: 0.01, Seed: 1}
+	for b.Loop() {
+		if _, err := s.Models(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
