@@ -199,3 +199,61 @@ func TestStatusErrors(t *testing.T) {
 		t.Errorf("status created %s (stat: %v)", missing, err)
 	}
 }
+
+// The text output names the sensors whose model needs a look, with the
+// verdict in words, as -json does in unhealthy and model_health.
+func TestStatusShowsModelHealth(t *testing.T) {
+	st, url, r := statusStore(t)
+	k := func(s string) sensor.Key { return sensor.Key{Device: "1", Sensor: s} }
+	finish(t, st, sensor.Outcome{Run: r.ID, Key: k("1"), Status: sensor.StatusDone, Rows: 720, Anomalies: 3, Attempts: 1})
+	finish(t, st, sensor.Outcome{Run: r.ID, Key: k("2"), Status: sensor.StatusDone, Rows: 720, Anomalies: 720, Attempts: 1})
+	finish(t, st, sensor.Outcome{Run: r.ID, Key: k("3"), Status: sensor.StatusDone, Rows: 700, Anomalies: 0, Attempts: 1})
+	out, err := status(t, "-sql", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"model health: 2 sensors need a look",
+		"1/2  flags-all: the model flags 100 % of 720 rows as anomalies",
+		"1/3  flags-none: the model flags none of 700 rows",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if i := strings.Index(out, "model health"); i >= 0 && strings.Contains(out[i:], "1/1") {
+		t.Errorf("status lists the healthy sensor 1/1 under model health:\n%s", out)
+	}
+}
+
+// A train run registered after the latest scoring run does not hide it:
+// status shows the latest scoring run by default and the latest train run
+// with -train.
+func TestStatusLatestIsScoringRunUnlessTrain(t *testing.T) {
+	st, url, r := statusStore(t)
+	w := r.Window
+	tr := sensor.Run{ID: sensor.TrainRunPrefix + w.RunID(), Window: w, Sensors: 2, Created: r.Created.Add(time.Minute)}
+	if err := st.PutRun(t.Context(), tr); err != nil {
+		t.Fatal(err)
+	}
+	out, err := status(t, "-sql", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "run " + r.ID + "  "; !strings.HasPrefix(out, want) {
+		t.Errorf("status shows\n%s\nwant the scoring run (%q)", out, want)
+	}
+	out, err = status(t, "-sql", url, "-train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "run " + tr.ID + "  "; !strings.HasPrefix(out, want) {
+		t.Errorf("status -train shows\n%s\nwant the train run (%q)", out, want)
+	}
+	if want := "kind: train"; !strings.Contains(out, want) || strings.Contains(out, "fan-out:") {
+		t.Errorf("status -train lacks %q or shows a fan-out:\n%s", want, out)
+	}
+	if _, err := status(t, "-sql", url, "-train", "-run", r.ID); !errors.As(err, new(usageError)) {
+		t.Errorf("-train with -run: err = %v, want a usage error", err)
+	}
+}

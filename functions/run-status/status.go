@@ -3,7 +3,9 @@
 //
 // Trigger: httpTrigger, GET, with the http output binding "res".
 // GET ?run=ID reports that run; without run (or run=latest) it reports the
-// most recently registered run. The answer is 200 with a Status document:
+// most recently registered scoring run (timer or backfill), and run=latest-train
+// the most recent run of the train function (sensor.TrainRunPrefix), so that a
+// model refit does not hide the latest scores. The answer is 200 with a Status document:
 //
 //	{"run":"20180828T230000Z-20180829T031500Z",
 //	 "window":{"start":"...","end":"..."},"created":"...",
@@ -41,7 +43,7 @@ import (
 // wrapping sqlstore.ErrNotFound.
 type SummaryStore interface {
 	RunSummary(ctx context.Context, run string) (sqlstore.Summary, error)
-	LatestRun(ctx context.Context) (sensor.Run, error)
+	LatestRun(ctx context.Context, train bool) (sensor.Run, error)
 	Outcomes(ctx context.Context, run string) ([]sensor.Outcome, error)
 }
 
@@ -135,15 +137,32 @@ func (f *Function) Run(ctx context.Context, req azfunc.HTTPRequest) (azfunc.HTTP
 	return azfunc.JSONHTTPResponse(http.StatusOK, st)
 }
 
-// Status returns the progress of run id; "" or "latest" means the most
-// recently registered run.
+// Latest and LatestTrain are the run ids that name the most recent scoring
+// run and the most recent train run.
+const (
+	Latest      = "latest"
+	LatestTrain = "latest-train"
+)
+
+// RunID resolves id: "" or Latest is the most recently registered scoring
+// run, LatestTrain the most recent train run; any other id is returned as is.
+func (f *Function) RunID(ctx context.Context, id string) (string, error) {
+	if id != "" && id != Latest && id != LatestTrain {
+		return id, nil
+	}
+	r, err := f.store.LatestRun(ctx, id == LatestTrain)
+	if err != nil {
+		return "", err
+	}
+	return r.ID, nil
+}
+
+// Status returns the progress of run id (see RunID for "", Latest and
+// LatestTrain).
 func (f *Function) Status(ctx context.Context, id string) (Status, error) {
-	if id == "" || id == "latest" {
-		r, err := f.store.LatestRun(ctx)
-		if err != nil {
-			return Status{}, fmt.Errorf("latest run: %w", err)
-		}
-		id = r.ID
+	id, err := f.RunID(ctx, id)
+	if err != nil {
+		return Status{}, err
 	}
 	s, err := f.store.RunSummary(ctx, id)
 	if err != nil {

@@ -28,8 +28,9 @@ func get(query map[string]string) azfunc.HTTPRequest {
 	return azfunc.HTTPRequest{Method: http.MethodGet, URL: "http://localhost/api/run-status", Query: query}
 }
 
-// seed registers two runs in a real SQLite store: an older finished one and a
-// newer one in progress with every status.
+// seed registers two scoring runs in a real SQLite store, an older finished
+// one and a newer one in progress with every status, and a train run
+// registered after both.
 func seed(t *testing.T) *sqlstore.Store {
 	t.Helper()
 	st := testenv.SQLite(t)
@@ -47,6 +48,10 @@ func seed(t *testing.T) *sqlstore.Store {
 		if err := st.PutRun(ctx, r); err != nil {
 			t.Fatal(err)
 		}
+	}
+	train := sensor.Run{ID: sensor.TrainRunPrefix + cur.RunID(), Window: cur, Sensors: 1, Created: created.Add(time.Minute)}
+	if err := st.PutRun(ctx, train); err != nil {
+		t.Fatal(err)
 	}
 	if err := st.FinishFanOut(ctx, old.RunID(), created.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
@@ -76,6 +81,7 @@ func seed(t *testing.T) *sqlstore.Store {
 	finish(cur.RunID(), "2", "2", sensor.StatusFailed, 0, 0, 1*time.Millisecond, "read points: db down")
 	finish(cur.RunID(), "2", "3", sensor.StatusPoisoned, 0, 0, 1*time.Millisecond, "model blob models/model_2_3 not found")
 	finish(cur.RunID(), "3", "1", sensor.StatusRunning, 0, 0, 0, "")
+	finish(train.ID, "1", "1", sensor.StatusDone, 720, 2, 50*time.Millisecond, "")
 	return st
 }
 
@@ -88,6 +94,7 @@ func TestStatusGolden(t *testing.T) {
 	}{
 		{"latest by default", nil, "latest.json"},
 		{"latest by name", map[string]string{"run": "latest"}, "latest.json"},
+		{"latest train run", map[string]string{"run": "latest-train"}, "train.json"},
 		{"by id", map[string]string{"run": "20180829T020000Z-20180829T030000Z"}, "latest.json"},
 		{"finished run", map[string]string{"run": "20180829T010000Z-20180829T020000Z"}, "finished.json"},
 	} {
@@ -114,7 +121,9 @@ type failingStore struct{ err error }
 func (s failingStore) RunSummary(context.Context, string) (sqlstore.Summary, error) {
 	return sqlstore.Summary{}, s.err
 }
-func (s failingStore) LatestRun(context.Context) (sensor.Run, error) { return sensor.Run{}, s.err }
+func (s failingStore) LatestRun(context.Context, bool) (sensor.Run, error) {
+	return sensor.Run{}, s.err
+}
 func (s failingStore) Outcomes(context.Context, string) ([]sensor.Outcome, error) {
 	return nil, s.err
 }

@@ -169,7 +169,7 @@ type Result struct {
 func (f *Function) Run(ctx context.Context, now time.Time) (Result, error) {
 	end := now.UTC().Truncate(time.Hour)
 	w := sensor.Window{Start: end.AddDate(0, 0, -f.cfg.Days), End: end}
-	res := Result{Run: "train-" + w.RunID()}
+	res := Result{Run: sensor.TrainRunPrefix + w.RunID()}
 	keys, err := f.windows.Keys(ctx, w)
 	if err != nil {
 		return res, fmt.Errorf("train: %w", err)

@@ -199,6 +199,13 @@ type Run struct {
 	Ingest IngestMark
 }
 
+// TrainRunPrefix starts the id of a run of the train function
+// ("train-{window}"): its outcomes are model fits, not scores.
+const TrainRunPrefix = "train-"
+
+// Train reports whether r is a run of the train function (by its id).
+func (r Run) Train() bool { return strings.HasPrefix(r.ID, TrainRunPrefix) }
+
 // IngestMark is how far ingest had got: for each Event Hubs partition it has
 // stored a batch of within the last day, the latest enqueued time stored;
 // Oldest and Newest are the earliest and the latest of those. Every such

@@ -55,16 +55,22 @@ func (s *Store) Run(ctx context.Context, id string) (sensor.Run, error) {
 	return r, nil
 }
 
-// LatestRun returns the most recently registered run (by creation time, then
-// window end); with no runs it gives an error wrapping ErrNotFound.
-func (s *Store) LatestRun(ctx context.Context) (sensor.Run, error) {
-	q := `SELECT ` + runCols + ` FROM runs
+// LatestRun returns the most recently registered scoring run (by creation
+// time, then window end), or with train the most recent run of the train
+// function (ids starting with sensor.TrainRunPrefix); with no such run it
+// gives an error wrapping ErrNotFound.
+func (s *Store) LatestRun(ctx context.Context, train bool) (sensor.Run, error) {
+	where := `WHERE run_id NOT LIKE ?`
+	if train {
+		where = `WHERE run_id LIKE ?`
+	}
+	q := `SELECT ` + runCols + ` FROM runs ` + where + `
 ORDER BY created_ms DESC, window_end_ms DESC, run_id DESC LIMIT 1`
 	if s.d == dialectSQLServer {
-		q = `SELECT TOP 1 ` + runCols + ` FROM runs
+		q = `SELECT TOP 1 ` + runCols + ` FROM runs ` + where + `
 ORDER BY created_ms DESC, window_end_ms DESC, run_id DESC`
 	}
-	r, err := scanRun(s.r.QueryRowContext(ctx, q))
+	r, err := scanRun(s.r.QueryRowContext(ctx, s.q(q), sensor.TrainRunPrefix+"%"))
 	if err != nil {
 		return sensor.Run{}, fmt.Errorf("latest run: %w", errNoRows(err))
 	}

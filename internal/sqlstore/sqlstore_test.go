@@ -363,7 +363,7 @@ func TestRuns(t *testing.T) {
 		if d := cmp.Diff(r1, got); d != "" {
 			t.Errorf("Run after a repeated PutRun (-want +got):\n%s", d)
 		}
-		latest, err := s.LatestRun(ctx)
+		latest, err := s.LatestRun(ctx, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,7 +378,7 @@ func TestRuns(t *testing.T) {
 
 func TestLatestRunEmpty(t *testing.T) {
 	s := mustOpen(t, "sqlite::memory:")
-	if _, err := s.LatestRun(t.Context()); !errors.Is(err, ErrNotFound) {
+	if _, err := s.LatestRun(t.Context(), false); !errors.Is(err, ErrNotFound) {
 		t.Errorf("LatestRun on an empty store: %v, want ErrNotFound", err)
 	}
 }
@@ -795,5 +795,32 @@ func TestSQLServerSourceChars(t *testing.T) {
 	}
 	if found < 2 {
 		t.Errorf("%d source columns found in the SQL Server migrations, want readings and ingest_progress", found)
+	}
+}
+
+// LatestRun keeps scoring runs and train runs apart: a later train run does
+// not become the latest scoring run.
+func TestLatestRunKinds(t *testing.T) {
+	s := mustOpen(t, "sqlite::memory:")
+	ctx := t.Context()
+	w := sensor.Window{Start: ms(0), End: ms(3600000)}
+	score := sensor.Run{ID: w.RunID(), Window: w, Sensors: 2, Created: ms(7200000)}
+	train := sensor.Run{ID: sensor.TrainRunPrefix + w.RunID(), Window: w, Sensors: 2, Created: ms(7260000)}
+	if _, err := s.LatestRun(ctx, true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("latest train run before any: %v, want ErrNotFound", err)
+	}
+	for _, r := range []sensor.Run{score, train} {
+		if err := s.PutRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		train bool
+		want  string
+	}{{false, score.ID}, {true, train.ID}} {
+		got, err := s.LatestRun(ctx, tc.train)
+		if err != nil || got.ID != tc.want {
+			t.Errorf("LatestRun(train=%v) = %s, %v; want %s", tc.train, got.ID, err, tc.want)
+		}
 	}
 }
