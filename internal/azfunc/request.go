@@ -29,30 +29,18 @@ type Request struct {
 
 // ParseRequest decodes an invocation envelope. Keys are matched as the host's
 // Newtonsoft reader does, case-insensitively ("data" is accepted for "Data").
+// The envelope is decoded in one pass (encoding/json matches struct fields
+// exactly first, then case-insensitively): an Event Hubs batch is a large
+// envelope, read once here rather than once as a whole and again per key.
 func ParseRequest(body []byte) (*Request, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
+	var env struct {
+		Data     map[string]json.RawMessage
+		Metadata map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, fmt.Errorf("azfunc: decode invocation envelope: %w", err)
 	}
-	r := &Request{}
-	for k, v := range top {
-		var dst *map[string]json.RawMessage
-		switch {
-		case strings.EqualFold(k, "Data"):
-			dst = &r.Data
-		case strings.EqualFold(k, "Metadata"):
-			dst = &r.Metadata
-		default:
-			continue
-		}
-		if isNull(v) {
-			continue
-		}
-		if err := json.Unmarshal(v, dst); err != nil {
-			return nil, fmt.Errorf("azfunc: decode invocation envelope %s: %w", k, err)
-		}
-	}
-	return r, nil
+	return &Request{Data: env.Data, Metadata: env.Metadata}, nil
 }
 
 // Raw returns the raw Data value of a binding (exact name first, then a
@@ -141,14 +129,19 @@ func Unwrap(raw json.RawMessage) ([]byte, error) {
 	if err := json.Unmarshal(t, &s); err != nil {
 		return nil, fmt.Errorf("azfunc: unquote value: %w", err)
 	}
+	return unwrapUnquoted(s), nil
+}
+
+// unwrapUnquoted is Unwrap after the first unquoting, which gave s.
+func unwrapUnquoted(s string) []byte {
 	inner := strings.TrimSpace(s)
 	if len(inner) >= 2 && inner[0] == '"' && inner[len(inner)-1] == '"' {
 		var s2 string
 		if json.Unmarshal([]byte(inner), &s2) == nil {
-			return []byte(s2), nil
+			return []byte(s2)
 		}
 	}
-	return []byte(s), nil
+	return []byte(s)
 }
 
 // unwrapJSON unwraps a value and decodes the remaining JSON text into v.

@@ -3,6 +3,7 @@ package azfunc
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -253,5 +254,46 @@ func FuzzDecode(f *testing.F) {
 		_, _ = req.HTTP("x")
 		_, _ = req.Sys()
 		_, _ = req.RetryContext()
+	})
+}
+
+// FuzzEventBodies holds eventBodies' one-pass decoding of string arrays to the
+// general decoding (an array of raw values, each Unwrapped): same bodies, or
+// both failing.
+func FuzzEventBodies(f *testing.F) {
+	for _, s := range []string{
+		`"[\"{\\\"a\\\":1}\",\"b\",null,\"\\\"q\\\"\"]"`,
+		`[{"a":1},"x",2]`,
+		`["a","b"]`,
+		`"[]"`,
+		`null`,
+		`"[1"`,
+	} {
+		f.Add([]byte(s))
+	}
+	general := func(raw json.RawMessage) ([][]byte, error) {
+		var elems []json.RawMessage
+		if err := unwrapJSON(raw, &elems); err != nil {
+			return nil, err
+		}
+		out := make([][]byte, len(elems))
+		for i, e := range elems {
+			b, err := Unwrap(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = b
+		}
+		return out, nil
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		want, werr := general(raw)
+		got, gerr := eventBodies(raw)
+		if (werr != nil) != (gerr != nil) {
+			t.Fatalf("%q: error %v, general path %v", raw, gerr, werr)
+		}
+		if werr == nil && !slices.EqualFunc(want, got, func(a, b []byte) bool { return (a == nil) == (b == nil) && string(a) == string(b) }) {
+			t.Fatalf("%q: bodies %q, general path %q", raw, got, want)
+		}
 	})
 }

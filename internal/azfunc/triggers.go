@@ -258,16 +258,13 @@ func (r *Request) EventHub(name string) (EventBatch, error) {
 	if err != nil {
 		return EventBatch{}, err
 	}
-	var elems []json.RawMessage
-	if err := unwrapJSON(raw, &elems); err != nil {
-		return EventBatch{}, fmt.Errorf("eventhub %q events: %w", name, err)
+	bodies, err := eventBodies(raw)
+	if err != nil {
+		return EventBatch{}, fmt.Errorf("eventhub %q %w", name, err)
 	}
-	b := EventBatch{Events: make([]Event, len(elems))}
-	for i, e := range elems {
-		body, err := Unwrap(e)
-		if err != nil {
-			return EventBatch{}, fmt.Errorf("eventhub %q event %d: %w", name, i, err)
-		}
+	elems := bodies // one per event, for the metadata lengths below
+	b := EventBatch{Events: make([]Event, len(bodies))}
+	for i, body := range bodies {
 		if body == nil {
 			body = []byte{}
 		}
@@ -325,6 +322,40 @@ func (r *Request) EventHub(name string) (EventBatch, error) {
 		}
 	}
 	return b, nil
+}
+
+// eventBodies unwraps the events of an Event Hubs binding, each as Unwrap
+// gives it. The common case, an array of strings (dataType "string"), is
+// decoded in one pass; any other element (objects) takes the general path.
+func eventBodies(raw json.RawMessage) ([][]byte, error) {
+	b, err := Unwrap(raw)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	if b == nil {
+		return nil, nil
+	}
+	var strs []*string
+	if json.Unmarshal(b, &strs) == nil {
+		out := make([][]byte, len(strs))
+		for i, s := range strs {
+			if s != nil { // null gives nil, as Unwrap does
+				out[i] = unwrapUnquoted(*s)
+			}
+		}
+		return out, nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(b, &elems); err != nil {
+		return nil, fmt.Errorf("events: azfunc: decode value: %w", err)
+	}
+	out := make([][]byte, len(elems))
+	for i, e := range elems {
+		if out[i], err = Unwrap(e); err != nil {
+			return nil, fmt.Errorf("event %d: %w", i, err)
+		}
+	}
+	return out, nil
 }
 
 // metaArray decodes a metadata array (sent as a string holding a JSON array)
