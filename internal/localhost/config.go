@@ -376,3 +376,17 @@ func ParseTimeSpan(s string) (time.Duration, error) {
 		time.Duration(sec*float64(time.Second))
 	return d, nil
 }
+
+// functionDisabled reports whether the app setting AzureWebJobs.<name>.Disabled
+// is true (any case) or 1, as the host reads it ("How to disable functions in
+// Azure Functions", Microsoft docs): from settings, else from the environment
+// the handler also inherits.
+func functionDisabled(settings map[string]string, name string) bool {
+	key := "AzureWebJobs." + name + ".Disabled"
+	v, ok := settings[key]
+	if !ok {
+		v = os.Getenv(key)
+	}
+	v = strings.TrimSpace(v)
+	return strings.EqualFold(v, "true") || v == "1"
+}

@@ -33,6 +33,9 @@ type EventHub struct {
 	h  *Host
 	fn Function
 	b  Binding
+	// disabled: no listener (AzureWebJobs.<function>.Disabled): events are kept,
+	// not delivered.
+	disabled bool
 
 	mu    sync.Mutex
 	parts map[string]*partition
@@ -94,7 +97,7 @@ func (e *EventHub) Publish(partitionID string, bodies [][]byte, enqueued []time.
 		out[i] = ev
 	}
 	e.h.stats.published(e.fn.Name, len(bodies))
-	start := !p.running
+	start := !p.running && !e.disabled
 	p.running = true
 	e.mu.Unlock()
 	if start {

@@ -14,8 +14,10 @@
 // It also fails as the host does: a function timeout kills and restarts the
 // handler process (failing every invocation in flight), shutdown and restarts use
 // SIGKILL, the third handler error stops the app, and timers keep their schedule
-// status in Azurite and run once past due after downtime. docs/host.md lists each
-// behaviour with the host source it imitates.
+// status in Azurite and run once past due after downtime. A function disabled by
+// the app setting AzureWebJobs.<function>.Disabled gets no listener and its HTTP
+// endpoint answers 404. docs/host.md lists each behaviour with the host source it
+// imitates.
 package localhost
 
 import (
@@ -75,6 +77,7 @@ type Options struct {
 type Host struct {
 	cfg          HostConfig
 	fns          map[string]Function
+	disabled     map[string]bool // AzureWebJobs.<function>.Disabled: the trigger does not fire
 	settings     map[string]string
 	log          *slog.Logger
 	client       *http.Client
@@ -148,6 +151,7 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 	h := &Host{
 		cfg:          cfg,
 		fns:          make(map[string]Function, len(fns)),
+		disabled:     map[string]bool{},
 		settings:     settings,
 		log:          log,
 		client:       &http.Client{Timeout: timeout, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
@@ -168,6 +172,9 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 	}
 	for _, f := range fns {
 		h.fns[f.Name] = f
+		if functionDisabled(settings, f.Name) {
+			h.disabled[f.Name] = true
+		}
 	}
 	defer func() {
 		if err != nil {
@@ -205,7 +212,13 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 	}
 	for _, f := range fns {
 		trig, _ := f.Trigger()
-		listen := len(only) == 0 || only[f.Name]
+		// A disabled function's listener is not started (its timer does not
+		// fire, its queue and events wait); it can still be run on demand,
+		// as the host's admin endpoint runs it with the master key.
+		listen := (len(only) == 0 || only[f.Name]) && !h.disabled[f.Name]
+		if h.disabled[f.Name] {
+			log.Info("function disabled by app setting", "function", f.Name, "setting", "AzureWebJobs."+f.Name+".Disabled")
+		}
 		switch strings.ToLower(trig.Type) {
 		case "timertrigger":
 			t, err := newTimer(h, f, trig)
@@ -229,6 +242,7 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 			}
 		case "eventhubtrigger":
 			e := newEventHub(h, f, trig)
+			e.disabled = h.disabled[f.Name]
 			h.hubs[f.Name] = e
 		case "httptrigger":
 		default:
@@ -242,6 +256,10 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 
 // Functions returns the loaded functions by name.
 func (h *Host) Functions() map[string]Function { return h.fns }
+
+// Disabled reports whether the app setting AzureWebJobs.<fn>.Disabled
+// disabled the function fn.
+func (h *Host) Disabled(fn string) bool { return h.disabled[fn] }
 
 // Config returns host.json as loaded (with any Options.Queues override).
 func (h *Host) Config() HostConfig { return h.cfg }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -113,12 +114,14 @@ func startTestAppOn(t *testing.T, az *azurite.Server, o Options, schedule string
 	}
 	rec := filepath.Join(t.TempDir(), "records.jsonl")
 	o.AppDir = app
+	extra := o.Settings
 	o.Settings = map[string]string{
 		"AzureWebJobsStorage": az.ConnectionString(),
 		"RECORD_FILE":         rec,
 		"TICK_SCHEDULE":       schedule,
 		"EventHubConnection":  "Endpoint=sb://localhost/",
 	}
+	maps.Copy(o.Settings, extra)
 	o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	h, err := Start(t.Context(), o)
 	if err != nil {
@@ -411,5 +414,81 @@ func TestQueueConcurrencyVisibilityEncoding(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"fail, plain text"}, poisoned); diff != "" {
 		t.Errorf("poison queue (-want +got):\n%s", diff)
+	}
+}
+
+// AzureWebJobs.<function>.Disabled = true (or 1) stops the function's trigger
+// as in the host: no timer occurrence, no queue message or event delivered,
+// and 404 for its HTTP endpoint; an on-demand timer run (the host's admin
+// endpoint with the master key) still runs it.
+func TestDisabledFunctions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Azurite and a handler process")
+	}
+	h, recFile, svc := startTestAppOn(t, azurite.ForTest(t), Options{Schedules: true, Settings: map[string]string{
+		"AzureWebJobs.tick.Disabled":   "true",
+		"AzureWebJobs.work.Disabled":   "1",
+		"AzureWebJobs.hello.Disabled":  "True",
+		"AzureWebJobs.events.Disabled": "true",
+	}}, "* * * * * *")
+	t.Cleanup(h.Stop)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if _, err := svc.NewQueueClient("work-items").EnqueueMessage(ctx, base64.StdEncoding.EncodeToString([]byte("ok-1")), nil); err != nil {
+		t.Fatal(err)
+	}
+	hub, err := h.EventHub("events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hub.Publish("0", [][]byte{[]byte(`{"n":1}`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := h.InvokeHTTP(ctx, "hello", "GET", nil, url.Values{"name": {"ada"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != 404 {
+		t.Errorf("disabled http function answered %d %q, want 404", res.Status, res.Body)
+	}
+	h.pokeQueues()
+	time.Sleep(2500 * time.Millisecond) // two occurrences of the every-second schedule, queue polls
+	if err := h.WaitIdle(ctx, 50*time.Millisecond); err != nil {
+		t.Fatalf("a host whose only work waits for disabled functions is idle: %v", err)
+	}
+	if recs := readRecords(t, recFile); len(recs) != 0 {
+		t.Errorf("disabled functions were invoked: %+v", recs)
+	}
+	if n, err := h.QueueLength(ctx, "work"); err != nil || n != 1 {
+		t.Errorf("work-items holds %d messages (%v), want the 1 not delivered", n, err)
+	}
+	if _, err := h.FireTimer(ctx, "tick", time.Date(2024, 5, 1, 11, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if ticks := only(readRecords(t, recFile), "tick"); len(ticks) != 1 {
+		t.Errorf("%d tick records after FireTimer, want 1 (an on-demand run of a disabled function runs)", len(ticks))
+	}
+}
+
+func TestFunctionDisabled(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		set   bool
+		want  bool
+	}{
+		{"true", true, true}, {"True", true, true}, {" TRUE ", true, true}, {"1", true, true},
+		{"false", true, false}, {"0", true, false}, {"", true, false}, {"yes", true, false}, {"", false, false},
+	} {
+		settings := map[string]string{}
+		if tc.set {
+			settings["AzureWebJobs.f.Disabled"] = tc.value
+		}
+		if got := functionDisabled(settings, "f"); got != tc.want {
+			t.Errorf("AzureWebJobs.f.Disabled = %q (set %v): disabled %v, want %v", tc.value, tc.set, got, tc.want)
+		}
+	}
+	// Another function's setting does not disable f.
+	if functionDisabled(map[string]string{"AzureWebJobs.g.Disabled": "true"}, "f") {
+		t.Error("AzureWebJobs.g.Disabled disabled f")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -32,6 +33,11 @@ func (h *Host) InvokeHTTP(ctx context.Context, fn, method string, body []byte, q
 	trig, _ := f.Trigger()
 	if !strings.EqualFold(trig.Type, "httpTrigger") {
 		return HTTPResponse{}, fmt.Errorf("invoke %s: not an httpTrigger function", fn)
+	}
+	if h.disabled[fn] {
+		// A disabled function's endpoint answers 404 to any caller without the
+		// master key ("How to disable functions in Azure Functions").
+		return HTTPResponse{Status: http.StatusNotFound, Headers: map[string]string{}}, nil
 	}
 	out := ""
 	for _, b := range f.Bindings {

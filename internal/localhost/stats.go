@@ -121,14 +121,18 @@ func (h *Host) FunctionStats(fn string) FunctionStats {
 
 // Idle reports whether nothing is left to do: no invocation in flight, every event
 // feed checkpointed to its end, and every trigger queue empty (no visible or
-// invisible message).
+// invisible message). Events and messages of disabled functions are not work
+// the host will do.
 func (h *Host) Idle(ctx context.Context) (bool, error) {
-	for _, e := range h.hubs {
-		if e.pending() > 0 {
+	for name, e := range h.hubs {
+		if !h.disabled[name] && e.pending() > 0 {
 			return false, nil
 		}
 	}
 	for name, q := range h.queues {
+		if h.disabled[name] {
+			continue
+		}
 		if q.busy() > 0 {
 			return false, nil
 		}
