@@ -423,6 +423,32 @@ func whileScoring(t *testing.T, ctx context.Context, s *Stack) {
 	waitFor(t, ctx, "a score-sensor invocation in flight", func() bool { return s.Host.FunctionStats(FnScore).InFlight > 0 })
 }
 
+// intoFault brings a fault in while a score invocation is in flight: a sensor
+// scores in about 20 ms, so the run could end before the fault. It freezes the
+// handler (SIGSTOP) with an invocation in flight, calls bring, and lets the
+// handler go on into the fault. When bring fails (the frozen handler holds the
+// SQLite write lock itself, say), it lets the handler go on and tries again.
+func intoFault(t *testing.T, ctx context.Context, s *Stack, bring func() error) {
+	t.Helper()
+	pid := s.Host.HandlerPID()
+	for {
+		whileScoring(t, ctx, s)
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		err := bring()
+		if cerr := syscall.Kill(pid, syscall.SIGCONT); cerr != nil {
+			t.Fatal(cerr)
+		}
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("bring the fault in: %v", err)
+		}
+	}
+}
+
 // recovered waits for the runs to end and compares them and the readings with the clean run.
 func recovered(t *testing.T, ctx context.Context, s *Stack, c *cleanResult, runs ...string) {
 	t.Helper()
@@ -522,30 +548,22 @@ func TestFaultStorageOutage(t *testing.T) {
 	faultRow(t, func(t *testing.T, c *cleanResult) {
 		s, ctx, start := beginRow(t, StackOptions{})
 		run := ingestAndBackfill(t, ctx, s)
-		whileScoring(t, ctx, s)
-		// A sensor scores in ~20 ms, so the run could end before Azurite is
-		// down: freeze the handler with an invocation in flight, take Azurite
-		// down, and only then let the handler go on into the outage.
-		pid := s.Host.HandlerPID()
-		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-			t.Fatal(err)
-		}
 		restarted := make(chan error, 1)
-		go func() { restarted <- s.Azurite.Restart(ctx, 10*time.Second) }()
 		blob, err := url.Parse(s.Azurite.BlobURL())
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, ctx, "Azurite down", func() bool {
-			c, err := net.DialTimeout("tcp", blob.Host, 100*time.Millisecond)
-			if err == nil {
-				c.Close()
-			}
-			return err != nil
+		intoFault(t, ctx, s, func() error {
+			go func() { restarted <- s.Azurite.Restart(ctx, 10*time.Second) }()
+			waitFor(t, ctx, "Azurite down", func() bool {
+				c, err := net.DialTimeout("tcp", blob.Host, 100*time.Millisecond)
+				if err == nil {
+					c.Close()
+				}
+				return err != nil
+			})
+			return nil
 		})
-		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-			t.Fatal(err)
-		}
 		if err := <-restarted; err != nil {
 			t.Fatal(err)
 		}
@@ -571,23 +589,10 @@ func TestFaultSQLLocked(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		// Freeze the handler while the lock is taken, so that the invocation in
-		// flight meets it (a sensor scores in ~20 ms). If the frozen handler
-		// holds the write lock itself, let it go on and try again.
-		pid := s.Host.HandlerPID()
-		for locked := false; !locked; {
-			whileScoring(t, ctx, s)
-			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-				t.Fatal(err)
-			}
-			_, err = conn.ExecContext(ctx, "BEGIN EXCLUSIVE")
-			if cerr := syscall.Kill(pid, syscall.SIGCONT); cerr != nil {
-				t.Fatal(cerr)
-			}
-			if locked = err == nil; !locked && ctx.Err() != nil {
-				t.Fatal(err)
-			}
-		}
+		intoFault(t, ctx, s, func() error {
+			_, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE")
+			return err
+		})
 		time.Sleep(12 * time.Second)
 		if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
 			t.Fatal(err)
