@@ -254,17 +254,7 @@ func TestMutations(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := copyTree(t, filepath.Join(root, "infra", "bicep"))
-			p := filepath.Join(dir, tc.file)
-			b, err := os.ReadFile(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := strings.Count(string(b), tc.old); n != 1 {
-				t.Fatalf("%s: %q occurs %d times, want once", tc.file, tc.old, n)
-			}
-			if err := os.WriteFile(p, []byte(strings.Replace(string(b), tc.old, tc.new, 1)), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			replaceOnce(t, dir, tc.file, tc.old, tc.new)
 			got := lines(run(t, dir).Problems)
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
@@ -272,6 +262,23 @@ func TestMutations(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// replaceOnce replaces old by new in dir/file, and fails the test unless old
+// occurs exactly once there.
+func replaceOnce(t *testing.T, dir, file, old, new string) {
+	t.Helper()
+	p := filepath.Join(dir, file)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), old); n != 1 {
+		t.Fatalf("%s: %q occurs %d times, want once", file, old, n)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -88,17 +88,7 @@ func TestSQLGrants(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := sqlRoot(t)
 			if tc.file != "" {
-				p := filepath.Join(dir, tc.file)
-				b, err := os.ReadFile(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n := strings.Count(string(b), tc.old); n != 1 {
-					t.Fatalf("%s: %q occurs %d times, want once", tc.file, tc.old, n)
-				}
-				if err := os.WriteFile(p, []byte(strings.Replace(string(b), tc.old, tc.new, 1)), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				replaceOnce(t, dir, tc.file, tc.old, tc.new)
 			}
 			ps, err := checkSQLGrants(dir)
 			if err != nil {
