@@ -18,21 +18,6 @@ import (
 
 var _ ReadingStore = (*sqlstore.Store)(nil)
 
-// readReference reads the one in-repo copy of the reference sensor_data.csv
-// (MIT, see the LICENSE beside it).
-func readReference(t *testing.T) []sensor.Reading {
-	t.Helper()
-	ref, err := reference.Find(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := reference.Readings(ref.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rs
-}
-
 // referenceBatches turns the reference rows into Event Hubs batches of up to
 // 100 events over two partitions. Events alternate between single objects
 // with the CSV time text and arrays of up to three readings with RFC 3339
@@ -89,7 +74,7 @@ func referenceBatches(t *testing.T, rows []sensor.Reading) []azfunc.EventBatch {
 // Value comes back unchanged, as the reference's Stream Analytics job produced
 // them.
 func TestReferenceWindowContract(t *testing.T) {
-	rows := readReference(t)
+	_, rows := reference.ForTest(t)
 	st := testenv.SQLite(t)
 	blobs := &memBlobs{}
 	f := New(Config{}, blobs, st)

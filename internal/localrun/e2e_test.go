@@ -51,15 +51,7 @@ func TestMain(m *testing.M) {
 
 func referenceData(t *testing.T) (reference.Files, []sensor.Reading) {
 	t.Helper()
-	ref, err := reference.Find(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := reference.Readings(ref.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref, rs
+	return reference.ForTest(t)
 }
 
 func startStack(t *testing.T, o StackOptions) *Stack {

@@ -320,14 +320,7 @@ func mustNext(g *Generator) []sensor.Reading { rs, _ := g.Next(); return rs }
 
 // TestReferenceRanges derives the ranges from the reference's sensor_data.csv.
 func TestReferenceRanges(t *testing.T) {
-	ref, err := reference.Find(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := reference.Readings(ref.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, rs := reference.ForTest(t)
 	got, err := Ranges(rs)
 	if err != nil {
 		t.Fatal(err)

@@ -225,25 +225,11 @@ func TestPointsWindowRule(t *testing.T) {
 	})
 }
 
-// readReference reads the one in-repo copy of the reference sensor_data.csv.
-func readReference(t testing.TB) []sensor.Reading {
-	t.Helper()
-	ref, err := reference.Find(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rs, err := reference.Readings(ref.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rs
-}
-
 // TestReferenceWindows stores the reference readings and re-aggregates them: at
 // 5 s every TS and value comes back unchanged (the reference is already 5 s
 // aggregates); at 10 s and 60 s the SQL rule agrees with sensor.WindowEnd.
 func TestReferenceWindows(t *testing.T) {
-	ref := readReference(t)
+	_, ref := reference.ForTest(t)
 	forEach(t, func(t *testing.T, s *Store, uniq string) {
 		ctx := t.Context()
 		rs := make([]sensor.StoredReading, len(ref))
