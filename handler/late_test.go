@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,8 +9,6 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
-	"github.com/batchscore/batchscore/internal/azurite"
-	"github.com/batchscore/batchscore/internal/storage"
 )
 
 // TestRunLateReadingScored runs the handler with its default lateness
@@ -24,29 +21,13 @@ import (
 // the firing time, they fell in the run that was already scored and no run
 // ever scored them.
 func TestRunLateReadingScored(t *testing.T) {
-	az := azurite.ForTest(t)
-	h := startHandler(t, map[string]string{
-		"AzureWebJobsStorage": az.ConnectionString(),
-		"SQL_URL":             "sqlite:" + filepath.Join(t.TempDir(), "batchscore.db"),
-		"FANOUT_SCHEDULE":     "0 0 * * * *", // FANOUT_LAG keeps its default
+	h, acct := startOnAzurite(t, map[string]string{
+		"SQL_URL":         "sqlite:" + filepath.Join(t.TempDir(), "batchscore.db"),
+		"FANOUT_SCHEDULE": "0 0 * * * *", // FANOUT_LAG keeps its default
 	})
 	h.waitReady(t)
-	cfg, err := storage.ConfigFromEnv(os.Getenv, "AzureWebJobsStorage")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct, err := storage.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	blobs, queue := acct.Blobs(), acct.Queue("score-jobs")
-	model, err := os.ReadFile(filepath.Join("..", "internal", "svm", "testdata", "reference", "models", "model_1_1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := blobs.Put(t.Context(), "models", "model_1_1", model, "application/octet-stream"); err != nil {
-		t.Fatal(err)
-	}
+	putModel11(t, blobs)
 
 	H := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	seq := int64(0)

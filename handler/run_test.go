@@ -114,6 +114,40 @@ func startHandler(t *testing.T, env map[string]string) *handlerProc {
 	}
 }
 
+// setForTest sets *p to v until the test ends.
+func setForTest[T any](t *testing.T, p *T, v T) {
+	old := *p
+	*p = v
+	t.Cleanup(func() { *p = old })
+}
+
+// startOnAzurite starts an Azurite for this test and the handler with env,
+// its AzureWebJobsStorage set to that Azurite (see startHandler), and returns
+// the handler and a client of the storage account.
+func startOnAzurite(t *testing.T, env map[string]string) (*handlerProc, *storage.Account) {
+	t.Helper()
+	az := azurite.ForTest(t)
+	env["AzureWebJobsStorage"] = az.ConnectionString()
+	h := startHandler(t, env)
+	acct, err := storage.New(storage.Config{ConnectionString: az.ConnectionString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, acct
+}
+
+// putModel11 uploads the reference model of sensor 1/1 as blob models/model_1_1.
+func putModel11(t *testing.T, blobs *storage.Blobs) {
+	t.Helper()
+	model, err := os.ReadFile(filepath.Join("..", "internal", "svm", "testdata", "reference", "models", "model_1_1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := blobs.Put(t.Context(), "models", "model_1_1", model, "application/octet-stream"); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (h *handlerProc) status(t *testing.T) map[string]string {
 	t.Helper()
 	resp, err := http.Get(h.url + "/")
@@ -181,9 +215,7 @@ func golden(t *testing.T, name string) []byte {
 }
 
 func TestRunAnswersBeforeSetUp(t *testing.T) {
-	old := readyWait
-	readyWait = 200 * time.Millisecond
-	t.Cleanup(func() { readyWait = old })
+	setForTest(t, &readyWait, 200*time.Millisecond)
 
 	// The SQL file's folder does not exist, so set-up keeps failing.
 	h := startHandler(t, map[string]string{
@@ -229,28 +261,17 @@ func TestRunAnswersBeforeSetUp(t *testing.T) {
 }
 
 func TestRunFunctions(t *testing.T) {
-	az := azurite.ForTest(t)
 	dbPath := filepath.Join(t.TempDir(), "batchscore.db")
-	h := startHandler(t, map[string]string{
-		"AzureWebJobsStorage": az.ConnectionString(),
-		"SQL_URL":             "sqlite:" + dbPath,
-		"FANOUT_SCHEDULE":     "0 0 * * * *",
-		"FANOUT_LAG":          "0s", // the timer below fires at the end of the window it scores
+	h, acct := startOnAzurite(t, map[string]string{
+		"SQL_URL":         "sqlite:" + dbPath,
+		"FANOUT_SCHEDULE": "0 0 * * * *",
+		"FANOUT_LAG":      "0s", // the timer below fires at the end of the window it scores
 		// The golden timer payload registers a run of 2023: the hourly timer
 		// below would otherwise catch up every hour since, up to the bound.
 		"FANOUT_MAX_CATCHUP": "1",
 		"LOG_LEVEL":          "info",
 	})
 	h.waitReady(t)
-
-	cfg, err := storage.ConfigFromEnv(os.Getenv, "AzureWebJobsStorage")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct, err := storage.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	blobs, queue := acct.Blobs(), acct.Queue("score-jobs")
 
 	t.Run("golden payloads", func(t *testing.T) {
@@ -300,13 +321,7 @@ func TestRunFunctions(t *testing.T) {
 	})
 
 	t.Run("ingest, fan out, score", func(t *testing.T) {
-		model, err := os.ReadFile(filepath.Join("..", "internal", "svm", "testdata", "reference", "models", "model_1_1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := blobs.Put(t.Context(), "models", "model_1_1", model, "application/octet-stream"); err != nil {
-			t.Fatal(err)
-		}
+		putModel11(t, blobs)
 		// 30 readings of sensor 1/1, 2 s apart, in the hour before 12:00 today.
 		end := time.Now().UTC().Truncate(time.Hour)
 		var events []azfunc.Event

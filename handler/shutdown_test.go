@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/internal/azfunc"
-	"github.com/batchscore/batchscore/internal/azurite"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
-	"github.com/batchscore/batchscore/internal/storage"
 )
 
 // TestShutdownRecordsInFlightOutcome sends SIGTERM while a score-sensor
@@ -24,29 +22,15 @@ import (
 // then releases the lock: the handler must record the sensor's outcome as
 // poisoned, with its attempt, before it closes the store and returns.
 func TestShutdownRecordsInFlightOutcome(t *testing.T) {
-	old := shutdownGrace
-	shutdownGrace = 500 * time.Millisecond
-	t.Cleanup(func() { shutdownGrace = old })
+	setForTest(t, &shutdownGrace, 500*time.Millisecond)
 
-	az := azurite.ForTest(t)
 	dbPath := filepath.Join(t.TempDir(), "batchscore.db")
-	h := startHandler(t, map[string]string{
-		"AzureWebJobsStorage": az.ConnectionString(),
-		"SQL_URL":             "sqlite:" + dbPath,
-		"LOG_LEVEL":           "info",
+	h, acct := startOnAzurite(t, map[string]string{
+		"SQL_URL":   "sqlite:" + dbPath,
+		"LOG_LEVEL": "info",
 	})
 	h.waitReady(t)
-	acct, err := storage.New(storage.Config{ConnectionString: az.ConnectionString()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := os.ReadFile(filepath.Join("..", "internal", "svm", "testdata", "reference", "models", "model_1_1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := acct.Blobs().Put(t.Context(), "models", "model_1_1", model, ""); err != nil {
-		t.Fatal(err)
-	}
+	putModel11(t, acct.Blobs())
 
 	// The fault: another writer holds the database's write lock.
 	locker, err := sql.Open("sqlite", "file:"+dbPath+"?_txlock=immediate")
@@ -125,14 +109,10 @@ func TestShutdownRecordsInFlightOutcome(t *testing.T) {
 // score-jobs-poison; once set-up succeeds, score-poison receives the message
 // and the sensor ends poisoned instead of without an outcome.
 func TestNotReadyLastDeliveryEndsPoisoned(t *testing.T) {
-	old := readyWait
-	readyWait = 200 * time.Millisecond
-	t.Cleanup(func() { readyWait = old })
-	az := azurite.ForTest(t)
+	setForTest(t, &readyWait, 200*time.Millisecond)
 	dir := filepath.Join(t.TempDir(), "later")
-	h := startHandler(t, map[string]string{
-		"AzureWebJobsStorage": az.ConnectionString(),
-		"SQL_URL":             "sqlite:" + filepath.Join(dir, "batchscore.db"), // the folder does not exist yet
+	h, _ := startOnAzurite(t, map[string]string{
+		"SQL_URL": "sqlite:" + filepath.Join(dir, "batchscore.db"), // the folder does not exist yet
 	})
 	w, job := job11(t)
 	deliver := func(function string, dequeue int64) invocationResult {
