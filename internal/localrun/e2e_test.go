@@ -43,6 +43,23 @@ func packagedApp(t *testing.T) string {
 	return testenv.App(t)
 }
 
+// runReference runs the pipeline on the reference data from the packaged app
+// into a temporary folder, with settings over the app's, within timeout; it
+// fails the test if the run fails, and returns the result and what the run
+// printed.
+func runReference(t *testing.T, timeout time.Duration, settings map[string]string) (*Result, string) {
+	t.Helper()
+	app := packagedApp(t)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	var stdout bytes.Buffer
+	res, err := Run(ctx, Config{AppDir: app, OutDir: t.TempDir(), Stdout: &stdout, Settings: settings})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stdout.String())
+	}
+	return res, stdout.String()
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testenv.RemoveApp()
@@ -84,20 +101,12 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // TestE2EReferenceParity is `make run` on the reference data: every one of the
 // 17,768 predictions must equal the reference's.
 func TestE2EReferenceParity(t *testing.T) {
-	app := packagedApp(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	out := t.TempDir()
-	var stdout bytes.Buffer
-	res, err := Run(ctx, Config{AppDir: app, OutDir: out, Stdout: &stdout})
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, stdout.String())
-	}
+	res, stdout := runReference(t, 2*time.Minute, nil)
 	if res.Parity == nil || !res.Parity.OK() || res.Parity.Identical != 17768 {
-		t.Fatalf("parity = %+v\n%s", res.Parity, stdout.String())
+		t.Fatalf("parity = %+v\n%s", res.Parity, stdout)
 	}
-	if !strings.Contains(stdout.String(), "17,768 of 17,768 predictions identical to the reference") {
-		t.Errorf("output lacks the parity line:\n%s", stdout.String())
+	if !strings.Contains(stdout, "17,768 of 17,768 predictions identical to the reference") {
+		t.Errorf("output lacks the parity line:\n%s", stdout)
 	}
 	if len(res.Blobs) != 15 || len(res.Sensors) != 15 {
 		t.Errorf("%d prediction blobs and %d sensors, want 15 each", len(res.Blobs), len(res.Sensors))
@@ -127,7 +136,7 @@ func TestE2EReferenceParity(t *testing.T) {
 			t.Errorf("report contains %q; it must be self-contained", bad)
 		}
 	}
-	if !strings.Contains(stdout.String(), "report: "+res.ReportPath+"\n") {
+	if !strings.Contains(stdout, "report: "+res.ReportPath+"\n") {
 		t.Errorf("output does not give the report path %s", res.ReportPath)
 	}
 	// In a real browser: no console error, every link (to a plot, to a

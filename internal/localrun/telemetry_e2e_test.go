@@ -1,8 +1,6 @@
 package localrun
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"sort"
@@ -19,18 +17,10 @@ import (
 // record arrives once, with its severity and dimensions, and the metrics add
 // up to the run's figures.
 func TestE2ETelemetry(t *testing.T) {
-	app := packagedApp(t)
 	ing := ingestiontest.Start()
 	defer ing.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	out := t.TempDir()
-	var stdout bytes.Buffer
-	res, err := Run(ctx, Config{AppDir: app, OutDir: out, Stdout: &stdout,
-		Settings: map[string]string{"APPLICATIONINSIGHTS_CONNECTION_STRING": ing.ConnectionString(), "TELEMETRY": "direct"}})
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, stdout.String())
-	}
+	res, stdout := runReference(t, 3*time.Minute,
+		map[string]string{"APPLICATIONINSIGHTS_CONNECTION_STRING": ing.ConnectionString(), "TELEMETRY": "direct"})
 	_, readings := referenceData(t)
 
 	// Nothing of the handler's reaches the host: no console line (the run's
@@ -133,8 +123,8 @@ func TestE2ETelemetry(t *testing.T) {
 			t.Errorf("sensor_rows dimensions %v", p)
 		}
 	}
-	if !strings.Contains(stdout.String(), "model health: 4 of 15 scored sensors' models need attention (4 flags-all)") {
-		t.Errorf("the run does not say which models flag every row:\n%s", stdout.String())
+	if !strings.Contains(stdout, "model health: 4 of 15 scored sensors' models need attention (4 flags-all)") {
+		t.Errorf("the run does not say which models flag every row:\n%s", stdout)
 	}
 }
 
@@ -143,15 +133,7 @@ func TestE2ETelemetry(t *testing.T) {
 // (category Function.<name>.User), warnings on stderr (Host.Function.Console
 // at Warning), and the run says in words which models flag every row.
 func TestE2EHostLogsOnce(t *testing.T) {
-	app := packagedApp(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	out := t.TempDir()
-	var stdout bytes.Buffer
-	res, err := Run(ctx, Config{AppDir: app, OutDir: out, Stdout: &stdout, Settings: map[string]string{"TELEMETRY": "host"}})
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, stdout.String())
-	}
+	res, stdout := runReference(t, 3*time.Minute, map[string]string{"TELEMETRY": "host"})
 	// The host log has the Logs lines (category Function.<name>.User), the
 	// handler log the console lines as the handler wrote them.
 	hostLog, handlerLog := readLogs(t, res)
@@ -186,8 +168,8 @@ func TestE2EHostLogsOnce(t *testing.T) {
 		"model health: 4 of 15 scored sensors' models need attention (4 flags-all)",
 		"  sensor 1/2: the model flags 100 % of ",
 	} {
-		if !strings.Contains(stdout.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, stdout.String())
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
 	}
 }
