@@ -89,15 +89,7 @@ func TestShutdownRecordsInFlightOutcome(t *testing.T) {
 	}
 	<-answered
 
-	st, err := sqlstore.Open(t.Context(), "sqlite:"+dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	outs, err := st.Outcomes(t.Context(), w.RunID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	outs := outcomes(t, "sqlite:"+dbPath, w.RunID())
 	if len(outs) != 1 || outs[0].Status != sensor.StatusPoisoned || outs[0].Attempts != 1 {
 		t.Errorf("outcomes after the shutdown %+v, want 1/1 poisoned with attempt 1; stderr %s", outs, h.stderr)
 	}
@@ -131,18 +123,25 @@ func TestNotReadyLastDeliveryEndsPoisoned(t *testing.T) {
 	if r := deliver(fnScorePoison, 1); r.status != http.StatusOK {
 		t.Fatalf("score-poison: %d %q; stderr %s", r.status, r.body.Logs, h.stderr)
 	}
-	st, err := sqlstore.Open(t.Context(), "sqlite:"+filepath.Join(dir, "batchscore.db"))
+	outs := outcomes(t, "sqlite:"+filepath.Join(dir, "batchscore.db"), w.RunID())
+	if len(outs) != 1 || outs[0].Status != sensor.StatusPoisoned || !strings.Contains(outs[0].Error, "score-jobs-poison") {
+		t.Errorf("outcomes %+v, want 1/1 poisoned with the reason", outs)
+	}
+}
+
+// outcomes opens the SQL store at sqlURL and returns the outcomes of run.
+func outcomes(t *testing.T, sqlURL, run string) []sensor.Outcome {
+	t.Helper()
+	st, err := sqlstore.Open(t.Context(), sqlURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	outs, err := st.Outcomes(t.Context(), w.RunID())
+	outs, err := st.Outcomes(t.Context(), run)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(outs) != 1 || outs[0].Status != sensor.StatusPoisoned || !strings.Contains(outs[0].Error, "score-jobs-poison") {
-		t.Errorf("outcomes %+v, want 1/1 poisoned with the reason", outs)
-	}
+	return outs
 }
 
 // job11 returns a score job of sensor 1/1 over one hour of the reference data.
