@@ -66,11 +66,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func referenceData(t *testing.T) (reference.Files, []sensor.Reading) {
-	t.Helper()
-	return reference.ForTest(t)
-}
-
 func startStack(t *testing.T, o StackOptions) *Stack {
 	t.Helper()
 	o.AppDir = packagedApp(t)
@@ -169,7 +164,7 @@ func TestE2EPoison(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 
-	ref, rs := referenceData(t)
+	ref, rs := reference.ForTest(t)
 	models, err := ReadModels(ref.Models)
 	if err != nil {
 		t.Fatal(err)
@@ -284,7 +279,7 @@ func TestE2EIdempotence(t *testing.T) {
 	s := startStack(t, StackOptions{})
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	ref, rs := referenceData(t)
+	ref, rs := reference.ForTest(t)
 	models, err := ReadModels(ref.Models)
 	if err != nil {
 		t.Fatal(err)
@@ -582,7 +577,7 @@ func descendants(pid int) []int {
 // parity line and fails with ErrParity (and `batchscore run` exits with status 1).
 func TestE2EParityMismatchFailsRun(t *testing.T) {
 	app := packagedApp(t)
-	ref, _ := referenceData(t)
+	ref, _ := reference.ForTest(t)
 	dir := t.TempDir()
 	k := sensor.Key{Device: "1", Sensor: "1"}
 	var data, exp strings.Builder

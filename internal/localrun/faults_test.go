@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	scoresensor "github.com/batchscore/batchscore/functions/score-sensor"
+	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 )
 
@@ -53,7 +54,7 @@ var (
 
 func faultData(t *testing.T) faultInputs {
 	t.Helper()
-	ref, rs := referenceData(t)
+	ref, rs := reference.ForTest(t)
 	faultInOnce.Do(func() {
 		if os.Getenv("FAULTS_FULL") == "" {
 			end := ts("2018-08-29 01:00:00.000")

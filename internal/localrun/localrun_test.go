@@ -137,7 +137,7 @@ func TestReadPredictionsBothLayouts(t *testing.T) {
 // The reference is in the repository (internal/svm/testdata/reference): it must
 // be found there, not skipped and not taken from a copy next to the repository.
 func TestReferenceFilesParse(t *testing.T) {
-	ref, rs := referenceData(t)
+	ref, rs := reference.ForTest(t)
 	root, err := reference.ModuleRoot(".")
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +321,7 @@ func TestWriteHTMLSizeFor100Sensors(t *testing.T) {
 // equals the offset, and the verdict calls out exactly those as flagging every
 // row because of the model, with the training facts that explain it.
 func TestModelFactsReference(t *testing.T) {
-	ref, _ := referenceData(t)
+	ref, _ := reference.ForTest(t)
 	models, err := ReadModels(ref.Models)
 	if err != nil {
 		t.Fatal(err)

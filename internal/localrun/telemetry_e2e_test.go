@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/telemetry/ingestiontest"
 )
 
@@ -21,7 +22,7 @@ func TestE2ETelemetry(t *testing.T) {
 	defer ing.Close()
 	res, stdout := runReference(t, 3*time.Minute,
 		map[string]string{"APPLICATIONINSIGHTS_CONNECTION_STRING": ing.ConnectionString(), "TELEMETRY": "direct"})
-	_, readings := referenceData(t)
+	_, readings := reference.ForTest(t)
 
 	// Nothing of the handler's reaches the host: no console line (the run's
 	// handler log), no Logs line (category Function.<name>.User in the host log).
