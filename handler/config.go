@@ -349,7 +349,7 @@ const maxPartitionID = "1023"
 
 // checkSourceWidth refuses, for SQL Server, an Event Hubs namespace and hub
 // whose readings identity (ingest.Source: namespace/hub/partition) would not
-// fit the key column readings.source (sqlstore.SQLServerSourceChars): every
+// fit the key column reading_sources.source (sqlstore.SQLServerSourceChars): every
 // batch would fail with a truncation error and be set aside. The namespace is
 // EventHubConnection__fullyQualifiedNamespace (identity) or the Endpoint of
 // the EventHubConnection connection string; the hub EVENTHUB_NAME, or the
@@ -378,7 +378,7 @@ func checkSourceWidth(url string, getenv func(string) string) error {
 		return err
 	}
 	if n := len(utf16.Encode([]rune(source))); n > sqlstore.SQLServerSourceChars {
-		return fmt.Errorf("the readings' source %s is %d characters, more than the %d of the SQL Server column readings.source: "+
+		return fmt.Errorf("the readings' source %s is %d characters, more than the %d of the SQL Server column reading_sources.source: "+
 			"every batch would fail; use a shorter event hub name (or namespace)", source, n, sqlstore.SQLServerSourceChars)
 	}
 	return nil

@@ -144,14 +144,14 @@ func TestLoadConfig(t *testing.T) {
 				"(FANOUT_MAX_CATCHUP 24 + 1) x FANOUT_SCHEDULE period 1h0m0s + FANOUT_LAG 10m0s = 25h10m0s"},
 		},
 		{
-			// The readings key column source (namespace/hub/partition) is
+			// The readings source key column (namespace/hub/partition) is
 			// NVARCHAR(300) on SQL Server: a longer identity would fail every
 			// batch with a truncation error.
 			name: "event hub identity too long for SQL Server",
 			env: with("SQL_URL", "sqlserver://db1.database.windows.net?database=d",
 				"EventHubConnection__fullyQualifiedNamespace", strings.Repeat("n", 50)+".servicebus.windows.net", "EVENTHUB_NAME", strings.Repeat("h", 256)),
 			wantErr: []string{"EVENTHUB_NAME: the readings' source " + strings.Repeat("n", 50) + ".servicebus.windows.net/" + strings.Repeat("h", 256) +
-				"/1023 is 335 characters, more than the 300 of the SQL Server column readings.source"},
+				"/1023 is 335 characters, more than the 300 of the SQL Server column reading_sources.source"},
 		},
 		{
 			name: "event hub identity from a connection string too long for SQL Server",

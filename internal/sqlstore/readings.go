@@ -39,11 +39,24 @@ func (s *Store) InsertReadings(ctx context.Context, rs []sensor.StoredReading) (
 			return 0, fmt.Errorf("insert readings: reading %d (%s %s/%d/%d) has subnormal value %g, outside SQL float's range", i, r.Key, r.Source, r.Sequence, r.Index, r.Value)
 		}
 	}
+	ids := make([]int64, len(rs))
+	for i, r := range rs {
+		if i > 0 && r.Source == rs[i-1].Source {
+			ids[i] = ids[i-1]
+			continue
+		}
+		id, err := s.sourceID(ctx, r.Source)
+		if err != nil {
+			return 0, err
+		}
+		ids[i] = id
+	}
 	inserted := 0
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		inserted = 0
+		rs, ids := rs, ids
 		if s.d == dialectSQLServer {
-			rs = dedupe(rs)
+			rs, ids = dedupe(rs, ids)
 		}
 		batch := sqliteBatch
 		if s.d == dialectSQLServer {
@@ -59,8 +72,8 @@ func (s *Store) InsertReadings(ctx context.Context, rs []sensor.StoredReading) (
 		for start := 0; start < len(rs); start += batch {
 			part := rs[start:min(start+batch, len(rs))]
 			args = args[:0]
-			for _, r := range part {
-				args = append(args, r.Source, r.Sequence, r.Index, r.Key.Device, r.Key.Sensor, r.TS.UnixMilli(), r.Value)
+			for i, r := range part {
+				args = append(args, ids[start+i], r.Sequence, r.Index, r.Key.Device, r.Key.Sensor, r.TS.UnixMilli(), r.Value)
 			}
 			var (
 				res sql.Result
@@ -97,22 +110,22 @@ func (s *Store) insertReadingsSQL(n int) string {
 	var b strings.Builder
 	tuple := "(?, ?, ?, ?, ?, ?, ?)"
 	if s.d == dialectSQLServer {
-		b.WriteString(`INSERT INTO readings (source, seq, idx, device, sensor, ts_ms, value)
-SELECT v.source, v.seq, v.idx, v.device, v.sensor, v.ts_ms, v.value FROM (VALUES `)
+		b.WriteString(`INSERT INTO readings (source_id, seq, idx, device, sensor, ts_ms, value)
+SELECT v.source_id, v.seq, v.idx, v.device, v.sensor, v.ts_ms, v.value FROM (VALUES `)
 		for i := range n {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			// Typed so that every row has the column types of the table.
-			fmt.Fprintf(&b, "(CAST(@p%d AS NVARCHAR(300)), CAST(@p%d AS BIGINT), CAST(@p%d AS INT), CAST(@p%d AS NVARCHAR(64)), CAST(@p%d AS NVARCHAR(64)), CAST(@p%d AS BIGINT), CAST(@p%d AS FLOAT))",
+			fmt.Fprintf(&b, "(CAST(@p%d AS INT), CAST(@p%d AS BIGINT), CAST(@p%d AS INT), CAST(@p%d AS NVARCHAR(64)), CAST(@p%d AS NVARCHAR(64)), CAST(@p%d AS BIGINT), CAST(@p%d AS FLOAT))",
 				7*i+1, 7*i+2, 7*i+3, 7*i+4, 7*i+5, 7*i+6, 7*i+7)
 		}
-		b.WriteString(`) AS v (source, seq, idx, device, sensor, ts_ms, value)
+		b.WriteString(`) AS v (source_id, seq, idx, device, sensor, ts_ms, value)
 WHERE NOT EXISTS (SELECT 1 FROM readings r WITH (UPDLOCK, HOLDLOCK)
-                  WHERE r.source = v.source AND r.seq = v.seq AND r.idx = v.idx)`)
+                  WHERE r.source_id = v.source_id AND r.seq = v.seq AND r.idx = v.idx)`)
 		return b.String()
 	}
-	b.WriteString("INSERT OR IGNORE INTO readings (source, seq, idx, device, sensor, ts_ms, value) VALUES ")
+	b.WriteString("INSERT OR IGNORE INTO readings (source_id, seq, idx, device, sensor, ts_ms, value) VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -122,25 +135,53 @@ WHERE NOT EXISTS (SELECT 1 FROM readings r WITH (UPDLOCK, HOLDLOCK)
 	return b.String()
 }
 
-// dedupe drops readings whose identity appeared earlier in rs (SQL Server's
-// INSERT ... WHERE NOT EXISTS does not see rows of the same statement).
-func dedupe(rs []sensor.StoredReading) []sensor.StoredReading {
+// dedupe drops readings whose identity appeared earlier in rs, with their
+// source ids (SQL Server's INSERT ... WHERE NOT EXISTS does not see rows of
+// the same statement).
+func dedupe(rs []sensor.StoredReading, ids []int64) ([]sensor.StoredReading, []int64) {
 	type id struct {
-		source string
+		source int64
 		seq    int64
 		idx    int
 	}
 	seen := make(map[id]bool, len(rs))
-	out := rs[:0:0]
-	for _, r := range rs {
-		k := id{r.Source, r.Sequence, r.Index}
+	out, outIDs := rs[:0:0], ids[:0:0]
+	for i, r := range rs {
+		k := id{ids[i], r.Sequence, r.Index}
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		out = append(out, r)
+		out, outIDs = append(out, r), append(outIDs, ids[i])
 	}
-	return out
+	return out, outIDs
+}
+
+// sourceID returns the id of source in reading_sources, adding it when new.
+// Ids are never reused or changed, so they are cached for the Store's life.
+func (s *Store) sourceID(ctx context.Context, source string) (int64, error) {
+	if id, ok := s.sources.Load(source); ok {
+		return id.(int64), nil
+	}
+	insert := `INSERT OR IGNORE INTO reading_sources (source) VALUES (?)`
+	args := []any{source}
+	if s.d == dialectSQLServer {
+		insert = `INSERT INTO reading_sources (source) SELECT CAST(? AS NVARCHAR(300))
+WHERE NOT EXISTS (SELECT 1 FROM reading_sources WITH (UPDLOCK, HOLDLOCK) WHERE source = ?)`
+		args = append(args, source)
+	}
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(insert), args...); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, s.q(`SELECT id FROM reading_sources WHERE source = ?`), source).Scan(&id)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("insert readings: source %s: %w", source, err)
+	}
+	s.sources.Store(source, id)
+	return id, nil
 }
 
 // Points returns the window averages of one sensor for the scoring window w, with

@@ -16,8 +16,8 @@ func (s *Store) PruneReadings(ctx context.Context, cutoff time.Time, batch, maxB
 	if batch <= 0 || maxBatches <= 0 {
 		return 0, false, errors.New("prune readings: batch and maxBatches must be positive")
 	}
-	q := `DELETE FROM readings WHERE (source, seq, idx) IN (
-    SELECT source, seq, idx FROM readings WHERE ts_ms < ? LIMIT ?)`
+	q := `DELETE FROM readings WHERE (source_id, seq, idx) IN (
+    SELECT source_id, seq, idx FROM readings WHERE ts_ms < ? LIMIT ?)`
 	args := []any{cutoff.UnixMilli(), batch}
 	if s.d == dialectSQLServer {
 		q = `DELETE TOP (?) FROM readings WHERE ts_ms < ?`

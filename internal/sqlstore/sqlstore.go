@@ -23,6 +23,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,7 +37,7 @@ import (
 var migrations embed.FS
 
 // SQLServerSourceChars is the width of the SQL Server key columns
-// readings.source and ingest_progress.source (NVARCHAR, in UTF-16 code
+// reading_sources.source and ingest_progress.source (NVARCHAR, in UTF-16 code
 // units): an event's source (namespace/hub/partition) must fit.
 const SQLServerSourceChars = 300
 
@@ -62,6 +63,8 @@ type Store struct {
 	d dialect
 	w *sql.DB // writes (SQLite: one connection, so writers queue in Go instead of failing with SQLITE_BUSY)
 	r *sql.DB // reads (the same pool as w for SQL Server and in-memory SQLite)
+
+	sources sync.Map // reading_sources: source text -> id (int64), see sourceID
 }
 
 // Open connects to url and applies pending migrations:
