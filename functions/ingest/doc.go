@@ -53,10 +53,8 @@
 // partition has no identity: Run refuses it with a permanent error before
 // writing anything.
 //
-// A bad event never fails the batch. The blobs are written while the readings
-// are inserted; a failing blob write or SQL insert fails the invocation (Run
-// returns the error) before the ingest mark moves, and the retry rewrites the
-// blobs and inserts nothing twice. The handler then asks
+// A bad event never fails the batch. A failing blob write or SQL insert fails
+// the invocation (Run returns the error). The handler then asks
 // ShouldSetAside: a transient error is answered 500 and the function's retry
 // policy redelivers the batch; a permanent one (and an unclassified one after
 // Config.UnknownRetries retries) is kept by SetAside in the rejects container

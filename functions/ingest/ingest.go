@@ -131,43 +131,22 @@ func (f *Function) Run(ctx context.Context, batch azfunc.EventBatch) (Result, er
 	}
 	res.Readings = len(readings)
 
-	// The blobs are written while the readings are inserted: the storage
-	// service and the SQL writer work at once instead of one after the other.
-	// Both must succeed before the ingest mark moves and the invocation
-	// succeeds; if either fails the batch is retried, which rewrites the same
-	// blobs and inserts nothing twice.
-	blobErr := make(chan error, 1)
-	go func() {
-		if err := f.raw.Put(ctx, f.cfg.RawContainer, name, raw.Bytes(), jsonlType); err != nil {
-			blobErr <- fmt.Errorf("write raw blob %s: %w", name, err)
-			return
-		}
-		if rejects.Len() > 0 {
-			if err := f.raw.Put(ctx, f.cfg.RejectsContainer, name, rejects.Bytes(), jsonlType); err != nil {
-				blobErr <- fmt.Errorf("write rejects blob %s: %w", name, err)
-				return
-			}
-		}
-		blobErr <- nil
-	}()
-	var insertErr error
-	if len(readings) > 0 {
-		n, err := f.store.InsertReadings(ctx, readings)
-		if err != nil {
-			insertErr = fmt.Errorf("insert %d readings: %w", len(readings), err)
-		} else {
-			res.Inserted, res.Duplicates = n, len(readings)-n
-		}
-	}
-	if err := <-blobErr; err != nil {
-		return res, errors.Join(err, insertErr)
+	if err := f.raw.Put(ctx, f.cfg.RawContainer, name, raw.Bytes(), jsonlType); err != nil {
+		return res, fmt.Errorf("write raw blob %s: %w", name, err)
 	}
 	res.RawBlob = name
 	if rejects.Len() > 0 {
+		if err := f.raw.Put(ctx, f.cfg.RejectsContainer, name, rejects.Bytes(), jsonlType); err != nil {
+			return res, fmt.Errorf("write rejects blob %s: %w", name, err)
+		}
 		res.RejectsBlob = name
 	}
-	if insertErr != nil {
-		return res, insertErr
+	if len(readings) > 0 {
+		n, err := f.store.InsertReadings(ctx, readings)
+		if err != nil {
+			return res, fmt.Errorf("insert %d readings: %w", len(readings), err)
+		}
+		res.Inserted, res.Duplicates = n, len(readings)-n
 	}
 	if err := f.store.RecordIngest(ctx, source, latestEnqueued(batch.Events)); err != nil {
 		return res, fmt.Errorf("record ingest progress: %w", err)

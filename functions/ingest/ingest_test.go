@@ -232,30 +232,13 @@ func TestRunRedeliveryChangesNothing(t *testing.T) {
 func TestRunFailures(t *testing.T) {
 	batch := mixedBatch()
 	t.Run("blob write fails", func(t *testing.T) {
-		// The blobs are written while the readings are inserted, so the
-		// rows may be stored: the invocation fails, the ingest mark stays,
-		// and the retry writes the blobs and inserts nothing twice.
 		store := &memStore{}
-		blobs := &memBlobs{err: errors.New("storage down")}
-		f := New(Config{}, blobs, store)
-		res, err := f.Run(t.Context(), batch)
-		if err == nil || azfunc.IsPermanent(err) {
-			t.Fatalf("err = %v, want a transient error", err)
+		f := New(Config{}, &memBlobs{err: errors.New("storage down")}, store)
+		if _, err := f.Run(t.Context(), batch); err == nil {
+			t.Fatal("err = nil")
 		}
-		if res.RawBlob != "" || len(store.progress) != 0 {
-			t.Errorf("raw blob %q, ingest marks %v after a failed blob write; want none", res.RawBlob, store.progress)
-		}
-		rows := len(store.rows)
-		blobs.err = nil
-		res, err = f.Run(t.Context(), batch)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.RawBlob == "" || blobs.puts != 2 || res.Inserted+res.Duplicates != res.Readings || res.Inserted != res.Readings-rows {
-			t.Errorf("retry: %+v, %d puts, %d rows before; want the raw and rejects blobs and every reading once", res, blobs.puts, rows)
-		}
-		if len(store.rows) != res.Readings || len(store.progress) != 1 {
-			t.Errorf("retry: %d rows, %d ingest marks; want %d and 1", len(store.rows), len(store.progress), res.Readings)
+		if len(store.rows) != 0 {
+			t.Errorf("%d rows inserted though the raw blob was not written", len(store.rows))
 		}
 	})
 	t.Run("sql fails", func(t *testing.T) {
