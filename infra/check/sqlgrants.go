@@ -38,7 +38,7 @@ var (
 
 // ddlNeeds maps each statement kind of a migration to the grants it needs. CREATE TABLE needs the
 // database permission and ALTER on the schema; CREATE INDEX, DROP INDEX and ALTER TABLE (ADD, DROP
-// CONSTRAINT) need ALTER on the table, which ALTER on its schema gives. Any other DDL fails the check
+// CONSTRAINT, DROP COLUMN, ALTER COLUMN) need ALTER on the table, which ALTER on its schema gives. Any other DDL fails the check
 // until it is added here.
 var ddlNeeds = []struct {
 	re    *regexp.Regexp
@@ -48,6 +48,8 @@ var ddlNeeds = []struct {
 	{regexp.MustCompile(`(?i)\bCREATE\s+(UNIQUE\s+)?(NONCLUSTERED\s+|CLUSTERED\s+)?INDEX\s+\w+\s+ON\s+dbo\.`), []grant{{"ALTER", "SCHEMA::dbo"}}},
 	{regexp.MustCompile(`(?i)\bALTER\s+TABLE\s+dbo\.\w+\s+ADD\b`), []grant{{"ALTER", "SCHEMA::dbo"}}},
 	{regexp.MustCompile(`(?i)\bALTER\s+TABLE\s+dbo\.\w+\s+DROP\s+CONSTRAINT\b`), []grant{{"ALTER", "SCHEMA::dbo"}}},
+	{regexp.MustCompile(`(?i)\bALTER\s+TABLE\s+dbo\.\w+\s+DROP\s+COLUMN\b`), []grant{{"ALTER", "SCHEMA::dbo"}}},
+	{regexp.MustCompile(`(?i)\bALTER\s+TABLE\s+dbo\.\w+\s+ALTER\s+COLUMN\b`), []grant{{"ALTER", "SCHEMA::dbo"}}},
 	{regexp.MustCompile(`(?i)\bDROP\s+INDEX\s+\w+\s+ON\s+dbo\.`), []grant{{"ALTER", "SCHEMA::dbo"}}},
 }
 
