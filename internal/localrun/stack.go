@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	runstatus "github.com/batchscore/batchscore/functions/run-status"
+	"github.com/batchscore/batchscore/internal/appfolder"
 	"github.com/batchscore/batchscore/internal/azurite"
 	"github.com/batchscore/batchscore/internal/localhost"
 	"github.com/batchscore/batchscore/internal/sensor"
@@ -185,6 +186,9 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	s.Settings["AzureWebJobsStorage"] = cs
 	s.Settings["SQL_URL"] = "sqlite:" + s.SQLPath
 	s.Settings["FUNCTIONS_WORKER_RUNTIME"] = "custom"
+	// The app folder's local.settings.json disables ingest for func start,
+	// which has no Event Hubs namespace; the stack feeds the events itself.
+	delete(s.Settings, appfolder.IngestDisabled)
 	// Recorded data is replayed before the timer fires, so nothing arrives
 	// late: on the hour, without lateness allowance, an occurrence at T
 	// scores the hour that ends at T (o.Settings may say otherwise).
