@@ -29,8 +29,10 @@
 //     model_{device}_{sensor}.json; the new model is written under that name
 //     with metadata train_run = the run id, and the names before it (a
 //     pickle model_1_1, say) are deleted, so that the new one is scored.
-//     A model already carrying this run's train_run is not written again, so
-//     a retried invocation does not overwrite previous/ with its own model.
+//     A model already carrying this run's train_run is not written or kept
+//     again (only the names before it are deleted), so a retried invocation,
+//     even one after an attempt that ended between the write and the deletes,
+//     does not overwrite previous/ with its own model.
 //
 // The run is registered as "train-{window}" in the runs table and each
 // sensor's outcome recorded like a scoring outcome (rows = training windows,
@@ -289,14 +291,17 @@ func (f *Function) replace(ctx context.Context, run string, k sensor.Key, model 
 		}
 	}
 	slices.Sort(current)
-	if len(current) > 0 && current[0] == name {
+	// written: an earlier attempt of this run wrote the new model, after it
+	// had kept every name up to it under previous/; it may have ended before
+	// deleting the names before it. Copying again would put this run's own
+	// model over previous/{name}, the model it replaced.
+	written := false
+	if slices.Contains(current, name) {
 		md, err := f.models.Metadata(ctx, c, name)
 		if err != nil {
 			return "", err
 		}
-		if md[metaRun] == run {
-			return name, nil // written by an earlier attempt of this run
-		}
+		written = md[metaRun] == run
 	}
 	// Every model name up to the new one is kept under previous/; those
 	// before it are then deleted, so that the new model is the first.
@@ -305,19 +310,19 @@ func (f *Function) replace(ctx context.Context, run string, k sensor.Key, model 
 		if cur > name {
 			break
 		}
-		data, _, err := f.models.Get(ctx, c, cur)
-		if err != nil {
-			return "", err
-		}
-		if err := f.models.Put(ctx, c, "previous/"+cur, data, contentType(cur)); err != nil {
-			return "", err
+		if !written {
+			if err := f.keep(ctx, cur); err != nil {
+				return "", err
+			}
 		}
 		if cur != name {
 			before = append(before, cur)
 		}
 	}
-	if err := f.models.PutWithMetadata(ctx, c, name, model, "application/json", map[string]string{metaRun: run}); err != nil {
-		return "", err
+	if !written {
+		if err := f.models.PutWithMetadata(ctx, c, name, model, "application/json", map[string]string{metaRun: run}); err != nil {
+			return "", err
+		}
 	}
 	for _, cur := range before {
 		if err := f.models.Delete(ctx, c, cur); err != nil && !errors.Is(err, storage.ErrNotFound) {
@@ -325,6 +330,16 @@ func (f *Function) replace(ctx context.Context, run string, k sensor.Key, model 
 		}
 	}
 	return name, nil
+}
+
+// keep copies the model blob name to previous/{name}.
+func (f *Function) keep(ctx context.Context, name string) error {
+	c := f.cfg.ModelsContainer
+	data, _, err := f.models.Get(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	return f.models.Put(ctx, c, "previous/"+name, data, contentType(name))
 }
 
 func contentType(name string) string {

@@ -2,6 +2,8 @@ package train
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -123,5 +125,55 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if err := (Config{}).Validate(); err != nil {
 		t.Errorf("defaults refused: %v", err)
+	}
+}
+
+// failingDelete is a ModelStore whose Delete fails, as an invocation that
+// ends (timeout, restart) between writing the new model and deleting the
+// names before it.
+type failingDelete struct{ ModelStore }
+
+func (failingDelete) Delete(context.Context, string, string) error {
+	return errors.New("interrupted")
+}
+
+// TestRetryAfterInterruptedReplace: the first attempt wrote the new
+// model_1_1.json but did not get to delete the pickle model_1_1 that sorts
+// before it. The retry of the same run must not copy its own new model over
+// previous/model_1_1.json, the model it replaced, and must finish the delete.
+func TestRetryAfterInterruptedReplace(t *testing.T) {
+	ctx := t.Context()
+	st := testenv.SQLite(t)
+	blobs := testenv.Storage(t, "models").Blobs()
+	now := time.Date(2018, 8, 29, 12, 20, 0, 0, time.UTC)
+	k := sensor.Key{Device: "1", Sensor: "1"}
+	var rs []sensor.StoredReading
+	for i := range 1000 {
+		rs = append(rs, sensor.StoredReading{Reading: sensor.Reading{TS: now.Truncate(time.Hour).Add(-time.Duration(i) * 5 * time.Second),
+			Key: k, Value: 20 + math.Sin(float64(i)*0.37)}, Source: "t/0", Sequence: int64(i)})
+	}
+	if _, err := st.InsertReadings(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	pickle, oldJSON := []byte("the scored pickle"), []byte(`{"an":"older json model"}`)
+	for name, data := range map[string][]byte{"model_1_1": pickle, "model_1_1.json": oldJSON} {
+		if err := blobs.Put(ctx, "models", name, data, "application/octet-stream"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, _ := New(Config{}, st, failingDelete{blobs}, st).Run(ctx, now); res.Written != 0 {
+		t.Fatalf("interrupted attempt %+v, want nothing written", res)
+	}
+	res, err := New(Config{}, st, blobs, st).Run(ctx, now.Add(time.Minute))
+	if err != nil || res.Written != 1 {
+		t.Fatalf("retry %+v, %v: want 1 written", res, err)
+	}
+	for name, want := range map[string][]byte{"previous/model_1_1": pickle, "previous/model_1_1.json": oldJSON} {
+		if b, _, err := blobs.Get(ctx, "models", name); err != nil || !bytes.Equal(b, want) {
+			t.Errorf("%s = %q, %v; want the replaced model %q", name, b, err, want)
+		}
+	}
+	if _, _, err := blobs.Get(ctx, "models", "model_1_1"); err == nil {
+		t.Error("the pickle model_1_1 is still there, and timer-fanout would score it")
 	}
 }
