@@ -82,6 +82,20 @@ func Layout(ctx context.Context, o Options) ([]string, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("app folder: %w", err)
 	}
+	// local.settings.json first: the developer's edited one must survive a
+	// layout that fails further on (a handler that does not compile).
+	sample := filepath.Join(o.Src, "local.settings.sample.json")
+	if o.Local {
+		ls := kept
+		if ls == nil {
+			if ls, err = LocalSettings(sample); err != nil {
+				return nil, err
+			}
+		}
+		if err := os.WriteFile(filepath.Join(o.Out, "local.settings.json"), ls, 0o644); err != nil {
+			return nil, fmt.Errorf("app folder: %w", err)
+		}
+	}
 	bin := filepath.Join(o.Out, HandlerName(o.GOOS))
 	if o.Handler == "" {
 		if err := Build(ctx, o.Src, o.GOOS, o.GOARCH, bin); err != nil {
@@ -96,20 +110,8 @@ func Layout(ctx context.Context, o Options) ([]string, error) {
 	if err := os.WriteFile(filepath.Join(o.Out, "host.json"), host, 0o644); err != nil {
 		return nil, fmt.Errorf("app folder: %w", err)
 	}
-	sample := filepath.Join(o.Src, "local.settings.sample.json")
 	if err := copyFile(sample, filepath.Join(o.Out, "local.settings.sample.json"), 0o644); err != nil {
 		return nil, fmt.Errorf("app folder: %w", err)
-	}
-	if o.Local {
-		ls := kept
-		if ls == nil {
-			if ls, err = LocalSettings(sample); err != nil {
-				return nil, err
-			}
-		}
-		if err := os.WriteFile(filepath.Join(o.Out, "local.settings.json"), ls, 0o644); err != nil {
-			return nil, fmt.Errorf("app folder: %w", err)
-		}
 	}
 	var names []string
 	for _, f := range fns {

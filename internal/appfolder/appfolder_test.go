@@ -151,6 +151,14 @@ func TestLayoutPrebuiltHandler(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(out, "local.settings.json")); string(got) != string(edited) {
 		t.Errorf("local.settings.json after a new layout = %s, want the edited one kept", got)
 	}
+	// A layout that fails (here the handler is missing; a compile error in
+	// make app is the same) must not lose it either.
+	if _, err := Layout(t.Context(), Options{Src: repo, Out: out, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Handler: filepath.Join(t.TempDir(), "none"), Local: true}); err == nil {
+		t.Fatal("layout with a missing handler succeeded")
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "local.settings.json")); string(got) != string(edited) {
+		t.Errorf("local.settings.json after a failed layout = %q, want the edited one kept", got)
+	}
 
 	other := map[string]string{"windows": "linux", "linux": "windows", "darwin": "linux"}[runtime.GOOS]
 	_, err = Layout(t.Context(), Options{Src: repo, Out: filepath.Join(t.TempDir(), "app"), GOOS: other, GOARCH: runtime.GOARCH, Handler: exe})
