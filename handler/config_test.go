@@ -107,7 +107,7 @@ func TestLoadConfig(t *testing.T) {
 				"SQL_URL", "postgres://x", "SCORE_QUEUE", "Score_Jobs", "FANOUT_SCHEDULE", "0 0 * * *",
 				"FANOUT_CHUNK_SIZE", "many", "AGGREGATE_WINDOW", "5", "MAX_DEQUEUE_COUNT", "0", "LOG_LEVEL", "loud",
 				"RAW_CONTAINER", " ", "FANOUT_LAG", "90.5s", "FANOUT_MAX_CATCHUP", "0", "READINGS_RETENTION", "1h",
-				"TRAIN_SCHEDULE", "weekly", "TRAIN_NU", "lots", "TRAIN_DAYS", "0"),
+				"TRAIN_SCHEDULE", "weekly", "TRAIN_NU", "lots", "TRAIN_DAYS", "0", "TRAIN_TOLERANCE", "0"),
 			wantErr: []string{
 				"FUNCTIONS_CUSTOMHANDLER_PORT: not set",
 				"AzureWebJobsStorage: storage connection AzureWebJobsStorage: UseDevelopmentStorage=true is not supported",
@@ -125,6 +125,7 @@ func TestLoadConfig(t *testing.T) {
 				"TRAIN_SCHEDULE:",
 				`TRAIN_NU: "lots" is not a number`,
 				"TRAIN_DAYS: 0: must be at least 1",
+				"TRAIN_TOLERANCE: 0: must be above 0",
 			},
 		},
 		{

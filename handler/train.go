@@ -48,6 +48,13 @@ func trainConfig(s spec, c Config, bad func(string, error)) train.Config {
 		Tolerance:       float("TRAIN_TOLERANCE", s.TrainTolerance),
 		Width:           c.AggregateWindow,
 	}
+	if s.TrainTolerance.Err == nil && tc.Tolerance == 0 {
+		if _, err := strconv.ParseFloat(strings.TrimSpace(s.TrainTolerance.V), 64); err == nil {
+			// train.Config takes 0 for its default (0.05): a tolerance of 0
+			// would silently become 0.05.
+			bad("TRAIN_TOLERANCE", errors.New("0: must be above 0 (give a small one, such as 0.001, for a strict check)"))
+		}
+	}
 	if numbersOK && tc.Nu == 0 {
 		bad("TRAIN_NU", errors.New("0: must be in (0, 1]"))
 	}

@@ -83,7 +83,7 @@ type Config struct {
 	Days            int           // TRAIN_DAYS, the history fitted, default 7
 	Nu              float64       // TRAIN_NU, default 0.01
 	Gamma           string        // TRAIN_GAMMA: a number, scale or auto; default 0.01
-	Tolerance       float64       // TRAIN_TOLERANCE, allowed held-out anomaly rate above Nu, default 0.05
+	Tolerance       float64       // TRAIN_TOLERANCE, allowed held-out anomaly rate above Nu, default (and for 0) 0.05
 	Width           time.Duration // AGGREGATE_WINDOW, default 5s
 	MinWindows      int           // fewer windows: no model, default 100
 	MaxFitRows      int           // windows fitted at most (evenly spaced), default 5,000
