@@ -40,7 +40,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("funcapp", flag.ContinueOnError)
 	fs.SetOutput(stdout)
-	out := fs.String("out", "app", "app folder to write (replaced; an existing local.settings.json in it is kept)")
+	out := fs.String("out", "app", "app folder to write (replaced; an existing local.settings.json in it is kept; a folder without host.json, or one holding -src, is refused)")
 	goos := fs.String("goos", runtime.GOOS, "operating system of the handler")
 	goarch := fs.String("goarch", runtime.GOARCH, "architecture of the handler")
 	handler := fs.String("handler", "", "handler binary already built for GOOS/GOARCH (default: go build ./handler)")

@@ -70,6 +70,9 @@ func Layout(ctx context.Context, o Options) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := replaceable(o.Src, o.Out); err != nil {
+		return nil, err
+	}
 	// A local.settings.json the developer already has (with their own settings)
 	// is kept; everything else is laid out anew.
 	kept, err := os.ReadFile(filepath.Join(o.Out, "local.settings.json"))
@@ -132,6 +135,36 @@ func Layout(ctx context.Context, o Options) ([]string, error) {
 }
 
 // functionName is the host's rule for a function name (the folder name).
+// replaceable refuses an out folder that Layout must not remove: one that
+// holds the repository src (-out . or -out ..), or an existing folder with
+// entries but no host.json, which is no app folder.
+func replaceable(src, out string) error {
+	as, err := filepath.Abs(src)
+	if err != nil {
+		return fmt.Errorf("app folder: %w", err)
+	}
+	ao, err := filepath.Abs(out)
+	if err != nil {
+		return fmt.Errorf("app folder: %w", err)
+	}
+	if rel, err := filepath.Rel(ao, as); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return fmt.Errorf("app folder: %s holds the repository %s: not replaced", out, src)
+	}
+	entries, err := os.ReadDir(out)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("app folder: %w", err)
+	}
+	if len(entries) > 0 {
+		if _, err := os.Stat(filepath.Join(out, "host.json")); err != nil {
+			return fmt.Errorf("app folder: %s is not an app folder (no host.json): not replaced", out)
+		}
+	}
+	return nil
+}
+
 var functionName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,127}$`)
 
 // Build builds the handler of the repository at src for goos/goarch into out,

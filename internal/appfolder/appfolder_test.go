@@ -167,6 +167,49 @@ func TestLayoutPrebuiltHandler(t *testing.T) {
 	}
 }
 
+// Layout replaces o.Out: a folder that is no app folder, or one holding the
+// repository, is refused and left as it is. (The repository here is a copy in
+// a temporary folder: a Layout that does replace such a folder removes it.)
+func TestLayoutRefusesOtherFolders(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	src := filepath.Join(parent, "repo")
+	for _, f := range []string{"host.json", "local.settings.sample.json", filepath.Join("functions", "ingest", "function.json")} {
+		b, err := os.ReadFile(filepath.Join(repo, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	notApp := t.TempDir()
+	precious := filepath.Join(notApp, "notes.txt")
+	if err := os.WriteFile(precious, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{notApp, src, parent} {
+		_, err := Layout(t.Context(), Options{Src: src, Out: out, GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Handler: exe, Local: true})
+		if err == nil || !strings.Contains(err.Error(), "not replaced") {
+			t.Errorf("layout into %s: err %v, want a refusal", out, err)
+		}
+	}
+	for _, f := range []string{precious, filepath.Join(src, "host.json")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("after the refused layouts: %v", err)
+		}
+	}
+	if _, err := Layout(t.Context(), Options{Src: src, Out: filepath.Join(parent, "app"), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, Handler: exe}); err != nil {
+		t.Errorf("layout into a new folder beside the repository: %v", err)
+	}
+}
+
 func TestHostJSON(t *testing.T) {
 	tests := []struct {
 		name, in, handler, want, err string
