@@ -90,6 +90,10 @@ type Config struct {
 	Logger          *slog.Logger
 }
 
+// recordTimeout bounds the recording of one outcome, which goes on after
+// the invocation's context ends.
+const recordTimeout = 10 * time.Second
+
 const holdOut = 0.2 // the newest fraction of the windows, kept out of the fit
 
 func (c Config) withDefaults() Config {
@@ -181,7 +185,13 @@ func (f *Function) Run(ctx context.Context, now time.Time) (Result, error) {
 		return res, fmt.Errorf("train: %w", err)
 	}
 	var errs []error
-	for _, k := range keys {
+	for i, k := range keys {
+		if ctx.Err() != nil {
+			// The invocation ended (INVOCATION_TIMEOUT, shutdown): the
+			// sensors left keep their models and get no outcome.
+			errs = append(errs, fmt.Errorf("%d of %d sensors not trained: %w", len(keys)-i, len(keys), context.Cause(ctx)))
+			break
+		}
 		o := f.sensor(ctx, res.Run, k, w)
 		switch o.Status {
 		case sensor.StatusDone:
@@ -192,7 +202,12 @@ func (f *Function) Run(ctx context.Context, now time.Time) (Result, error) {
 			res.Rejected++
 		}
 		f.cfg.Logger.InfoContext(ctx, "train outcome", "run", res.Run, "sensor", k.String(), "status", o.Status, "rows", o.Rows, "error", o.Error)
-		if err := f.outcomes.FinishOutcome(ctx, o); err != nil {
+		// Recorded also when the invocation has just ended: the sensor's
+		// model may already be replaced.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+		err := f.outcomes.FinishOutcome(rctx, o)
+		cancel()
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,5 +177,48 @@ func TestRetryAfterInterruptedReplace(t *testing.T) {
 	}
 	if _, _, err := blobs.Get(ctx, "models", "model_1_1"); err == nil {
 		t.Error("the pickle model_1_1 is still there, and timer-fanout would score it")
+	}
+}
+
+// cancelOnPoints is a WindowSource whose invocation ends (the handler's
+// INVOCATION_TIMEOUT, a shutdown) while the first sensor's windows are read.
+type cancelOnPoints struct {
+	WindowSource
+	cancel context.CancelFunc
+}
+
+func (c cancelOnPoints) Points(ctx context.Context, k sensor.Key, w sensor.Window, width time.Duration) ([]sensor.Point, error) {
+	c.cancel()
+	return c.WindowSource.Points(ctx, k, w, width)
+}
+
+// TestRunStopsWhenCancelled: an invocation that ends records the outcome of
+// the sensor it was on and stops, saying how many sensors were left, instead
+// of trying each one with the ended context and joining one "context
+// canceled" per sensor (with no outcome recorded).
+func TestRunStopsWhenCancelled(t *testing.T) {
+	st := testenv.SQLite(t)
+	blobs := testenv.Storage(t, "models").Blobs()
+	now := time.Date(2018, 8, 29, 12, 20, 0, 0, time.UTC)
+	var rs []sensor.StoredReading
+	for s := range 3 {
+		rs = append(rs, sensor.StoredReading{Reading: sensor.Reading{TS: now.Add(-time.Hour),
+			Key: sensor.Key{Device: "1", Sensor: strconv.Itoa(s + 1)}, Value: 1}, Source: "t/0", Sequence: int64(s)})
+	}
+	if _, err := st.InsertReadings(t.Context(), rs); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	res, err := New(Config{}, cancelOnPoints{st, cancel}, blobs, st).Run(ctx, now)
+	if err == nil || !strings.Contains(err.Error(), "2 of 3 sensors not trained") {
+		t.Errorf("err %v, want one naming the 2 of 3 sensors not trained", err)
+	}
+	outs, err := st.Outcomes(t.Context(), res.Run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(outs) != 1 || outs[0].Status != sensor.StatusFailed {
+		t.Errorf("outcomes %+v, want the first sensor's, failed", outs)
 	}
 }
