@@ -23,16 +23,14 @@
 //     training windows (a degenerate model). A model that fails leaves the
 //     current one in place; the outcome is "failed" with the reason.
 //  4. The current model blob (the first model_{device}_{sensor}[.ext] in
-//     name order, the one timer-fanout uses) is copied to
-//     previous/{its name} (names with a '/' are no models to timer-fanout),
-//     as is every other model name of the sensor sorting before
-//     model_{device}_{sensor}.json; the new model is written under that name
-//     with metadata train_run = the run id, and the names before it (a
-//     pickle model_1_1, say) are deleted, so that the new one is scored.
-//     A model already carrying this run's train_run is not written or kept
-//     again (only the names before it are deleted), so a retried invocation,
-//     even one after an attempt that ended between the write and the deletes,
-//     does not overwrite previous/ with its own model.
+//     name order, the one timer-fanout uses) is copied to previous/{its name}
+//     (names with a '/' are no models to timer-fanout) and the new model is
+//     written under that same name (model_{device}_{sensor}.json for a sensor
+//     that had none), with metadata train_run = the run id. Nothing is
+//     deleted or renamed, so a scoring job queued before the run, which names
+//     that blob, scores the new version (its ETag is recorded). A model
+//     already carrying this run's train_run is not kept or written again, so
+//     a retried invocation does not overwrite previous/ with its own model.
 //
 // The run is registered as "train-{window}" in the runs table and each
 // sensor's outcome recorded like a scoring outcome (rows = training windows,
@@ -68,7 +66,6 @@ type ModelStore interface {
 	Metadata(ctx context.Context, container, name string) (map[string]string, error)
 	Put(ctx context.Context, container, name string, data []byte, contentType string) error
 	PutWithMetadata(ctx context.Context, container, name string, data []byte, contentType string, metadata map[string]string) error
-	Delete(ctx context.Context, container, name string) error
 }
 
 // OutcomeStore registers the run and records each sensor's outcome.
@@ -291,10 +288,9 @@ func anomalyRate(m *svm.Model, rows [][]float64) (float64, int) {
 const metaRun = "train_run"
 
 // replace keeps the current model at previous/{name} and writes the new one
-// (see the package doc). It returns the new model's blob name.
+// under the same name (see the package doc). It returns the model's blob name.
 func (f *Function) replace(ctx context.Context, run string, k sensor.Key, model []byte) (string, error) {
 	c := f.cfg.ModelsContainer
-	name := k.ModelName() + ".json"
 	blobs, err := f.models.List(ctx, c, k.ModelName())
 	if err != nil {
 		return "", err
@@ -305,44 +301,27 @@ func (f *Function) replace(ctx context.Context, run string, k sensor.Key, model 
 			current = append(current, b.Name)
 		}
 	}
-	slices.Sort(current)
-	// written: an earlier attempt of this run wrote the new model, after it
-	// had kept every name up to it under previous/; it may have ended before
-	// deleting the names before it. Copying again would put this run's own
-	// model over previous/{name}, the model it replaced.
-	written := false
-	if slices.Contains(current, name) {
+	// The new model takes the name timer-fanout uses for the sensor (the
+	// first in name order; the loaders tell formats by their bytes), so jobs
+	// queued before this run score the new version and nothing is deleted.
+	name := k.ModelName() + ".json"
+	if len(current) > 0 {
+		name = slices.Min(current)
 		md, err := f.models.Metadata(ctx, c, name)
 		if err != nil {
 			return "", err
 		}
-		written = md[metaRun] == run
-	}
-	// Every model name up to the new one is kept under previous/; those
-	// before it are then deleted, so that the new model is the first.
-	var before []string
-	for _, cur := range current {
-		if cur > name {
-			break
+		if md[metaRun] == run {
+			// An earlier attempt of this run wrote it: keeping it again would
+			// put this run's own model over previous/{name}.
+			return name, nil
 		}
-		if !written {
-			if err := f.keep(ctx, cur); err != nil {
-				return "", err
-			}
-		}
-		if cur != name {
-			before = append(before, cur)
-		}
-	}
-	if !written {
-		if err := f.models.PutWithMetadata(ctx, c, name, model, "application/json", map[string]string{metaRun: run}); err != nil {
+		if err := f.keep(ctx, name); err != nil {
 			return "", err
 		}
 	}
-	for _, cur := range before {
-		if err := f.models.Delete(ctx, c, cur); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return "", err
-		}
+	if err := f.models.PutWithMetadata(ctx, c, name, model, "application/json", map[string]string{metaRun: run}); err != nil {
+		return "", err
 	}
 	return name, nil
 }

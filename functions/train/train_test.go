@@ -86,7 +86,10 @@ func TestRun(t *testing.T) {
 		}
 		return b
 	}
-	m, err := svm.LoadJSON(bytes.NewReader(get("model_1_1.json")))
+	// The new model takes the name timer-fanout uses for the sensor, so a job
+	// queued before the run (naming model_1_1) scores the new version and
+	// never meets a deleted blob.
+	m, err := svm.LoadJSON(bytes.NewReader(get("model_1_1")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,8 +102,8 @@ func TestRun(t *testing.T) {
 	if !bytes.Equal(get("previous/model_1_1"), pickle) {
 		t.Error("previous/model_1_1 is not the replaced model")
 	}
-	if _, _, err := blobs.Get(ctx, "models", "model_1_1"); err == nil {
-		t.Error("the replaced model_1_1 is still there, and timer-fanout would pick it before model_1_1.json")
+	if _, _, err := blobs.Get(ctx, "models", "model_1_1.json"); err == nil {
+		t.Error("a second model name for sensor 1/1 was written")
 	}
 	if !bytes.Equal(get("model_1_2.json"), oldJSON) || !bytes.Equal(get("model_1_10.json"), oldJSON) {
 		t.Error("a rejected or unrelated model was changed")
@@ -130,19 +133,19 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// failingDelete is a ModelStore whose Delete fails, as an invocation that
-// ends (timeout, restart) between writing the new model and deleting the
-// names before it.
-type failingDelete struct{ ModelStore }
+// failingWrite is a ModelStore whose model writes fail, as an invocation that
+// ended after keeping the current model under previous/ and before writing
+// the new one.
+type failingWrite struct{ ModelStore }
 
-func (failingDelete) Delete(context.Context, string, string) error {
-	return errors.New("interrupted")
+func (failingWrite) PutWithMetadata(context.Context, string, string, []byte, string, map[string]string) error {
+	return errors.New("the invocation ended")
 }
 
-// TestRetryAfterInterruptedReplace: the first attempt wrote the new
-// model_1_1.json but did not get to delete the pickle model_1_1 that sorts
-// before it. The retry of the same run must not copy its own new model over
-// previous/model_1_1.json, the model it replaced, and must finish the delete.
+// TestRetryAfterInterruptedReplace: the first attempt kept the scored pickle
+// model_1_1 under previous/ but did not write the new model. The retry of the
+// same run writes it under model_1_1 and previous/model_1_1 still holds the
+// model it replaced; a third attempt of the run changes nothing.
 func TestRetryAfterInterruptedReplace(t *testing.T) {
 	ctx := t.Context()
 	st := testenv.SQLite(t)
@@ -163,20 +166,27 @@ func TestRetryAfterInterruptedReplace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if res, _ := New(Config{}, st, failingDelete{blobs}, st).Run(ctx, now); res.Written != 0 {
+	if res, _ := New(Config{}, st, failingWrite{blobs}, st).Run(ctx, now); res.Written != 0 {
 		t.Fatalf("interrupted attempt %+v, want nothing written", res)
 	}
-	res, err := New(Config{}, st, blobs, st).Run(ctx, now.Add(time.Minute))
-	if err != nil || res.Written != 1 {
-		t.Fatalf("retry %+v, %v: want 1 written", res, err)
-	}
-	for name, want := range map[string][]byte{"previous/model_1_1": pickle, "previous/model_1_1.json": oldJSON} {
-		if b, _, err := blobs.Get(ctx, "models", name); err != nil || !bytes.Equal(b, want) {
-			t.Errorf("%s = %q, %v; want the replaced model %q", name, b, err, want)
+	for attempt := 2; attempt <= 3; attempt++ {
+		res, err := New(Config{}, st, blobs, st).Run(ctx, now.Add(time.Duration(attempt)*time.Minute))
+		if err != nil || res.Written != 1 {
+			t.Fatalf("attempt %d: %+v, %v: want 1 written", attempt, res, err)
 		}
-	}
-	if _, _, err := blobs.Get(ctx, "models", "model_1_1"); err == nil {
-		t.Error("the pickle model_1_1 is still there, and timer-fanout would score it")
+		if b, _, err := blobs.Get(ctx, "models", "previous/model_1_1"); err != nil || !bytes.Equal(b, pickle) {
+			t.Errorf("attempt %d: previous/model_1_1 = %q, %v; want the replaced model %q", attempt, b, err, pickle)
+		}
+		b, _, err := blobs.Get(ctx, "models", "model_1_1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svm.LoadJSON(bytes.NewReader(b)); err != nil {
+			t.Errorf("attempt %d: model_1_1 is not the new model: %v", attempt, err)
+		}
+		if b, _, err := blobs.Get(ctx, "models", "model_1_1.json"); err != nil || !bytes.Equal(b, oldJSON) {
+			t.Errorf("attempt %d: model_1_1.json = %q, %v; want it untouched (timer-fanout never picks it)", attempt, b, err)
+		}
 	}
 }
 
