@@ -125,9 +125,11 @@ func Unwrap(raw json.RawMessage) ([]byte, error) {
 	if t[0] != '"' {
 		return t, nil
 	}
-	var s string
-	if err := json.Unmarshal(t, &s); err != nil {
-		return nil, fmt.Errorf("azfunc: unquote value: %w", err)
+	s, ok := unquote(t)
+	if !ok { // encoding/json's error
+		if err := json.Unmarshal(t, &s); err != nil {
+			return nil, fmt.Errorf("azfunc: unquote value: %w", err)
+		}
 	}
 	return unwrapUnquoted(s), nil
 }
@@ -136,8 +138,7 @@ func Unwrap(raw json.RawMessage) ([]byte, error) {
 func unwrapUnquoted(s string) []byte {
 	inner := strings.TrimSpace(s)
 	if len(inner) >= 2 && inner[0] == '"' && inner[len(inner)-1] == '"' {
-		var s2 string
-		if json.Unmarshal([]byte(inner), &s2) == nil {
+		if s2, ok := unquote([]byte(inner)); ok {
 			return []byte(s2)
 		}
 	}

@@ -335,6 +335,9 @@ func eventBodies(raw json.RawMessage) ([][]byte, error) {
 	if b == nil {
 		return nil, nil
 	}
+	if out, ok := stringArray(b); ok {
+		return out, nil
+	}
 	var strs []*string
 	if json.Unmarshal(b, &strs) == nil {
 		out := make([][]byte, len(strs))

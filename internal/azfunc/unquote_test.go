@@ -1,0 +1,67 @@
+package azfunc
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+)
+
+// FuzzUnquote holds unquote to json.Unmarshal into a string: the same value,
+// or both failing.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{
+		`""`, `"abc"`, `"a\"b\\c\/d\b\f\n\r\t"`, `"\u00e9\ud83d\ude00"`, `"\ud800x"`, `"\udc00\ud800"`,
+		"\"\xff\xfe ok\"", `"\u12"`, `"a" `, `"a`, `"\'"`, "\"\x01\"", `"\ud83d\u"`, `[1]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var want string
+		werr := json.Unmarshal(b, &want)
+		got, ok := unquote(b)
+		if ok {
+			if werr != nil {
+				t.Fatalf("%q: unquote gave %q, json.Unmarshal failed: %v", b, got, werr)
+			}
+			if got != want {
+				t.Fatalf("%q: unquote gave %q, json.Unmarshal %q", b, got, want)
+			}
+		} else if werr == nil && b[0] == '"' && b[len(b)-1] == '"' {
+			t.Fatalf("%q: unquote failed, json.Unmarshal gave %q", b, want)
+		}
+	})
+}
+
+// FuzzStringArray holds stringArray to json.Unmarshal into []*string, each
+// element through unwrapUnquoted: the same bodies, or stringArray declining
+// an input json.Unmarshal rejects.
+func FuzzStringArray(f *testing.F) {
+	for _, s := range []string{
+		`[]`, ` [ ] `, `["a",null,"\"q\""]`, `["{\"a\":1}" , "b"]`, `[1]`, `["a",]`, `["a"`, `null`, `["a"] x`, "[\"\xff\"]",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var strs []*string
+		werr := json.Unmarshal(b, &strs)
+		got, ok := stringArray(b)
+		if !ok {
+			if werr == nil && strs != nil {
+				t.Fatalf("%q: stringArray declined, json.Unmarshal gave %d strings", b, len(strs))
+			}
+			return
+		}
+		if werr != nil {
+			t.Fatalf("%q: stringArray gave %q, json.Unmarshal failed: %v", b, got, werr)
+		}
+		want := make([][]byte, len(strs))
+		for i, s := range strs {
+			if s != nil {
+				want[i] = unwrapUnquoted(*s)
+			}
+		}
+		if !slices.EqualFunc(want, got, func(a, b []byte) bool { return (a == nil) == (b == nil) && string(a) == string(b) }) {
+			t.Fatalf("%q: stringArray gave %q, json.Unmarshal %q", b, got, want)
+		}
+	})
+}
