@@ -295,7 +295,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	}
 	problems = append(problems, checkHostJSON(getenv("FUNCTIONS_APP_ROOT_PATH"), c)...)
 
-	c.Train = trainConfig(s, c, bad)
+	c.Train = trainConfig(s, c, getenv, bad)
 	if len(problems) > 0 {
 		return Config{}, fmt.Errorf("invalid settings:\n  %s", strings.Join(problems, "\n  "))
 	}

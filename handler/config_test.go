@@ -140,9 +140,22 @@ func TestLoadConfig(t *testing.T) {
 			// The prune after a catch-up of 24 hourly windows lagging 10m would
 			// reach into the oldest window fanned out, before it is scored.
 			name: "retention within a catch-up",
-			env:  with("READINGS_RETENTION", "24h"),
+			env:  with("READINGS_RETENTION", "24h", "AzureWebJobs.train.Disabled", "1"),
 			wantErr: []string{"READINGS_RETENTION: 24h0m0s must be 0 (keep every reading) or more than " +
 				"(FANOUT_MAX_CATCHUP 24 + 1) x FANOUT_SCHEDULE period 1h0m0s + FANOUT_LAG 10m0s = 25h10m0s"},
+		},
+		{
+			// Retraining reads TRAIN_DAYS of windows, built from readings that
+			// retention would already have deleted: it would fit on less
+			// history than it says, without a word.
+			name:    "retention shorter than the training history",
+			env:     with("READINGS_RETENTION", "48h"),
+			wantErr: []string{"READINGS_RETENTION: 48h0m0s is shorter than TRAIN_DAYS 7 (168h0m0s) of training history; keep at least that, or disable train (AzureWebJobs.train.Disabled)"},
+		},
+		{
+			name: "retention shorter than TRAIN_DAYS with train disabled",
+			env:  with("READINGS_RETENTION", "48h", "AzureWebJobs.train.Disabled", "true"),
+			want: func(c *Config) { c.ReadingsRetention = 48 * time.Hour },
 		},
 		{
 			// The readings source key column (namespace/hub/partition) is

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	timerfanout "github.com/batchscore/batchscore/functions/timer-fanout"
 	"github.com/batchscore/batchscore/functions/train"
+	"github.com/batchscore/batchscore/internal/azfunc"
 )
 
 // trainConfig reads the train function's settings (TRAIN_*), reporting each
@@ -15,7 +17,11 @@ import (
 // (%TRAIN_SCHEDULE%); the handler checks it like FANOUT_SCHEDULE. The
 // function runs only where the app setting AzureWebJobs.train.Disabled is
 // false (local.settings.sample.json and the Bicep template set it to true).
-func trainConfig(s spec, c Config, bad func(string, error)) train.Config {
+//
+// While train runs, a READINGS_RETENTION shorter than TRAIN_DAYS is refused:
+// the windows it fits on would be gone, and it would train on less history
+// than it says.
+func trainConfig(s spec, c Config, getenv func(string) string, bad func(string, error)) train.Config {
 	if s.TrainSchedule.Err != nil {
 		bad("TRAIN_SCHEDULE", s.TrainSchedule.Err)
 	} else if _, err := timerfanout.ParseSchedule(s.TrainSchedule.V); err != nil {
@@ -25,6 +31,10 @@ func trainConfig(s spec, c Config, bad func(string, error)) train.Config {
 		bad("TRAIN_DAYS", s.TrainDays.Err)
 	} else if s.TrainDays.V < 1 {
 		bad("TRAIN_DAYS", fmt.Errorf("%d: must be at least 1", s.TrainDays.V))
+	} else if history := time.Duration(s.TrainDays.V) * 24 * time.Hour; s.ReadingsRetention.Err == nil && c.ReadingsRetention != 0 &&
+		c.ReadingsRetention < history && !azfunc.Disabled(getenv(azfunc.DisabledSetting("train"))) {
+		bad("READINGS_RETENTION", fmt.Errorf("%s is shorter than TRAIN_DAYS %d (%s) of training history; keep at least that, or disable train (%s)",
+			c.ReadingsRetention, s.TrainDays.V, history, azfunc.DisabledSetting("train")))
 	}
 	numbersOK := true
 	float := func(name string, v setting[string]) float64 {

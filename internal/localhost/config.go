@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/batchscore/batchscore/internal/azfunc"
 )
 
 // HostConfig is the part of host.json the stand-in acts on.
@@ -382,11 +384,10 @@ func ParseTimeSpan(s string) (time.Duration, error) {
 // Azure Functions", Microsoft docs): from settings, else from the environment
 // the handler also inherits.
 func functionDisabled(settings map[string]string, name string) bool {
-	key := "AzureWebJobs." + name + ".Disabled"
+	key := azfunc.DisabledSetting(name)
 	v, ok := settings[key]
 	if !ok {
 		v = os.Getenv(key)
 	}
-	v = strings.TrimSpace(v)
-	return strings.EqualFold(v, "true") || v == "1"
+	return azfunc.Disabled(v)
 }
