@@ -108,48 +108,66 @@ func serialize(v any) (string, error) {
 	return b.String(), nil
 }
 
+// writeString writes s as a JSON string literal the way Newtonsoft.Json does:
+// '"' and '\\' escaped, \n \r \t \b \f as two-letter escapes, other
+// control characters and U+0085, U+2028, U+2029 as \u00xx/\uxxxx (lowercase
+// hex), invalid UTF-8 as \ufffd, everything else as is. Runs of bytes that
+// need no escape are written at once: the host's event batches are strings of
+// about a megabyte, escaped twice.
 func writeString(b *bytes.Buffer, s string) {
 	const hex = "0123456789abcdef"
+	b.Grow(len(s) + 2)
 	b.WriteByte('"')
+	start := 0 // s[start:i] is still to be written as is
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			switch {
-			case c == '"':
+			if c >= ' ' && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b.WriteString(s[start:i])
+			switch c {
+			case '"':
 				b.WriteString(`\"`)
-			case c == '\\':
+			case '\\':
 				b.WriteString(`\\`)
-			case c == '\n':
+			case '\n':
 				b.WriteString(`\n`)
-			case c == '\r':
+			case '\r':
 				b.WriteString(`\r`)
-			case c == '\t':
+			case '\t':
 				b.WriteString(`\t`)
-			case c == '\b':
+			case '\b':
 				b.WriteString(`\b`)
-			case c == '\f':
+			case '\f':
 				b.WriteString(`\f`)
-			case c < 0x20:
+			default:
 				b.WriteString(`\u00`)
 				b.WriteByte(hex[c>>4])
 				b.WriteByte(hex[c&0xf])
-			default:
-				b.WriteByte(c)
 			}
 			i++
+			start = i
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
+			b.WriteString(s[start:i])
 			b.WriteString(`\ufffd`)
+			start = i + size
 		case r == 0x85 || r == 0x2028 || r == 0x2029:
-			fmt.Fprintf(b, `\u%04x`, r)
-		default:
-			b.WriteString(s[i : i+size])
+			b.WriteString(s[start:i])
+			b.WriteString(`\u`)
+			for shift := 12; shift >= 0; shift -= 4 {
+				b.WriteByte(hex[r>>shift&0xf])
+			}
+			start = i + size
 		}
 		i += size
 	}
+	b.WriteString(s[start:])
 	b.WriteByte('"')
 }
 
