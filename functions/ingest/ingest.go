@@ -113,7 +113,7 @@ func (f *Function) Run(ctx context.Context, batch azfunc.EventBatch) (Result, er
 	var readings []sensor.StoredReading
 	var firstReject *rejectLine
 	for _, ev := range batch.Events {
-		appendLine(&raw, rawLine{Seq: ev.SequenceNumber, Offset: ev.Offset, Enqueued: ev.EnqueuedTime.UTC(), Body: string(ev.Body)})
+		appendRawLine(&raw, ev)
 		rs, rejs := f.decodeEvent(ev)
 		for _, r := range rejs {
 			appendLine(&rejects, r)
