@@ -45,6 +45,14 @@ func TestStartStop(t *testing.T) {
 	}
 	resp.Body.Close()
 
+	// Azurite runs with the semi-space size withNodeOptions adds (Linux: the
+	// environment of the node process is readable in /proc).
+	if env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", s.PID())); err == nil {
+		if !strings.Contains(string(env), "NODE_OPTIONS=") || !strings.Contains(string(env), semiSpace) {
+			t.Errorf("Azurite's environment has no NODE_OPTIONS with %s", semiSpace)
+		}
+	}
+
 	pid := s.PID()
 	if err := s.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -163,4 +171,44 @@ func TestShared(t *testing.T) {
 		t.Fatalf("shared queue endpoint: %v", err)
 	}
 	c.Close()
+}
+
+// TestWithNodeOptions adds the semi-space size to NODE_OPTIONS, keeping the
+// other variables and options, and leaves a size the user chose alone.
+func TestWithNodeOptions(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"no NODE_OPTIONS", []string{"A=1", "PATH=/bin"}, "NODE_OPTIONS=" + semiSpace},
+		{"other options kept", []string{"NODE_OPTIONS=--max-old-space-size=512", "A=1"}, "NODE_OPTIONS=--max-old-space-size=512 " + semiSpace},
+		{"empty NODE_OPTIONS", []string{"NODE_OPTIONS="}, "NODE_OPTIONS=" + semiSpace},
+		{"the user's size wins", []string{"NODE_OPTIONS=--max-semi-space-size=8"}, "NODE_OPTIONS=--max-semi-space-size=8"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := withNodeOptions(c.env)
+			var opts []string
+			others := 0
+			for _, kv := range got {
+				if strings.HasPrefix(kv, "NODE_OPTIONS=") {
+					opts = append(opts, kv)
+				} else {
+					others++
+				}
+			}
+			if len(opts) != 1 || opts[0] != c.want {
+				t.Errorf("NODE_OPTIONS entries %q, want exactly [%q]", opts, c.want)
+			}
+			wantOthers := 0
+			for _, kv := range c.env {
+				if !strings.HasPrefix(kv, "NODE_OPTIONS=") {
+					wantOthers++
+				}
+			}
+			if others != wantOthers {
+				t.Errorf("%d other variables kept, want %d", others, wantOthers)
+			}
+		})
+	}
 }
