@@ -302,12 +302,18 @@ FROM outcomes WHERE run_id = ? GROUP BY status`), run)
 	return sum, nil
 }
 
+// anomalyRatesSQLite is AnomalyRates' query on SQLite. Every scored sensor
+// runs it once, so it must not read the whole outcomes table, which grows by
+// one row per sensor and run (an index on (device, sensor, updated_ms), migration
+// 0007).
+const anomalyRatesSQLite = `SELECT [rows], anomalies FROM outcomes WHERE device = ? AND sensor = ? AND run_id <> ? AND status = ? AND [rows] > 0
+ORDER BY updated_ms DESC LIMIT ?`
+
 // AnomalyRates returns the anomaly rates (anomalies / rows) of key's done
 // outcomes in runs other than exceptRun, newest first, at most n: the history
 // model health judges a run's rate against.
 func (s *Store) AnomalyRates(ctx context.Context, key sensor.Key, exceptRun string, n int) ([]float64, error) {
-	q := `SELECT [rows], anomalies FROM outcomes WHERE device = ? AND sensor = ? AND run_id <> ? AND status = ? AND [rows] > 0
-ORDER BY updated_ms DESC LIMIT ?`
+	q := anomalyRatesSQLite
 	args := []any{key.Device, key.Sensor, exceptRun, sensor.StatusDone, n}
 	if s.d == dialectSQLServer {
 		q = `SELECT TOP (?) [rows], anomalies FROM outcomes WHERE device = ? AND sensor = ? AND run_id <> ? AND status = ? AND [rows] > 0
