@@ -48,12 +48,13 @@ type RunStore interface {
 // ReadingPruner deletes old readings (sqlstore.Store.PruneReadings).
 type ReadingPruner interface {
 	// PruneReadings deletes readings before cutoff in at most maxBatches
-	// statements of batch rows; more reports that older readings remain.
+	// transactions of at most batch rows; more reports that older readings
+	// may remain.
 	PruneReadings(ctx context.Context, cutoff time.Time, batch, maxBatches int) (deleted int, more bool, err error)
 }
 
 // Retention batches: 4,000 rows a statement stays under SQL Server's lock
-// escalation threshold (5,000 locks); 100 statements bound one invocation.
+// escalation threshold (5,000 locks); 100 batches bound one invocation.
 const (
 	pruneBatch      = 4000
 	pruneMaxBatches = 100

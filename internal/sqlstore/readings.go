@@ -204,12 +204,7 @@ func (s *Store) Points(ctx context.Context, key sensor.Key, w sensor.Window, wid
 	// window_end(ts) > S  <=>  ts > floor(S/w)*w ;  window_end(ts) <= E  <=>  ts <= floor(E/w)*w
 	lo := floorDiv(w.Start.UnixMilli(), wm) * wm
 	hi := floorDiv(w.End.UnixMilli(), wm) * wm
-	q := s.q(`SELECT t.window_end, AVG(t.value), COUNT(*) FROM (
-    SELECT ((ts_ms + ? - 1) / ?) * ? AS window_end, value
-    FROM readings
-    WHERE device = ? AND sensor = ? AND ts_ms > ? AND ts_ms <= ?
-) t GROUP BY t.window_end ORDER BY t.window_end`)
-	rows, err := s.r.QueryContext(ctx, q, wm, wm, wm, key.Device, key.Sensor, lo, hi)
+	rows, err := s.r.QueryContext(ctx, s.q(pointsSQL), wm, wm, wm, key.Device, key.Sensor, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("points %s: %w", key, err)
 	}
@@ -231,6 +226,14 @@ func (s *Store) Points(ctx context.Context, key sensor.Key, w sensor.Window, wid
 	}
 	return out, nil
 }
+
+// pointsSQL is the query of Points: width three times, device, sensor, and the
+// bounds lo < ts_ms <= hi.
+const pointsSQL = `SELECT t.window_end, AVG(t.value), COUNT(*) FROM (
+    SELECT ((ts_ms + ? - 1) / ?) * ? AS window_end, value
+    FROM readings
+    WHERE device = ? AND sensor = ? AND ts_ms > ? AND ts_ms <= ?
+) t GROUP BY t.window_end ORDER BY t.window_end`
 
 func floorDiv(a, b int64) int64 {
 	q := a / b

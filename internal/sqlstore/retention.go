@@ -2,38 +2,132 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 )
 
 // PruneReadings deletes readings with a timestamp before cutoff, in at most
-// maxBatches statements of at most batch rows each, each its own transaction,
-// so that a large backlog never holds a long lock or a huge transaction log.
-// It returns how many it deleted and whether older readings remain (the last
-// batch was full). A reading at exactly cutoff is kept.
+// maxBatches transactions of at most batch rows each, so that a large backlog
+// never holds a long lock or a huge transaction log. It returns how many it
+// deleted and whether older readings may remain (the last batch was full). A
+// reading at exactly cutoff is kept.
+//
+// SQL Server deletes through its index on ts_ms, one statement per batch.
+// SQLite has no index on ts_ms (an insert would pay for a third b-tree per
+// reading): a batch walks the (device, sensor) keys in order with index seeks
+// (a loose index scan of readings_sensor_ts) and deletes each sensor's
+// readings before cutoff through the same index, until batch rows are
+// deleted or pruneSeeks sensors visited; the next batch goes on from the
+// sensor where this one stopped.
 func (s *Store) PruneReadings(ctx context.Context, cutoff time.Time, batch, maxBatches int) (deleted int, more bool, err error) {
 	if batch <= 0 || maxBatches <= 0 {
 		return 0, false, errors.New("prune readings: batch and maxBatches must be positive")
 	}
-	q := `DELETE FROM readings WHERE (source_id, seq, idx) IN (
-    SELECT source_id, seq, idx FROM readings WHERE ts_ms < ? LIMIT ?)`
-	args := []any{cutoff.UnixMilli(), batch}
-	if s.d == dialectSQLServer {
-		q = `DELETE TOP (?) FROM readings WHERE ts_ms < ?`
-		args = []any{batch, cutoff.UnixMilli()}
+	if s.d == dialectSQLite {
+		deleted, more, err = s.pruneSQLite(ctx, cutoff.UnixMilli(), batch, maxBatches, pruneSeeks)
+	} else {
+		deleted, more, err = s.pruneSQLServer(ctx, cutoff.UnixMilli(), batch, maxBatches)
 	}
+	if err != nil {
+		return deleted, true, fmt.Errorf("prune readings before %s: %w", cutoff.UTC().Format(time.RFC3339), err)
+	}
+	return deleted, more, nil
+}
+
+func (s *Store) pruneSQLServer(ctx context.Context, cutoff int64, batch, maxBatches int) (deleted int, more bool, err error) {
 	for range maxBatches {
-		res, err := s.w.ExecContext(ctx, s.q(q), args...)
+		res, err := s.w.ExecContext(ctx, s.q(`DELETE TOP (?) FROM readings WHERE ts_ms < ?`), batch, cutoff)
 		if err != nil {
-			return deleted, true, fmt.Errorf("prune readings before %s: %w", cutoff.UTC().Format(time.RFC3339), err)
+			return deleted, true, err
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return deleted, true, fmt.Errorf("prune readings: rows affected: %w", err)
+			return deleted, true, fmt.Errorf("rows affected: %w", err)
 		}
 		deleted += int(n)
 		if int(n) < batch {
+			return deleted, false, nil
+		}
+	}
+	return deleted, true, nil
+}
+
+// The statements of pruneSQLite; each seeks readings_sensor_ts
+// (TestPrunePlanSeeks). Every device is text (the column's affinity), so
+// device >= ” finds the first key.
+const (
+	pruneFirstKeySQL = `SELECT device, sensor FROM readings WHERE device >= '' ORDER BY device, sensor LIMIT 1`
+	pruneNextKeySQL  = `SELECT device, sensor FROM readings WHERE (device, sensor) > (?, ?) ORDER BY device, sensor LIMIT 1`
+	pruneSensorSQL   = `DELETE FROM readings WHERE (source_id, seq, idx) IN (
+    SELECT source_id, seq, idx FROM readings WHERE device = ? AND sensor = ? AND ts_ms < ? LIMIT ?)`
+)
+
+// pruneSeeks bounds the sensors one SQLite prune transaction visits: a sensor
+// with nothing to delete costs two index seeks (~10 µs), so a walk past
+// thousands of pruned sensors still holds the writer for only tens of ms.
+const pruneSeeks = 4096
+
+func (s *Store) pruneSQLite(ctx context.Context, cutoff int64, batch, maxBatches, seeks int) (deleted int, more bool, err error) {
+	var (
+		device, sensor string
+		started, done  bool // a key has been read; the walk is past the last key
+	)
+	for range maxBatches {
+		n := 0
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			del, err := tx.PrepareContext(ctx, pruneSensorSQL)
+			if err != nil {
+				return err
+			}
+			defer del.Close()
+			next, err := tx.PrepareContext(ctx, pruneNextKeySQL)
+			if err != nil {
+				return err
+			}
+			defer next.Close()
+			for visited := 0; n < batch && visited < seeks; visited++ {
+				if !started {
+					err := tx.QueryRowContext(ctx, pruneFirstKeySQL).Scan(&device, &sensor)
+					if errors.Is(err, sql.ErrNoRows) {
+						done = true
+						return nil
+					}
+					if err != nil {
+						return fmt.Errorf("first sensor: %w", err)
+					}
+					started = true
+				}
+				res, err := del.ExecContext(ctx, device, sensor, cutoff, batch-n)
+				if err != nil {
+					return fmt.Errorf("sensor %s/%s: %w", device, sensor, err)
+				}
+				k, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("rows affected: %w", err)
+				}
+				n += int(k)
+				if n == batch {
+					return nil // this sensor may have more: the next batch starts with it
+				}
+				// This sensor has nothing older left: go on with the next.
+				err = next.QueryRowContext(ctx, device, sensor).Scan(&device, &sensor)
+				if errors.Is(err, sql.ErrNoRows) {
+					done = true
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("sensor after %s/%s: %w", device, sensor, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return deleted, true, err
+		}
+		deleted += n
+		if done {
 			return deleted, false, nil
 		}
 	}

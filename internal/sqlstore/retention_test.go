@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 	"regexp"
@@ -123,4 +124,162 @@ func TestPruneReadings(t *testing.T) {
 			t.Error("PruneReadings with batch 0: nil error")
 		}
 	})
+}
+
+// TestPruneReadingsManySensors prunes 50 sensors with 8 readings each before
+// the cutoff (and 12 from it on), and 10 sensors with none before it: the
+// batches cross sensor boundaries, never exceed their size, and leave every
+// reading at or after the cutoff.
+func TestPruneReadingsManySensors(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		base := time.Date(2018, 8, 28, 0, 0, 0, 0, time.UTC)
+		cutoff := base.Add(8 * time.Minute)
+		var rs []sensor.StoredReading
+		seq := int64(0)
+		for d := range 6 {
+			for n := range 10 {
+				k := sensor.Key{Device: fmt.Sprintf("%sd%d", uniq, d), Sensor: fmt.Sprint(n)}
+				from := 0
+				if d == 3 { // device 3's sensors start at the cutoff: nothing to prune, in the middle of the walk
+					from = 8
+				}
+				for i := from; i < 20; i++ {
+					rs = append(rs, reading(uniq+"/0", seq, 0, k, base.Add(time.Duration(i)*time.Minute).UnixMilli(), float64(i)))
+					seq++
+				}
+			}
+		}
+		if _, err := s.InsertReadings(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+		const old, kept = 50 * 8, 60 * 12
+		remaining := old
+		for _, step := range []struct {
+			batch, maxBatches int
+			deleted           int
+			more              bool
+		}{
+			{30, 5, 150, true}, // 30 = 3 sensors and 6 of the next; 150 = 18 sensors and 6 of the 19th
+			{8, 1, 8, true},    // past the 18 pruned sensors: 2 of the 19th, 6 of the 20th
+			{7, 100, old - 158, false},
+			{7, 100, 0, false}, // nothing left
+		} {
+			n, more, err := s.PruneReadings(ctx, cutoff, step.batch, step.maxBatches)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != step.deleted || more != step.more {
+				t.Errorf("PruneReadings(%d x %d) = %d, more %v; want %d, %v", step.batch, step.maxBatches, n, more, step.deleted, step.more)
+			}
+			var total, before, after int
+			if err := s.r.QueryRowContext(ctx, s.q(`SELECT COUNT(*),
+    COALESCE(SUM(CASE WHEN ts_ms < ? THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN ts_ms >= ? THEN 1 ELSE 0 END), 0)
+FROM readings WHERE device LIKE ?`), cutoff.UnixMilli(), cutoff.UnixMilli(), uniq+"d%").Scan(&total, &before, &after); err != nil {
+				t.Fatal(err)
+			}
+			if after != kept || total != before+after {
+				t.Errorf("after PruneReadings(%d x %d): %d readings from the cutoff on, want %d", step.batch, step.maxBatches, after, kept)
+			}
+			if remaining -= step.deleted; before != remaining {
+				t.Errorf("after PruneReadings(%d x %d): %d readings before the cutoff, want %d", step.batch, step.maxBatches, before, remaining)
+			}
+		}
+		var left int
+		if err := s.r.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM readings WHERE device LIKE ? AND ts_ms < ?`), uniq+"d%", cutoff.UnixMilli()).Scan(&left); err != nil {
+			t.Fatal(err)
+		}
+		if left != 0 {
+			t.Errorf("%d readings before the cutoff left", left)
+		}
+	})
+}
+
+// TestPrunePlanSeeks checks on SQLite that every statement of a prune, of
+// Points and of InsertReadings' conflict check seeks an index: none reads the
+// whole readings table, which has no index on ts_ms.
+func TestPrunePlanSeeks(t *testing.T) {
+	s := mustOpen(t, "sqlite::memory:")
+	ctx := t.Context()
+	var rs []sensor.StoredReading
+	for i := range 200 {
+		rs = append(rs, reading("p/0", int64(i), 0, sensor.Key{Device: fmt.Sprint(i % 7), Sensor: fmt.Sprint(i % 3)}, int64(5000*(i+1)), 1))
+	}
+	if _, err := s.InsertReadings(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.ExecContext(ctx, `ANALYZE`); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []struct {
+		name string
+		sql  string
+		args []any
+	}{
+		{"first sensor", pruneFirstKeySQL, nil},
+		{"next sensor", pruneNextKeySQL, []any{"1", "2"}},
+		{"delete a sensor's old readings", pruneSensorSQL, []any{"1", "2", 500000, 4000}},
+		{"points", pointsSQL, []any{5000, 5000, 5000, "1", "2", 0, 1000000}},
+		{"insert", s.insertReadingsSQL(2), []any{1, 1, 0, "1", "2", 5000, 1.0, 1, 2, 0, "1", "2", 10000, 1.0}},
+	} {
+		rows, err := s.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q.sql, q.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q.name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var (
+				id, parent, unused int
+				detail             string
+			)
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %q", q.name, plan)
+		for _, p := range plan {
+			if strings.HasPrefix(p, "SCAN readings") {
+				t.Errorf("%s reads the whole table: %q", q.name, plan)
+			}
+		}
+	}
+}
+
+// TestPruneSeeksBound walks past 50 sensors with nothing to prune before the
+// one that has: a transaction visits at most the given number of sensors, so a
+// call whose batches run out first deletes nothing and reports more.
+func TestPruneSeeksBound(t *testing.T) {
+	s := mustOpen(t, "sqlite::memory:")
+	ctx := t.Context()
+	var rs []sensor.StoredReading
+	for n := range 51 {
+		from := 10 // at the cutoff
+		if n == 50 {
+			from = 0
+		}
+		for i := from; i < 20; i++ {
+			rs = append(rs, reading("b/0", int64(len(rs)), 0, sensor.Key{Device: "d", Sensor: fmt.Sprintf("%02d", n)}, int64(1000*(i+1)), 1))
+		}
+	}
+	if _, err := s.InsertReadings(ctx, rs); err != nil {
+		t.Fatal(err)
+	}
+	cutoff := int64(1000 * 11)
+	for _, c := range []struct {
+		maxBatches, deleted int
+		more                bool
+	}{
+		{5, 0, true},     // 5 x 5 sensors visited, none with readings before the cutoff
+		{100, 10, false}, // the 51st sensor's 10
+	} {
+		n, more, err := s.pruneSQLite(ctx, cutoff, 100, c.maxBatches, 5)
+		if err != nil || n != c.deleted || more != c.more {
+			t.Errorf("pruneSQLite(100 x %d, 5 sensors a batch) = %d, %v, %v; want %d, %v", c.maxBatches, n, more, err, c.deleted, c.more)
+		}
+	}
 }

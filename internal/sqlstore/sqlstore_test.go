@@ -616,6 +616,78 @@ func BenchmarkInsertReadings(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
+// BenchmarkInsertReadingsFleet inserts the readings of `batchscore run
+// -synthetic 100x10 -rows 720` the way ingest receives them: 100 devices x 10
+// sensors, one event per device and timestamp (5 s apart) on partition
+// device%4, one InsertReadings call per 10,000 readings of a partition. Each
+// iteration is one call; -benchtime=72x is the whole fleet (720,000
+// readings), and later iterations go on with the next 720 timestamps.
+func BenchmarkInsertReadingsFleet(b *testing.B) {
+	s, err := Open(b.Context(), "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const (
+		devices, sensors, steps, parts, batch = 100, 10, 720, 4, 10000
+		t0                                    = 1535497200000
+	)
+	keys := make([]sensor.Key, devices*sensors)
+	for d := range devices {
+		for n := range sensors {
+			keys[d*sensors+n] = sensor.Key{Device: fmt.Sprintf("Device_%03d", d), Sensor: fmt.Sprintf("Sensor_%d", n)}
+		}
+	}
+	// fleet returns round r of the fleet (timestamps shifted by r x 720 steps)
+	// as calls of at most batch readings, partitions taking turns.
+	fleet := func(r int) [][]sensor.StoredReading {
+		byPart := make([][]sensor.StoredReading, parts)
+		for t := range steps {
+			ts := int64(t0 + (r*steps+t)*5000)
+			for d := range devices {
+				p := d % parts
+				seq := int64((r*steps+t)*devices/parts + d/parts)
+				for n := range sensors {
+					byPart[p] = append(byPart[p], reading(fmt.Sprintf("bench/%d", p), seq, n, keys[d*sensors+n], ts, float64(t*n)*0.37))
+				}
+			}
+		}
+		var calls [][]sensor.StoredReading
+		for off := 0; ; off += batch {
+			more := false
+			for p := range byPart {
+				if off < len(byPart[p]) {
+					calls = append(calls, byPart[p][off:min(off+batch, len(byPart[p]))])
+					more = true
+				}
+			}
+			if !more {
+				return calls
+			}
+		}
+	}
+	calls, round, rows := fleet(0), 0, 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		if i == len(calls) {
+			b.StopTimer()
+			round++
+			calls, i = fleet(round), 0
+			b.StartTimer()
+		}
+		got, err := s.InsertReadings(b.Context(), calls[i])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got != len(calls[i]) {
+			b.Fatalf("inserted %d, want %d", got, len(calls[i]))
+		}
+		rows += got
+	}
+	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
 func TestSQLServerDSN(t *testing.T) {
 	for _, tc := range []struct {
 		url, driver, dsn string
