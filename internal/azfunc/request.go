@@ -29,10 +29,20 @@ type Request struct {
 
 // ParseRequest decodes an invocation envelope. Keys are matched as the host's
 // Newtonsoft reader does, case-insensitively ("data" is accepted for "Data").
-// The envelope is decoded in one pass (encoding/json matches struct fields
-// exactly first, then case-insensitively): an Event Hubs batch is a large
-// envelope, read once here rather than once as a whole and again per key.
+// The envelope is read in one pass that keeps each value's raw text (an Event
+// Hubs batch is an envelope of megabytes); the values are slices of body,
+// which must not be changed afterwards. Whatever that pass does not accept
+// takes encoding/json, which gives the error.
 func ParseRequest(body []byte) (*Request, error) {
+	if r, ok := parseEnvelope(body); ok {
+		return r, nil
+	}
+	return parseRequestJSON(body)
+}
+
+// parseRequestJSON is ParseRequest through json.Unmarshal (encoding/json
+// matches struct fields exactly first, then case-insensitively).
+func parseRequestJSON(body []byte) (*Request, error) {
 	var env struct {
 		Data     map[string]json.RawMessage
 		Metadata map[string]json.RawMessage
