@@ -120,3 +120,30 @@ func FuzzParseRequest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEmptyObjects holds emptyObjects to json.Unmarshal into
+// []map[string]any: when it counts an array, json.Unmarshal accepts it with
+// as many elements, all empty or nil.
+func FuzzEmptyObjects(f *testing.F) {
+	for _, s := range []string{`[]`, ` [ {} , null,{ } ] `, `[{},]`, `[{"a":1}]`, `[{}`, `null`, `[{}] x`, `[nul]`, `{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n := emptyObjects(b)
+		if n < 0 {
+			return
+		}
+		var props []map[string]any
+		if err := json.Unmarshal(b, &props); err != nil {
+			t.Fatalf("%q: emptyObjects counted %d, json.Unmarshal failed: %v", b, n, err)
+		}
+		if len(props) != n {
+			t.Fatalf("%q: emptyObjects counted %d, json.Unmarshal gave %d", b, n, len(props))
+		}
+		for i, p := range props {
+			if len(p) > 0 {
+				t.Fatalf("%q: element %d is %v, not empty", b, i, p)
+			}
+		}
+	})
+}

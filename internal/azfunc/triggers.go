@@ -295,8 +295,8 @@ func (r *Request) EventHub(name string) (EventBatch, error) {
 	if err := r.metaArray("PartitionKeyArray", len(elems), false, &keys); err != nil {
 		return EventBatch{}, fmt.Errorf("eventhub %q: %w", name, err)
 	}
-	var props []map[string]any
-	if err := r.metaArray("PropertiesArray", len(elems), false, &props); err != nil {
+	props, err := r.propertiesArray(len(elems))
+	if err != nil {
 		return EventBatch{}, fmt.Errorf("eventhub %q: %w", name, err)
 	}
 	for i := range b.Events {
@@ -359,6 +359,68 @@ func eventBodies(raw json.RawMessage) ([][]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// propertiesArray decodes Metadata.PropertiesArray, the events' application
+// properties. The usual array, n empty objects (events sent without
+// properties, which leave Event.Properties nil), is only counted, not decoded
+// into n maps; any other array takes metaArray.
+func (r *Request) propertiesArray(n int) ([]map[string]any, error) {
+	const key = "PropertiesArray"
+	if raw, ok := lookup(r.Metadata, key); ok && !isNull(raw) {
+		if b, err := Unwrap(raw); err == nil && emptyObjects(b) == n {
+			return nil, nil
+		}
+	}
+	var props []map[string]any
+	err := r.metaArray(key, n, false, &props)
+	return props, err
+}
+
+// emptyObjects returns the length of b when it is a JSON array of empty
+// objects and nulls only, otherwise -1.
+func emptyObjects(b []byte) int {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '[' {
+		return -1
+	}
+	n := 0
+	if i = skipWS(b, i+1); i < len(b) && b[i] == ']' {
+		return endOrFail(b, i+1, n)
+	}
+	for {
+		switch {
+		case i < len(b) && b[i] == '{':
+			if i = skipWS(b, i+1); i >= len(b) || b[i] != '}' {
+				return -1
+			}
+			i++
+		case len(b)-i >= 4 && string(b[i:i+4]) == "null":
+			i += 4
+		default:
+			return -1
+		}
+		n++
+		if i = skipWS(b, i); i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case ']':
+			return endOrFail(b, i+1, n)
+		default:
+			return -1
+		}
+	}
+}
+
+// endOrFail returns n when only whitespace follows b[i:], otherwise -1.
+func endOrFail(b []byte, i, n int) int {
+	if skipWS(b, i) != len(b) {
+		return -1
+	}
+	return n
 }
 
 // metaArray decodes a metadata array (sent as a string holding a JSON array)
