@@ -61,7 +61,6 @@ func (h *Host) InvokeHTTP(ctx context.Context, fn, method string, body []byte, q
 		return HTTPResponse{}, fmt.Errorf("invoke %s: build request: %w", fn, err)
 	}
 	resp, err := h.Invoke(ctx, fn, payload, hdr)
-	h.pokeQueues()
 	if err != nil {
 		return HTTPResponse{}, err
 	}

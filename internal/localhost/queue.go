@@ -92,8 +92,10 @@ func (l *queueListener) start() {
 
 // loop is the host's QueueListener: fetch up to batchSize messages when the number
 // in flight is at or below newBatchThreshold; back off exponentially from 100 ms to
-// maxPollingInterval while the queue is empty (a poke resets the back-off, as the
-// host's shared queue watcher does when a function of the same host enqueues).
+// maxPollingInterval while the queue is empty. A poke resets the back-off, as the
+// host's SharedQueueWatcher does when a queue output binding of the same host
+// writes to the queue; the app has no queue output binding (fan-out enqueues with
+// the Storage SDK, which the host does not see), so only tests poke.
 func (l *queueListener) loop(ctx context.Context) {
 	const minInterval = 100 * time.Millisecond
 	interval := minInterval
@@ -262,7 +264,8 @@ func (l *queueListener) busy() int {
 	return l.inFlight
 }
 
-// pokeQueues makes every queue listener poll now.
+// pokeQueues makes every queue listener poll now, as a queue output binding's
+// write would (see loop). Tests use it to skip the back-off.
 func (h *Host) pokeQueues() {
 	for _, q := range h.queues {
 		select {

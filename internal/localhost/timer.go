@@ -115,7 +115,6 @@ func (t *timer) fire(ctx context.Context, now time.Time, pastDue bool) (Response
 			t.h.log.Error("write timer status", "function", t.fn.Name, "err", err)
 		}
 	}
-	t.h.pokeQueues()
 	if err != nil {
 		t.h.log.Error("timer invocation failed", "function", t.fn.Name, "now", now, "err", err)
 		return resp, err
