@@ -77,10 +77,11 @@ func objectKey(b []byte, i int) (string, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return "", 0, false
 	}
-	key, n, ok := unquotePrefix(b[i:])
+	k, n, ok := unquotePrefix(b[i:])
 	if !ok {
 		return "", 0, false
 	}
+	key := string(k)
 	i = skipWS(b, i+n)
 	if i >= len(b) || b[i] != ':' {
 		return "", 0, false
@@ -182,12 +183,13 @@ func rawValue(b []byte, i int) (json.RawMessage, int, bool) {
 // its escapes. Bytes that are not UTF-8 are accepted (decoding replaces them).
 func skipString(b []byte, i int) (int, bool) {
 	for i++; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '"':
+		if plain[b[i]] {
+			continue
+		}
+		switch b[i] {
+		case '"':
 			return i + 1, true
-		case c < ' ':
-			return 0, false
-		case c == '\\':
+		case '\\':
 			if i+1 >= len(b) {
 				return 0, false
 			}
@@ -202,7 +204,18 @@ func skipString(b []byte, i int) (int, bool) {
 			default:
 				return 0, false
 			}
+		default: // a control character
+			return 0, false
 		}
 	}
 	return 0, false
 }
+
+// plain marks the bytes that stand for themselves inside a JSON string
+// literal: all but '"', '\\' and control characters.
+var plain = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= ' ' && c != '"' && c != '\\'
+	}
+	return t
+}()

@@ -137,22 +137,24 @@ func Unwrap(raw json.RawMessage) ([]byte, error) {
 	}
 	s, ok := unquote(t)
 	if !ok { // encoding/json's error
-		if err := json.Unmarshal(t, &s); err != nil {
+		var str string
+		if err := json.Unmarshal(t, &str); err != nil {
 			return nil, fmt.Errorf("azfunc: unquote value: %w", err)
 		}
+		s = []byte(str)
 	}
 	return unwrapUnquoted(s), nil
 }
 
 // unwrapUnquoted is Unwrap after the first unquoting, which gave s.
-func unwrapUnquoted(s string) []byte {
-	inner := strings.TrimSpace(s)
+func unwrapUnquoted(s []byte) []byte {
+	inner := bytes.TrimSpace(s)
 	if len(inner) >= 2 && inner[0] == '"' && inner[len(inner)-1] == '"' {
-		if s2, ok := unquote([]byte(inner)); ok {
-			return []byte(s2)
+		if s2, ok := unquote(inner); ok {
+			return s2
 		}
 	}
-	return []byte(s)
+	return s
 }
 
 // unwrapJSON unwraps a value and decodes the remaining JSON text into v.

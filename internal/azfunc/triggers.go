@@ -343,7 +343,7 @@ func eventBodies(raw json.RawMessage) ([][]byte, error) {
 		out := make([][]byte, len(strs))
 		for i, s := range strs {
 			if s != nil { // null gives nil, as Unwrap does
-				out[i] = unwrapUnquoted(*s)
+				out[i] = unwrapUnquoted([]byte(*s))
 			}
 		}
 		return out, nil

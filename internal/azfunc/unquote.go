@@ -1,6 +1,7 @@
 package azfunc
 
 import (
+	"bytes"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -9,80 +10,74 @@ import (
 // escaped maps the letter of a one-letter JSON escape to the byte it stands for.
 var escaped = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
-// unquote decodes t, which must be exactly one JSON string literal, in one
-// pass: it validates as encoding/json's scanner does and unquotes as its
-// decoder does (invalid UTF-8 and unpaired surrogates become U+FFFD). ok is
-// false when t is not a valid literal; callers then take encoding/json's path
-// for its error. json.Unmarshal into a string reads the bytes twice (a
-// validation pass, then the decoding); the host's event batches are strings of
-// about a megabyte.
-func unquote(t []byte) (string, bool) {
+// unquote decodes t, which must be exactly one JSON string literal, as
+// encoding/json's decoder does (invalid UTF-8 and unpaired surrogates become
+// U+FFFD). ok is false when t is not a valid literal; callers then take
+// encoding/json's path for its error. json.Unmarshal into a string reads the
+// bytes twice (a validation pass, then the decoding) and copies the result;
+// the host's event batches are strings of about a megabyte. The result is a
+// slice of t when the literal has no escapes and is valid UTF-8.
+func unquote(t []byte) ([]byte, bool) {
 	s, n, ok := unquotePrefix(t)
 	if !ok || n != len(t) {
-		return "", false
+		return nil, false
 	}
 	return s, true
 }
 
 // unquotePrefix decodes the JSON string literal at the start of t and returns
-// it with the number of bytes it took.
-func unquotePrefix(t []byte) (string, int, bool) {
+// it with the number of bytes it took. The literal is first delimited and
+// checked as encoding/json's scanner does (skipString), so the decoding
+// below copies the runs between escapes at once, into a buffer of the
+// literal's size.
+func unquotePrefix(t []byte) ([]byte, int, bool) {
 	if len(t) < 2 || t[0] != '"' {
-		return "", 0, false
+		return nil, 0, false
 	}
-	var b []byte // nil while the literal's bytes can be used as they are
-	start, i := 1, 1
-	for i < len(t) {
-		c := t[i]
+	end, ok := skipString(t, 0)
+	if !ok {
+		return nil, 0, false
+	}
+	lit := t[1 : end-1 : end-1]
+	if bytes.IndexByte(lit, '\\') < 0 && utf8.Valid(lit) {
+		return lit, end, true
+	}
+	b := make([]byte, 0, len(lit))
+	start := 0 // lit[start:i] is still to be copied as is
+	for i := 0; i < len(lit); {
+		c := lit[i]
 		switch {
-		case c == '"':
-			if b == nil {
-				return string(t[start:i]), i + 1, true
-			}
-			return string(append(b, t[start:i]...)), i + 1, true
-		case c < ' ':
-			return "", 0, false
-		case c == '\\':
-			b = append(b, t[start:i]...)
-			if i+1 >= len(t) {
-				return "", 0, false
-			}
-			switch e := t[i+1]; {
-			case escaped[e] != 0:
+		case c == '\\': // an escape skipString accepted
+			b = append(b, lit[start:i]...)
+			if e := lit[i+1]; e != 'u' {
 				b = append(b, escaped[e])
 				i += 2
-			case e == 'u':
-				rr := getu4(t[i:])
-				if rr < 0 {
-					return "", 0, false
-				}
-				i += 6
+			} else {
+				rr, n := getu4(lit[i:]), 6
 				if utf16.IsSurrogate(rr) {
-					if dec := utf16.DecodeRune(rr, getu4(t[i:])); dec != unicode.ReplacementChar {
-						i += 6
-						rr = dec
+					if dec := utf16.DecodeRune(rr, getu4(lit[i+6:])); dec != unicode.ReplacementChar {
+						rr, n = dec, 12
 					} else {
 						rr = unicode.ReplacementChar
 					}
 				}
 				b = utf8.AppendRune(b, rr)
-			default:
-				return "", 0, false
+				i += n
 			}
 			start = i
 		case c < utf8.RuneSelf:
 			i++
 		default:
-			rr, size := utf8.DecodeRune(t[i:])
-			if rr == utf8.RuneError && size == 1 {
-				b = append(b, t[start:i]...)
+			r, size := utf8.DecodeRune(lit[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, lit[start:i]...)
 				b = utf8.AppendRune(b, utf8.RuneError)
 				start = i + 1
 			}
 			i += size
 		}
 	}
-	return "", 0, false
+	return append(b, lit[start:]...), end, true
 }
 
 // getu4 decodes \uXXXX at the start of s, or returns -1.

@@ -23,7 +23,7 @@ func FuzzUnquote(f *testing.F) {
 			if werr != nil {
 				t.Fatalf("%q: unquote gave %q, json.Unmarshal failed: %v", b, got, werr)
 			}
-			if got != want {
+			if string(got) != want {
 				t.Fatalf("%q: unquote gave %q, json.Unmarshal %q", b, got, want)
 			}
 		} else if werr == nil && b[0] == '"' && b[len(b)-1] == '"' {
@@ -57,11 +57,33 @@ func FuzzStringArray(f *testing.F) {
 		want := make([][]byte, len(strs))
 		for i, s := range strs {
 			if s != nil {
-				want[i] = unwrapUnquoted(*s)
+				want[i] = unwrapUnquoted([]byte(*s))
 			}
 		}
 		if !slices.EqualFunc(want, got, func(a, b []byte) bool { return (a == nil) == (b == nil) && string(a) == string(b) }) {
 			t.Fatalf("%q: stringArray gave %q, json.Unmarshal %q", b, got, want)
 		}
 	})
+}
+
+// A literal without escapes is returned as a slice of the input that an
+// append cannot write through; one with escapes as a copy.
+func TestUnquoteShares(t *testing.T) {
+	in := []byte(`"plain" tail`)
+	got, n, ok := unquotePrefix(in)
+	if !ok || n != 7 || string(got) != "plain" {
+		t.Fatalf("unquotePrefix = %q, %d, %v", got, n, ok)
+	}
+	if &got[0] != &in[1] {
+		t.Error("a literal without escapes was copied")
+	}
+	_ = append(got, 'X')
+	if string(in) != `"plain" tail` {
+		t.Errorf("append to the result changed the input: %q", in)
+	}
+	esc := []byte(`"a\nb"`)
+	got, _, _ = unquotePrefix(esc)
+	if string(got) != "a\nb" || &got[0] == &esc[1] {
+		t.Errorf("escaped literal: %q (shares the input: %v)", got, &got[0] == &esc[1])
+	}
 }
