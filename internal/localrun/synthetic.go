@@ -6,8 +6,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"regexp"
+	"runtime"
 	"strconv"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/svm"
@@ -116,28 +119,51 @@ func (s Synthetic) Readings() []sensor.Reading {
 // about 1 % of normal readings fall outside the boundary and 6-10 sigma spikes
 // are anomalies.
 func (s Synthetic) Models() (map[string][]byte, error) {
-	out := make(map[string][]byte, s.Devices*s.Sensors)
+	return s.models(runtime.GOMAXPROCS(0))
+}
+
+// models is Models fitting on workers goroutines. The training samples are
+// drawn from the one random source first, in sensor order, so the models do not
+// depend on workers.
+func (s Synthetic) models(workers int) (map[string][]byte, error) {
 	r := rand.New(rand.NewPCG(s.Seed^0xabcdef, 7))
 	const ntrain = 1000
+	keys := s.Keys()
+	trains := make([][][]float64, len(keys))
+	for i, key := range keys {
+		d, _ := strconv.Atoi(key.Device)
+		k, _ := strconv.Atoi(key.Sensor)
+		mu, sigma := s.level(d, k)
+		train := make([][]float64, ntrain)
+		for j := range train {
+			train[j] = []float64{math.Round((mu+sigma*r.NormFloat64())*100) / 100}
+		}
+		trains[i] = train
+	}
 	opts := svm.FitOptions{TrainParams: svm.TrainParams{Kernel: svm.RBF, Nu: 0.01, Workers: 1}, Gamma: "0.01", Scale: true}
-	train := make([][]float64, ntrain)
-	for d := 1; d <= s.Devices; d++ {
-		for k := 1; k <= s.Sensors; k++ {
-			mu, sigma := s.level(d, k)
-			for i := range train {
-				train[i] = []float64{math.Round((mu+sigma*r.NormFloat64())*100) / 100}
-			}
-			m, _, err := svm.Fit(train, opts)
+	blobs := make([][]byte, len(keys))
+	var g errgroup.Group
+	g.SetLimit(max(workers, 1))
+	for i, key := range keys {
+		g.Go(func() error {
+			m, _, err := svm.Fit(trains[i], opts)
 			if err != nil {
-				return nil, fmt.Errorf("model %d_%d: %w", d, k, err)
+				return fmt.Errorf("model %s: %w", key, err)
 			}
 			var buf bytes.Buffer
 			if err := svm.WriteJSON(&buf, m); err != nil {
-				return nil, fmt.Errorf("model %d_%d: %w", d, k, err)
+				return fmt.Errorf("model %s: %w", key, err)
 			}
-			key := sensor.Key{Device: strconv.Itoa(d), Sensor: strconv.Itoa(k)}
-			out[key.ModelName()+".json"] = buf.Bytes()
-		}
+			blobs[i] = buf.Bytes()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(keys))
+	for i, key := range keys {
+		out[key.ModelName()+".json"] = blobs[i]
 	}
 	return out, nil
 }
