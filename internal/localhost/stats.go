@@ -37,6 +37,8 @@ type stats struct {
 	mu    sync.Mutex
 	fns   map[string]*FunctionStats
 	empty map[string]time.Time // last time a queue poll found nothing
+	// changed, when not nil, is closed at the next change of a counter (Changed).
+	changed chan struct{}
 }
 
 func newStats() *stats {
@@ -56,6 +58,10 @@ func (s *stats) with(fn string, do func(*FunctionStats)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	do(s.get(fn))
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 }
 
 func (s *stats) begin(fn string) {
@@ -110,6 +116,17 @@ func (h *Host) Stats() []FunctionStats {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// Changed returns a channel that is closed at the next change of any
+// function's counters, so that a caller waiting for a count need not poll.
+func (h *Host) Changed() <-chan struct{} {
+	h.stats.mu.Lock()
+	defer h.stats.mu.Unlock()
+	if h.stats.changed == nil {
+		h.stats.changed = make(chan struct{})
+	}
+	return h.stats.changed
 }
 
 // FunctionStats returns the counters of one function.

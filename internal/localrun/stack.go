@@ -279,13 +279,22 @@ func (s *Stack) UploadModels(ctx context.Context, models map[string][]byte) erro
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(uploadParallelism)
 	for _, n := range names {
-		if err := s.Storage.Blobs().Put(ctx, ModelsContainer, n, models[n], "application/octet-stream"); err != nil {
-			return fmt.Errorf("upload model: %w", err)
-		}
+		g.Go(func() error {
+			if err := s.Storage.Blobs().Put(gctx, ModelsContainer, n, models[n], "application/octet-stream"); err != nil {
+				return fmt.Errorf("upload model: %w", err)
+			}
+			return nil
+		})
 	}
-	return nil
+	return g.Wait()
 }
+
+// uploadParallelism is how many model blobs UploadModels writes at once:
+// Azurite serves requests on one thread, so more only queue there.
+const uploadParallelism = 8
 
 // ReadModels reads every file of a folder whose name is a model blob name
 // (model_{device}_{sensor}[.ext]), bytes unchanged.
@@ -385,6 +394,13 @@ var StallTimeout = 2 * time.Minute
 // enqueued time, then waits until every event is checkpointed. progress, if not
 // nil, is called with the number of events delivered so far and the total.
 func (s *Stack) Ingest(ctx context.Context, rs []sensor.Reading, partitions int, progress func(done, total int)) error {
+	bodies, times := EventBodies(rs)
+	return s.IngestEvents(ctx, bodies, times, partitions, progress)
+}
+
+// IngestEvents is Ingest of the event bodies and enqueued times EventBodies
+// made.
+func (s *Stack) IngestEvents(ctx context.Context, bodies [][]byte, times []time.Time, partitions int, progress func(done, total int)) error {
 	hub, err := s.Host.EventHub(FnIngest)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
@@ -392,7 +408,6 @@ func (s *Stack) Ingest(ctx context.Context, rs []sensor.Reading, partitions int,
 	if partitions < 1 {
 		partitions = 1
 	}
-	bodies, times := EventBodies(rs)
 	before := s.Host.FunctionStats(FnIngest)
 	per := make([][][]byte, partitions)
 	perT := make([][]time.Time, partitions)
@@ -412,6 +427,7 @@ func (s *Stack) Ingest(ctx context.Context, rs []sensor.Reading, partitions int,
 	total := len(bodies)
 	lastDone, lastProgress := -1, time.Now()
 	for {
+		polled, changed := time.Now(), s.Host.Changed()
 		st := s.Host.FunctionStats(FnIngest)
 		done := st.Delivered - before.Delivered
 		if progress != nil {
@@ -433,12 +449,38 @@ func (s *Stack) Ingest(ctx context.Context, rs []sensor.Reading, partitions int,
 		if err := s.Host.Err(); err != nil {
 			return fmt.Errorf("ingest: %w", err)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("ingest: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		if err := nextPoll(ctx, polled, changed, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("ingest: %w", err)
 		}
 	}
+}
+
+// minPoll is the shortest time between two polls of a waiting loop, however
+// often the host's counters change.
+const minPoll = 20 * time.Millisecond
+
+// nextPoll waits, after a poll at polled, until changed is closed (the host's
+// counters changed: taken before the poll, so no change is missed) or interval
+// has passed, and in any case until minPoll after polled. It returns ctx's
+// error if ctx ends first.
+func nextPoll(ctx context.Context, polled time.Time, changed <-chan struct{}, interval time.Duration) error {
+	t := time.NewTimer(time.Until(polled.Add(interval)))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-changed:
+	case <-t.C:
+	}
+	if d := time.Until(polled.Add(minPoll)); d > 0 {
+		t.Reset(d)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 func (s *Stack) logName() string {
@@ -482,6 +524,7 @@ func (s *Stack) FireTimer(ctx context.Context, now time.Time) error {
 // progress, if not nil, gets each summary polled.
 func (s *Stack) WaitRun(ctx context.Context, runID string, progress func(sqlstore.Summary)) (sqlstore.Summary, error) {
 	for {
+		polled, changed := time.Now(), s.Host.Changed()
 		sum, err := s.Store.RunSummary(ctx, runID)
 		if err != nil {
 			return sqlstore.Summary{}, fmt.Errorf("wait for run %s: %w", runID, err)
@@ -501,10 +544,11 @@ func (s *Stack) WaitRun(ctx context.Context, runID string, progress func(sqlstor
 		if err := s.Host.Err(); err != nil {
 			return sum, fmt.Errorf("wait for run %s: %w", runID, err)
 		}
-		select {
-		case <-ctx.Done():
-			return sum, fmt.Errorf("wait for run %s: %w", runID, ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+		// Outcomes are recorded before the invocation ends, so a change of the
+		// host's counters (an invocation ending, its message deleted) is when a
+		// new summary is worth reading.
+		if err := nextPoll(ctx, polled, changed, 200*time.Millisecond); err != nil {
+			return sum, fmt.Errorf("wait for run %s: %w", runID, err)
 		}
 	}
 }
