@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/batchscore/batchscore/internal/localhost"
@@ -93,21 +94,10 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	prog := newProgress(out, c.Terminal)
 	res := &Result{Dir: dir, LogPath: filepath.Join(dir, "host.log"), HandlerLog: filepath.Join(dir, "handler.jsonl")}
 
-	// Input: readings and models.
+	// Set-up: the inputs (generating a synthetic fleet and fitting its models
+	// takes a while) and the events cut from them while Azurite and the handler
+	// start.
 	t0 := time.Now()
-	readings, models, expected, label, inputList, err := inputs(c)
-	if err != nil {
-		return nil, err
-	}
-	if len(readings) == 0 {
-		return nil, errors.New("no readings to ingest")
-	}
-	res.Window = dataWindow(readings)
-	res.RunID = res.Window.RunID()
-	fmt.Fprintf(out, "input: %s: %s readings of %s sensors, %s models, window (%s, %s]\n", label,
-		Thousands(len(readings)), Thousands(countKeys(readings)), Thousands(len(models)),
-		res.Window.Start.Format(time.RFC3339), res.Window.End.Format(time.RFC3339))
-
 	logf, err := os.Create(res.LogPath)
 	if err != nil {
 		return nil, fmt.Errorf("log file: %w", err)
@@ -119,31 +109,95 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	defer hlogf.Close()
 	sqlPath := filepath.Join(dir, "batchscore.db")
-	st, err := StartStack(ctx, StackOptions{AppDir: c.AppDir, AzuriteBin: c.AzuriteBin, AzuriteInMemory: true, Settings: c.Settings, Queues: c.Queues,
-		Log: logf, HandlerLog: hlogf, SQLPath: sqlPath})
-	if err != nil {
-		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
+	type stackStart struct {
+		st  *Stack
+		d   time.Duration
+		err error
 	}
+	stackc := make(chan stackStart, 1)
+	go func() {
+		st, err := StartStack(ctx, StackOptions{AppDir: c.AppDir, AzuriteBin: c.AzuriteBin, AzuriteInMemory: true, Settings: c.Settings, Queues: c.Queues,
+			Log: logf, HandlerLog: hlogf, SQLPath: sqlPath})
+		stackc <- stackStart{st, time.Since(t0), err}
+	}()
+	readings, models, expected, label, inputList, err := inputs(c)
+	bodies, times := EventBodies(readings)
+	inputsD := time.Since(t0)
+	sr := <-stackc
+	if sr.err != nil {
+		return nil, fmt.Errorf("%w (log: %s)", sr.err, res.LogPath)
+	}
+	st := sr.st
 	defer st.Close()
-	if err := st.UploadModels(ctx, models); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	res.Stages = append(res.Stages, Stage{Name: "setup", Duration: time.Since(t0), Detail: "Azurite, SQLite, handler start, " + Thousands(len(models)) + " models uploaded"})
-	fmt.Fprintf(out, "setup: Azurite %s, handler up, %s models uploaded (%s)\n", st.Azurite.BlobURL(), Thousands(len(models)), ms(time.Since(t0)))
+	if len(readings) == 0 {
+		return nil, errors.New("no readings to ingest")
+	}
+	res.Window = dataWindow(readings)
+	res.RunID = res.Window.RunID()
+	fmt.Fprintf(out, "input: %s: %s readings of %s sensors, %s models, window (%s, %s]\n", label,
+		Thousands(len(readings)), Thousands(countKeys(readings)), Thousands(len(models)),
+		res.Window.Start.Format(time.RFC3339), res.Window.End.Format(time.RFC3339))
+	res.Stages = append(res.Stages, Stage{Name: "setup", Duration: time.Since(t0), Detail: fmt.Sprintf("inputs read or generated and cut into events (%s) while Azurite, SQLite and the handler started (%s)",
+		ms(inputsD), ms(sr.d))})
+	fmt.Fprintf(out, "setup: Azurite %s, handler up (%s)\n", st.Azurite.BlobURL(), ms(time.Since(t0)))
 
-	// Ingest.
+	// Ingest, and meanwhile the models are uploaded: scoring is the first to
+	// read them, and Azurite has little else to do during ingest.
 	t0 = time.Now()
-	bodies, _ := EventBodies(readings)
+	uploaded := make(chan error, 1)
+	var uploadD time.Duration
+	go func() {
+		err := st.UploadModels(ctx, models)
+		uploadD = time.Since(t0)
+		uploaded <- err
+	}()
 	prog.start("ingest", "events", len(bodies))
-	err = st.Ingest(ctx, readings, c.Partitions, func(done, total int) { prog.set(done, "") })
+	err = st.IngestEvents(ctx, bodies, times, c.Partitions, func(done, total int) { prog.set(done, "") })
 	if err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
+	}
+	ingestD := time.Since(t0)
+	if err := <-uploaded; err != nil {
+		return nil, err
 	}
 	ing := st.Host.FunctionStats(FnIngest)
 	d := time.Since(t0)
-	res.Stages = append(res.Stages, Stage{Name: "ingest", Duration: d, Detail: fmt.Sprintf("%s events in %d batches over %d partitions, %s readings/s",
-		Thousands(len(bodies)), ing.Batches, c.Partitions, Thousands(int(float64(len(readings))/d.Seconds())))})
-	prog.finish(fmt.Sprintf("ingest: %s readings in %s events, %d batches (%s)", Thousands(len(readings)), Thousands(len(bodies)), ing.Batches, ms(d)))
+	res.Stages = append(res.Stages, Stage{Name: "ingest", Duration: d, Detail: fmt.Sprintf("%s events in %d batches over %d partitions in %s, %s readings/s; %s models uploaded meanwhile (%s)",
+		Thousands(len(bodies)), ing.Batches, c.Partitions, ms(ingestD), Thousands(int(float64(len(readings))/ingestD.Seconds())), Thousands(len(models)), ms(uploadD))})
+	prog.finish(fmt.Sprintf("ingest: %s readings in %s events, %d batches (%s); %s models uploaded (%s)", Thousands(len(readings)), Thousands(len(bodies)), ing.Batches, ms(ingestD), Thousands(len(models)), ms(uploadD)))
+
+	// Predictions are downloaded, copied and parsed while the run is scored,
+	// each sensor's once its outcome is in (see Collector).
+	res.PredsDir = filepath.Join(dir, "preds")
+	if err := os.RemoveAll(filepath.Join(res.PredsDir, res.RunID)); err != nil {
+		return nil, fmt.Errorf("clear predictions copy: %w", err)
+	}
+	var (
+		parsedMu sync.Mutex
+		parsed   = map[string][]Prediction{}
+	)
+	collectCtx, stopCollect := context.WithCancel(ctx)
+	defer stopCollect()
+	col := st.Collect(collectCtx, res.RunID, func(name string, data []byte) error {
+		p := filepath.Join(res.PredsDir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("predictions copy: %w", err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return fmt.Errorf("predictions copy: %w", err)
+		}
+		ps, err := ReadPredictions(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("predictions blob %s: %w", name, err)
+		}
+		parsedMu.Lock()
+		defer parsedMu.Unlock()
+		parsed[name] = ps
+		return nil
+	})
 
 	// Fan-out. Scoring starts while fan-out still enqueues, so the scoring stage is
 	// timed from the start of fan-out.
@@ -168,6 +222,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
 	}
+	lastOutcome := time.Now()
 	res.Summary = sum
 	d = time.Since(fanStart)
 	score := st.Host.FunctionStats(FnScore)
@@ -190,32 +245,28 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.Stages = append(res.Stages, Stage{Name: "score-sensor, summed", Duration: busy, Summed: true,
 		Detail: fmt.Sprintf("the %s sensors' score-sensor times added up (model load, SQL points, scoring, predictions blob write); they run in parallel, so this exceeds the scoring stage", Thousands(len(outcomes)))})
 
-	// Predictions: copy, parse, compare.
-	t0 = time.Now()
-	blobs, err := st.PredictionBlobs(ctx, res.RunID)
+	// Predictions: the rest of the copy, then compare.
+	blobs, early, err := col.Wait()
 	if err != nil {
 		return nil, err
-	}
-	res.PredsDir = filepath.Join(dir, "preds")
-	if err := os.RemoveAll(filepath.Join(res.PredsDir, res.RunID)); err != nil {
-		return nil, fmt.Errorf("clear predictions copy: %w", err)
 	}
 	preds := map[sensor.Key][]Prediction{}
 	var all []Prediction // for the parity check only
 	rows := 0
-	for name, data := range blobs {
+	for name := range blobs {
 		res.Blobs = append(res.Blobs, name)
-		p := filepath.Join(res.PredsDir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, fmt.Errorf("predictions copy: %w", err)
+	}
+	sort.Strings(res.Blobs)
+	for name := range parsed {
+		if _, ok := blobs[name]; !ok {
+			// Downloaded, then gone from the listing: not a prediction of the run.
+			if err := os.Remove(filepath.Join(res.PredsDir, filepath.FromSlash(name))); err != nil {
+				return nil, fmt.Errorf("predictions copy: %w", err)
+			}
 		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return nil, fmt.Errorf("predictions copy: %w", err)
-		}
-		ps, err := ReadPredictions(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("predictions blob %s: %w", name, err)
-		}
+	}
+	for _, name := range res.Blobs {
+		ps := parsed[name]
 		for _, q := range ps {
 			preds[q.Key] = append(preds[q.Key], q)
 		}
@@ -224,8 +275,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 		rows += len(ps)
 	}
-	sort.Strings(res.Blobs)
-	res.Stages = append(res.Stages, Stage{Name: "collect", Duration: time.Since(t0), Detail: fmt.Sprintf("%s prediction blobs downloaded, %s rows", Thousands(len(blobs)), Thousands(rows))})
+	res.Stages = append(res.Stages, Stage{Name: "collect", Duration: time.Since(lastOutcome), Detail: fmt.Sprintf("after the last outcome: %s prediction blobs downloaded, copied and parsed (%s of them while scoring, overlapped with it), %s rows",
+		Thousands(len(blobs)), Thousands(early), Thousands(rows))})
 
 	res.ReportPath = filepath.Join(dir, "report.html")
 	printTable(out, res.Sensors, res.ReportPath)
