@@ -459,8 +459,11 @@ func (r *Request) metaArray(key string, n int, required bool, dst any) error {
 func scalarText(raw json.RawMessage) (string, error) {
 	t := bytes.TrimSpace(raw)
 	if len(t) > 0 && t[0] == '"' {
+		if s, ok := unquote(t); ok { // one per event for OffsetArray
+			return string(s), nil
+		}
 		var s string
-		err := json.Unmarshal(t, &s)
+		err := json.Unmarshal(t, &s) // its error
 		return s, err
 	}
 	if isNull(t) {

@@ -1,6 +1,7 @@
 package azfunc
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"testing"
@@ -86,4 +87,23 @@ func TestUnquoteShares(t *testing.T) {
 	if string(got) != "a\nb" || &got[0] == &esc[1] {
 		t.Errorf("escaped literal: %q (shares the input: %v)", got, &got[0] == &esc[1])
 	}
+}
+
+// FuzzScalarText holds scalarText to json.Unmarshal, which it used for every
+// string: the same text, or both failing.
+func FuzzScalarText(f *testing.F) {
+	for _, s := range []string{`"4294967296"`, ` "a\"b" `, `12.5e3`, `null`, `"\u12"`, `"x`, `true`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := scalarText(b)
+		if tb := bytes.TrimSpace(b); len(tb) == 0 || tb[0] != '"' {
+			return // numbers and null take the same path as before
+		}
+		var want string
+		werr := json.Unmarshal(bytes.TrimSpace(b), &want)
+		if (err != nil) != (werr != nil) || got != want {
+			t.Fatalf("%q: scalarText %q, %v; json.Unmarshal %q, %v", b, got, err, want, werr)
+		}
+	})
 }
