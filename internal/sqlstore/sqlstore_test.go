@@ -616,64 +616,71 @@ func BenchmarkInsertReadings(b *testing.B) {
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
-// BenchmarkInsertReadingsFleet inserts the readings of `batchscore run
-// -synthetic 100x10 -rows 720` the way ingest receives them: 100 devices x 10
-// sensors, one event per device and timestamp (5 s apart) on partition
-// device%4, one InsertReadings call per 10,000 readings of a partition. Each
-// iteration is one call; -benchtime=72x is the whole fleet (720,000
-// readings), and later iterations go on with the next 720 timestamps.
+// The synthetic fleet of `batchscore run -synthetic 100x10 -rows 720`: 100
+// devices x 10 sensors, one reading each per 5 s step, 720 steps a round.
+const (
+	fleetDevices, fleetSensors, fleetSteps, fleetParts, fleetCall = 100, 10, 720, 4, 10000
+	fleetT0                                                       = 1535497200000
+)
+
+func fleetKey(d, n int) sensor.Key {
+	return sensor.Key{Device: fmt.Sprintf("Device_%03d", d), Sensor: fmt.Sprintf("Sensor_%d", n)}
+}
+
+// fleetCalls returns round r of the fleet (timestamps shifted by r x 720
+// steps) as ingest receives it: one event per device and step on partition
+// device%4, one InsertReadings call per 10,000 readings of a partition,
+// partitions taking turns.
+func fleetCalls(r int) [][]sensor.StoredReading {
+	keys := make([]sensor.Key, fleetDevices*fleetSensors)
+	for d := range fleetDevices {
+		for n := range fleetSensors {
+			keys[d*fleetSensors+n] = fleetKey(d, n)
+		}
+	}
+	byPart := make([][]sensor.StoredReading, fleetParts)
+	for t := range fleetSteps {
+		step := r*fleetSteps + t
+		for d := range fleetDevices {
+			p := d % fleetParts
+			seq := int64(step*fleetDevices/fleetParts + d/fleetParts)
+			for n := range fleetSensors {
+				byPart[p] = append(byPart[p], reading(fmt.Sprintf("bench/%d", p), seq, n, keys[d*fleetSensors+n], int64(fleetT0+step*5000), float64(t*n)*0.37))
+			}
+		}
+	}
+	var calls [][]sensor.StoredReading
+	for off := 0; ; off += fleetCall {
+		more := false
+		for p := range byPart {
+			if off < len(byPart[p]) {
+				calls = append(calls, byPart[p][off:min(off+fleetCall, len(byPart[p]))])
+				more = true
+			}
+		}
+		if !more {
+			return calls
+		}
+	}
+}
+
+// BenchmarkInsertReadingsFleet inserts the synthetic fleet (fleetCalls) into a
+// SQLite file, one InsertReadings call an iteration: -benchtime=72x is one
+// round (720,000 readings); later iterations go on with the next rounds.
 func BenchmarkInsertReadingsFleet(b *testing.B) {
 	s, err := Open(b.Context(), "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	const (
-		devices, sensors, steps, parts, batch = 100, 10, 720, 4, 10000
-		t0                                    = 1535497200000
-	)
-	keys := make([]sensor.Key, devices*sensors)
-	for d := range devices {
-		for n := range sensors {
-			keys[d*sensors+n] = sensor.Key{Device: fmt.Sprintf("Device_%03d", d), Sensor: fmt.Sprintf("Sensor_%d", n)}
-		}
-	}
-	// fleet returns round r of the fleet (timestamps shifted by r x 720 steps)
-	// as calls of at most batch readings, partitions taking turns.
-	fleet := func(r int) [][]sensor.StoredReading {
-		byPart := make([][]sensor.StoredReading, parts)
-		for t := range steps {
-			ts := int64(t0 + (r*steps+t)*5000)
-			for d := range devices {
-				p := d % parts
-				seq := int64((r*steps+t)*devices/parts + d/parts)
-				for n := range sensors {
-					byPart[p] = append(byPart[p], reading(fmt.Sprintf("bench/%d", p), seq, n, keys[d*sensors+n], ts, float64(t*n)*0.37))
-				}
-			}
-		}
-		var calls [][]sensor.StoredReading
-		for off := 0; ; off += batch {
-			more := false
-			for p := range byPart {
-				if off < len(byPart[p]) {
-					calls = append(calls, byPart[p][off:min(off+batch, len(byPart[p]))])
-					more = true
-				}
-			}
-			if !more {
-				return calls
-			}
-		}
-	}
-	calls, round, rows := fleet(0), 0, 0
+	calls, round, rows := fleetCalls(0), 0, 0
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		if i == len(calls) {
 			b.StopTimer()
 			round++
-			calls, i = fleet(round), 0
+			calls, i = fleetCalls(round), 0
 			b.StartTimer()
 		}
 		got, err := s.InsertReadings(b.Context(), calls[i])
@@ -686,6 +693,37 @@ func BenchmarkInsertReadingsFleet(b *testing.B) {
 		rows += got
 	}
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkPointsFleet reads one sensor's hour (720 readings, 5 s windows)
+// an iteration, sensors in turn, from a SQLite file holding two rounds of the
+// synthetic fleet (1,440,000 readings), as the scoring jobs do.
+func BenchmarkPointsFleet(b *testing.B) {
+	s, err := Open(b.Context(), "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for r := range 2 {
+		for _, c := range fleetCalls(r) {
+			if _, err := s.InsertReadings(b.Context(), c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	hour := sensor.Window{Start: ms(fleetT0 + fleetSteps*5000 - 5000), End: ms(fleetT0 + 2*fleetSteps*5000 - 5000)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		k := fleetKey(i%fleetDevices, i/fleetDevices%fleetSensors)
+		ps, err := s.Points(b.Context(), k, hour, 5*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(ps) != fleetSteps {
+			b.Fatalf("%s: %d points, want %d", k, len(ps), fleetSteps)
+		}
+	}
 }
 
 func TestSQLServerDSN(t *testing.T) {
