@@ -196,9 +196,10 @@ FROM readings WHERE device LIKE ?`), cutoff.UnixMilli(), cutoff.UnixMilli(), uni
 	})
 }
 
-// TestPrunePlanSeeks checks on SQLite that every statement of a prune, of
-// Points and of InsertReadings' conflict check seeks an index: none reads the
-// whole readings table, which has no index on ts_ms.
+// TestPrunePlanSeeks checks on SQLite that every statement of a prune and
+// Points seek the index (device, sensor, ts_ms, value), and that none of
+// them, nor InsertReadings, reads the whole readings table, which has no
+// index on ts_ms.
 func TestPrunePlanSeeks(t *testing.T) {
 	s := mustOpen(t, "sqlite::memory:")
 	ctx := t.Context()
@@ -216,12 +217,17 @@ func TestPrunePlanSeeks(t *testing.T) {
 		name string
 		sql  string
 		args []any
+		want string // a line of the plan
 	}{
-		{"first sensor", pruneFirstKeySQL, nil},
-		{"next sensor", pruneNextKeySQL, []any{"1", "2"}},
-		{"delete a sensor's old readings", pruneSensorSQL, []any{"1", "2", 500000, 4000}},
-		{"points", pointsSQL, []any{5000, 5000, 5000, "1", "2", 0, 1000000}},
-		{"insert", s.insertReadingsSQL(2), []any{1, 1, 0, "1", "2", 5000, 1.0, 1, 2, 0, "1", "2", 10000, 1.0}},
+		{"first sensor", pruneFirstKeySQL, nil, "SEARCH readings USING COVERING INDEX readings_sensor_ts (device>?)"},
+		{"next sensor", pruneNextKeySQL, []any{"1", "2"}, "SEARCH readings USING COVERING INDEX readings_sensor_ts ((device,sensor)>(?,?))"},
+		{"delete a sensor's old readings", pruneSensorSQL, []any{"1", "2", 500000, 4000},
+			"SEARCH readings USING COVERING INDEX readings_sensor_ts (device=? AND sensor=? AND ts_ms<?)"},
+		{"points", pointsSQL, []any{5000, 5000, 5000, "1", "2", 0, 1000000},
+			"SEARCH readings USING COVERING INDEX readings_sensor_ts (device=? AND sensor=? AND ts_ms>? AND ts_ms<?)"},
+		// The conflict check of INSERT OR IGNORE is a probe of the primary
+		// key, not part of the plan.
+		{"insert", s.insertReadingsSQL(2), []any{1, 1, 0, "1", "2", 5000, 1.0, 1, 2, 0, "1", "2", 10000, 1.0}, ""},
 	} {
 		rows, err := s.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q.sql, q.args...)
 		if err != nil {
@@ -242,10 +248,15 @@ func TestPrunePlanSeeks(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("%s: %q", q.name, plan)
+		found := q.want == ""
 		for _, p := range plan {
 			if strings.HasPrefix(p, "SCAN readings") {
 				t.Errorf("%s reads the whole table: %q", q.name, plan)
 			}
+			found = found || p == q.want
+		}
+		if !found {
+			t.Errorf("%s: plan %q has no %q", q.name, plan, q.want)
 		}
 	}
 }
