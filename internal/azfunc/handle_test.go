@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -443,6 +444,41 @@ func TestHandleSetAside(t *testing.T) {
 			}
 			if !bytes.Equal(offered, body) || !errors.Is(offeredErr, tc.runErr) {
 				t.Errorf("SetAside got %q, %v; want the request body and the run error", offered, offeredErr)
+			}
+		})
+	}
+}
+
+// readBody gives io.ReadAll's bytes (up to the limit plus one) whatever
+// Content-Length says, and reads a body of the announced length into one
+// buffer.
+func TestReadBody(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 10_000)
+	for _, test := range []struct {
+		name          string
+		contentLength int64
+		max           int64
+	}{
+		{"announced", int64(len(body)), 1 << 20},
+		{"unknown", -1, 1 << 20},
+		{"announced short", 100, 1 << 20},
+		{"announced long", int64(len(body)) * 2, 1 << 20},
+		{"over the limit", int64(len(body)), 5000},
+		{"unknown over the limit", -1, 5000},
+	} {
+		t.Run(test.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/f", bytes.NewReader(body))
+			r.ContentLength = test.contentLength
+			got, err := readBody(r, test.max)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := io.ReadAll(io.LimitReader(bytes.NewReader(body), test.max+1))
+			if !bytes.Equal(got, want) {
+				t.Fatalf("read %d bytes, io.ReadAll %d", len(got), len(want))
+			}
+			if test.name == "announced" && cap(got) != len(body)+1 {
+				t.Errorf("capacity %d for a body of %d bytes: the buffer grew", cap(got), len(body))
 			}
 		})
 	}
