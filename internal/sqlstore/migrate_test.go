@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,9 +95,11 @@ func TestMigrateReadingSources(t *testing.T) {
 }
 
 // TestMigrateReadingsLayout opens a SQLite file at schema version 5 (readings
-// with an index on ts_ms) holding 600 readings of two sources: the migrations
-// after it keep every reading, drop the ts_ms index, a redelivery inserts
-// nothing, and Points and PruneReadings work on the migrated table.
+// keyed by identity, with indexes on (device, sensor, ts_ms, value) and on
+// ts_ms) holding 600 readings of two sources: the migrations after it keep
+// every reading in a table clustered on (device, sensor, ts_ms, identity) with
+// no other index; a redelivery inserts nothing, and Points and PruneReadings
+// work on the migrated table.
 func TestMigrateReadingsLayout(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v5.db")
 	db := sqliteAt(t, path, 5)
@@ -122,8 +125,8 @@ SELECT id, ?, ?, ?, ?, ?, ? FROM reading_sources WHERE source = ?`,
 
 	s := mustOpen(t, "sqlite:"+path)
 	ctx := t.Context()
-	if v, err := s.SchemaVersion(ctx); err != nil || v < 6 {
-		t.Fatalf("schema version %d, %v; want at least 6", v, err)
+	if v, err := s.SchemaVersion(ctx); err != nil || v < 8 {
+		t.Fatalf("schema version %d, %v; want at least 8", v, err)
 	}
 	var tsIndexes, rows int
 	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'readings_ts'`).Scan(&tsIndexes); err != nil {
@@ -131,6 +134,26 @@ SELECT id, ?, ?, ?, ?, ?, ? FROM reading_sources WHERE source = ?`,
 	}
 	if tsIndexes != 0 {
 		t.Error("readings_ts is still there after the migration")
+	}
+	// Clustered on the scoring order, with no other index to write.
+	var indexes []string
+	irows, err := s.r.QueryContext(ctx, `SELECT l.origin || ':' || (SELECT group_concat(name, ',') FROM (SELECT name FROM pragma_index_info(l.name) ORDER BY seqno))
+FROM pragma_index_list('readings') l ORDER BY l.name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for irows.Next() {
+		var ix string
+		if err := irows.Scan(&ix); err != nil {
+			t.Fatal(err)
+		}
+		indexes = append(indexes, ix)
+	}
+	if err := irows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"pk:device,sensor,ts_ms,source_id,seq,idx"}; !slices.Equal(indexes, want) {
+		t.Errorf("indexes of readings (origin:columns) = %q, want %q", indexes, want)
 	}
 	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM readings`).Scan(&rows); err != nil || rows != len(old) {
 		t.Errorf("%d readings after the migration (%v), want %d", rows, err, len(old))

@@ -21,7 +21,12 @@ const (
 
 // InsertReadings stores readings in one transaction and returns how many were
 // new. A reading whose (Source, Sequence, Index) is already stored, or repeated
-// within rs, is ignored, so a redelivered event batch inserts nothing. A NaN,
+// within rs, is ignored, so a redelivered or re-cut event batch inserts
+// nothing. On SQLite the key is the reading's (Device, Sensor, TS) with that
+// identity (the table is clustered on it, with no second index to check the
+// identity alone): an event's bytes give the same readings on every delivery,
+// so that is the same for redeliveries, but a reading stored under an
+// identity that another key already has is kept (see docs/storage.md). A NaN,
 // infinite or subnormal value (SQL Server's float range is 0 and magnitudes
 // 2.23e-308 to 1.79e+308) fails the whole call before anything is written, on
 // both dialects.

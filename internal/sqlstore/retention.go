@@ -15,10 +15,11 @@ import (
 // reading at exactly cutoff is kept.
 //
 // SQL Server deletes through its index on ts_ms, one statement per batch.
-// SQLite has no index on ts_ms (an insert would pay for a third b-tree per
-// reading): a batch walks the (device, sensor) keys in order with index seeks
-// (a loose index scan of readings_sensor_ts) and deletes each sensor's
-// readings before cutoff through the same index, until batch rows are
+// SQLite has no index on ts_ms (an insert would pay for another b-tree per
+// reading): a batch walks the (device, sensor) keys in order with seeks of
+// the primary key, which starts with them (a loose index scan), and deletes
+// each sensor's readings before cutoff, a contiguous range of the table,
+// until batch rows are
 // deleted or pruneSeeks sensors visited; the next batch goes on from the
 // sensor where this one stopped.
 func (s *Store) PruneReadings(ctx context.Context, cutoff time.Time, batch, maxBatches int) (deleted int, more bool, err error) {
@@ -54,14 +55,14 @@ func (s *Store) pruneSQLServer(ctx context.Context, cutoff int64, batch, maxBatc
 	return deleted, true, nil
 }
 
-// The statements of pruneSQLite; each seeks readings_sensor_ts
-// (TestPrunePlanSeeks). Every device is text (the column's affinity), so
+// The statements of pruneSQLite; each seeks the primary key (device, sensor,
+// ts_ms, source_id, seq, idx) (TestPrunePlanSeeks). Every device is text (the column's affinity), so
 // device >= ” finds the first key.
 const (
 	pruneFirstKeySQL = `SELECT device, sensor FROM readings WHERE device >= '' ORDER BY device, sensor LIMIT 1`
 	pruneNextKeySQL  = `SELECT device, sensor FROM readings WHERE (device, sensor) > (?, ?) ORDER BY device, sensor LIMIT 1`
-	pruneSensorSQL   = `DELETE FROM readings WHERE (source_id, seq, idx) IN (
-    SELECT source_id, seq, idx FROM readings WHERE device = ? AND sensor = ? AND ts_ms < ? LIMIT ?)`
+	pruneSensorSQL   = `DELETE FROM readings WHERE (device, sensor, ts_ms, source_id, seq, idx) IN (
+    SELECT device, sensor, ts_ms, source_id, seq, idx FROM readings WHERE device = ? AND sensor = ? AND ts_ms < ? LIMIT ?)`
 )
 
 // pruneSeeks bounds the sensors one SQLite prune transaction visits: a sensor

@@ -546,6 +546,40 @@ func TestIsTransientBusy(t *testing.T) {
 	}
 }
 
+// TestInsertReadingsIdentityReused stores a reading under an identity that a
+// stored reading already has, as after an event hub is deleted and created
+// again under the same name (its sequence numbers start again): SQLite, whose
+// key is (device, sensor, ts_ms, identity), keeps a reading of another sensor
+// or time and ignores one of the same sensor and time; SQL Server, whose key
+// is the identity, ignores both.
+func TestInsertReadingsIdentityReused(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, uniq string) {
+		ctx := t.Context()
+		k := sensor.Key{Device: uniq + "d", Sensor: "s"}
+		src := uniq + "/0"
+		if n, err := s.InsertReadings(ctx, []sensor.StoredReading{reading(src, 7, 0, k, 5000, 1)}); err != nil || n != 1 {
+			t.Fatalf("first reading: inserted %d, %v", n, err)
+		}
+		other := 1
+		if s.d == dialectSQLServer {
+			other = 0
+		}
+		for _, tc := range []struct {
+			name string
+			r    sensor.StoredReading
+			want int
+		}{
+			{"same sensor and time, another value", reading(src, 7, 0, k, 5000, 2), 0},
+			{"another time", reading(src, 7, 0, k, 10000, 3), other},
+			{"another sensor", reading(src, 7, 0, sensor.Key{Device: uniq + "d", Sensor: "t"}, 5000, 4), other},
+		} {
+			if n, err := s.InsertReadings(ctx, []sensor.StoredReading{tc.r}); err != nil || n != tc.want {
+				t.Errorf("%s: inserted %d, %v; want %d", tc.name, n, err, tc.want)
+			}
+		}
+	})
+}
+
 func TestInsertReadingsRejectsNonFinite(t *testing.T) {
 	forEach(t, func(t *testing.T, s *Store, uniq string) {
 		k := sensor.Key{Device: uniq, Sensor: "1"}
