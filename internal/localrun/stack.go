@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -332,29 +334,52 @@ func EventBodies(rs []sensor.Reading) ([][]byte, []time.Time) {
 	events := deviceEvents(rs)
 	bodies := make([][]byte, len(events))
 	times := make([]time.Time, len(events))
-	for i, ev := range events {
-		var body []byte
-		for j, r := range ev {
-			if j > 0 {
-				body = append(body, ',')
+	// Formatting is most of the work: the events are cut into one span per
+	// core, each formatted into one buffer.
+	workers := max(min(runtime.GOMAXPROCS(0), len(events)/1000), 1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(events)/workers, (w+1)*len(events)/workers
+		wg.Go(func() {
+			var buf, ts []byte
+			for i := lo; i < hi; i++ {
+				ev := events[i]
+				start := len(buf)
+				if len(ev) > 1 {
+					buf = append(buf, '[')
+				}
+				// One TS for the event: its readings share the millisecond.
+				ts = ev[0].TS.UTC().AppendFormat(ts[:0], TSLayout)
+				for j, r := range ev {
+					if j > 0 {
+						buf = append(buf, ',')
+					}
+					buf = appendReading(buf, ts, r)
+				}
+				if len(ev) > 1 {
+					buf = append(buf, ']')
+				}
+				// Bodies share buf: a later append that grows it copies, and the
+				// earlier bodies keep pointing at the old array, unchanged.
+				bodies[i], times[i] = buf[start:len(buf):len(buf)], ev[0].TS
 			}
-			body = appendReading(body, r)
-		}
-		if len(ev) > 1 {
-			body = append(append([]byte{'['}, body...), ']')
-		}
-		bodies[i], times[i] = body, ev[0].TS
+		})
 	}
+	wg.Wait()
 	return bodies, times
 }
 
 // deviceEvents groups readings into the events a device would send: one per
 // device and timestamp, in the order of first appearance.
 func deviceEvents(rs []sensor.Reading) [][]sensor.Reading {
-	idx := map[string]int{}
+	type eventKey struct {
+		device string
+		ts     int64
+	}
+	idx := map[eventKey]int{}
 	var events [][]sensor.Reading
 	for _, r := range rs {
-		k := r.Key.Device + "\x00" + strconv.FormatInt(r.TS.UnixMilli(), 10)
+		k := eventKey{r.Key.Device, r.TS.UnixMilli()}
 		i, ok := idx[k]
 		if !ok {
 			i = len(events)
@@ -366,9 +391,11 @@ func deviceEvents(rs []sensor.Reading) [][]sensor.Reading {
 	return events
 }
 
-func appendReading(b []byte, r sensor.Reading) []byte {
+// appendReading appends r as a JSON object with ts, its TS formatted as
+// TSLayout.
+func appendReading(b, ts []byte, r sensor.Reading) []byte {
 	b = append(b, `{"TS":"`...)
-	b = r.TS.UTC().AppendFormat(b, TSLayout)
+	b = append(b, ts...)
 	b = append(b, `","Device":`...)
 	b = appendID(b, r.Key.Device)
 	b = append(b, `,"Sensor":`...)

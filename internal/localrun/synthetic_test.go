@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/batchscore/batchscore/internal/golden"
 )
@@ -48,4 +49,20 @@ func TestSyntheticModelsDeterministic(t *testing.T) {
 			}
 		})
 	}
+}
+
+// EventBodies of a fleet large enough to be formatted on several goroutines
+// gives the bytes and times the sequential code gave (the golden file).
+func TestEventBodiesFleet(t *testing.T) {
+	s := Synthetic{Devices: 7, Sensors: 3, Rows: 800, Noise: 0.05, AnomalyRate: 0.01, Seed: 2}
+	bodies, times := EventBodies(s.Readings())
+	if len(bodies) != 7*800 || len(times) != len(bodies) {
+		t.Fatalf("%d bodies, %d times; want %d", len(bodies), len(times), 7*800)
+	}
+	h := sha256.New()
+	for i, b := range bodies {
+		fmt.Fprintf(h, "%d %s %s\n", i, times[i].Format(time.RFC3339Nano), b)
+	}
+	got := fmt.Sprintf("%d events, first %s\nlast %s\nsha256 %x\n", len(bodies), bodies[0], bodies[len(bodies)-1], h.Sum(nil))
+	golden.Check(t, filepath.Join("testdata", "event-bodies-7x3.golden"), []byte(got), *update)
 }
