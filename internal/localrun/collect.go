@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/batchscore/batchscore/internal/sensor"
+	"github.com/batchscore/batchscore/internal/storage"
 )
 
 // Collector downloads a run's prediction blobs while the run is being scored:
@@ -58,17 +59,20 @@ func (s *Stack) Collect(ctx context.Context, run string, handle func(name string
 
 func (c *Collector) poll() error {
 	for {
-		outs, err := c.s.Store.Outcomes(c.gctx, c.run)
+		names, err := c.finished(c.gctx)
 		if err != nil {
 			if c.gctx.Err() != nil {
 				return nil // the download's error is Wait's
 			}
-			return fmt.Errorf("collect predictions: %w", err)
+			return err
 		}
-		for _, o := range outs {
-			if (o.Status == sensor.StatusDone || o.Status == sensor.StatusEmpty) && o.Blob != "" {
-				c.start(o.Blob, true)
+		for _, name := range names {
+			select {
+			case <-c.stop:
+				return nil // Wait downloads the rest, more at once
+			default:
 			}
+			c.start(name, true)
 		}
 		select {
 		case <-c.stop:
@@ -78,6 +82,22 @@ func (c *Collector) poll() error {
 		case <-time.After(collectPoll):
 		}
 	}
+}
+
+// finished returns the predictions blobs of the run's sensors whose outcome
+// is done or empty.
+func (c *Collector) finished(ctx context.Context) ([]string, error) {
+	outs, err := c.s.Store.Outcomes(ctx, c.run)
+	if err != nil {
+		return nil, fmt.Errorf("collect predictions: %w", err)
+	}
+	var names []string
+	for _, o := range outs {
+		if (o.Status == sensor.StatusDone || o.Status == sensor.StatusEmpty) && o.Blob != "" {
+			names = append(names, o.Blob)
+		}
+	}
+	return names, nil
 }
 
 // start downloads name unless it is already downloaded or being downloaded;
@@ -107,20 +127,38 @@ func (c *Collector) start(name string, early bool) {
 	})
 }
 
-// Wait stops following the outcomes, finishes the downloads under way, lists
-// the run's prediction blobs and downloads each one not downloaded yet or whose
-// ETag changed. It returns the blobs (name -> bytes: exactly those listed) and
-// how many of them were downloaded before Wait.
+// Wait stops following the outcomes and finishes the downloads under way;
+// then, downloadParallelism at a time, it downloads the blobs of the outcomes
+// finished since while it lists the run's prediction blobs, and last the
+// listed ones not downloaded yet or whose ETag changed. It returns the blobs
+// (name -> bytes: exactly those listed) and how many of them were downloaded
+// before Wait.
 func (c *Collector) Wait() (map[string][]byte, int, error) {
 	close(c.stop)
 	perr := <-c.polled
 	if err := errors.Join(c.g.Wait(), perr); err != nil {
 		return nil, 0, err
 	}
-	// Wait cancelled c.gctx: the downloads after the list get their own group.
-	list, err := c.s.Storage.Blobs().List(c.ctx, PredsContainer, c.run+"/")
+	// Wait cancelled c.gctx: the downloads from here on get a new group.
+	c.g, c.gctx = errgroup.WithContext(c.ctx)
+	c.g.SetLimit(downloadParallelism)
+	var list []storage.BlobInfo
+	c.g.Go(func() error {
+		var err error
+		if list, err = c.s.Storage.Blobs().List(c.gctx, PredsContainer, c.run+"/"); err != nil {
+			return fmt.Errorf("list predictions: %w", err)
+		}
+		return nil
+	})
+	names, err := c.finished(c.gctx)
 	if err != nil {
-		return nil, 0, fmt.Errorf("list predictions: %w", err)
+		return nil, 0, errors.Join(err, c.g.Wait())
+	}
+	for _, name := range names {
+		c.start(name, false)
+	}
+	if err := c.g.Wait(); err != nil {
+		return nil, 0, err
 	}
 	c.g, c.gctx = errgroup.WithContext(c.ctx)
 	c.g.SetLimit(downloadParallelism)

@@ -267,8 +267,18 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	for _, name := range res.Blobs {
 		ps := parsed[name]
-		for _, q := range ps {
-			preds[q.Key] = append(preds[q.Key], q)
+		// A blob holds one sensor's rows: append them by runs of one key.
+		for i := 0; i < len(ps); {
+			j := i + 1
+			for j < len(ps) && ps[j].Key == ps[i].Key {
+				j++
+			}
+			if k := ps[i].Key; preds[k] == nil {
+				preds[k] = ps[i:j:j]
+			} else {
+				preds[k] = append(preds[k], ps[i:j]...)
+			}
+			i = j
 		}
 		if expected != nil {
 			all = append(all, ps...)
