@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -21,7 +22,8 @@ import (
 // each sensor's readings before cutoff, a contiguous range of the table,
 // until batch rows are
 // deleted or pruneSeeks sensors visited; the next batch goes on from the
-// sensor where this one stopped.
+// sensor where this one stopped, and the next call from the sensor where this
+// one ran out of batches, round to the sensors before it (pruneResume).
 func (s *Store) PruneReadings(ctx context.Context, cutoff time.Time, batch, maxBatches int) (deleted int, more bool, err error) {
 	if batch <= 0 || maxBatches <= 0 {
 		return 0, false, errors.New("prune readings: batch and maxBatches must be positive")
@@ -56,10 +58,12 @@ func (s *Store) pruneSQLServer(ctx context.Context, cutoff int64, batch, maxBatc
 }
 
 // The statements of pruneSQLite; each seeks the primary key (device, sensor,
-// ts_ms, source_id, seq, idx) (TestPrunePlanSeeks). Every device is text (the column's affinity), so
-// device >= ” finds the first key.
+// ts_ms, source_id, seq, idx) (TestPrunePlanSeeks). Every device is text (the
+// column's affinity), so the condition on device in the first statement holds
+// for every row and makes it a seek.
 const (
 	pruneFirstKeySQL = `SELECT device, sensor FROM readings WHERE device >= '' ORDER BY device, sensor LIMIT 1`
+	pruneFromKeySQL  = `SELECT device, sensor FROM readings WHERE (device, sensor) >= (?, ?) ORDER BY device, sensor LIMIT 1`
 	pruneNextKeySQL  = `SELECT device, sensor FROM readings WHERE (device, sensor) > (?, ?) ORDER BY device, sensor LIMIT 1`
 	pruneSensorSQL   = `DELETE FROM readings WHERE (device, sensor, ts_ms, source_id, seq, idx) IN (
     SELECT device, sensor, ts_ms, source_id, seq, idx FROM readings WHERE device = ? AND sensor = ? AND ts_ms < ? LIMIT ?)`
@@ -70,11 +74,58 @@ const (
 // thousands of pruned sensors still holds the writer for only tens of ms.
 const pruneSeeks = 4096
 
+// pruneResume is the sensor where the last SQLite prune ran out of batches:
+// the next one starts there and goes round to the sensors before it, so that
+// calls whose batches never reach the end take the sensors in turn instead
+// of always the first ones.
+type pruneResume struct {
+	mu             sync.Mutex
+	device, sensor string
+	set            bool
+}
+
 func (s *Store) pruneSQLite(ctx context.Context, cutoff int64, batch, maxBatches, seeks int) (deleted int, more bool, err error) {
+	s.resume.mu.Lock()
+	fromDevice, fromSensor, from := s.resume.device, s.resume.sensor, s.resume.set
+	s.resume.mu.Unlock()
 	var (
 		device, sensor string
-		started, done  bool // a key has been read; the walk is past the last key
+		started        bool // a sensor has been read
+		at             bool // (device, sensor) is the sensor to delete from next
+		wrapped        bool // the walk passed the last sensor and went on from the first
+		done           bool // the walk has visited every sensor
 	)
+	// step moves to the next sensor of the walk and reports false when the
+	// walk has visited every sensor once.
+	step := func(tx *sql.Tx, next *sql.Stmt) (bool, error) {
+		var err error
+		switch {
+		case !started && from:
+			err = tx.QueryRowContext(ctx, pruneFromKeySQL, fromDevice, fromSensor).Scan(&device, &sensor)
+		case !started:
+			err = tx.QueryRowContext(ctx, pruneFirstKeySQL).Scan(&device, &sensor)
+		default:
+			err = next.QueryRowContext(ctx, device, sensor).Scan(&device, &sensor)
+		}
+		started = true
+		if errors.Is(err, sql.ErrNoRows) && from && !wrapped {
+			wrapped = true
+			err = tx.QueryRowContext(ctx, pruneFirstKeySQL).Scan(&device, &sensor)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("next sensor: %w", err)
+		}
+		// Back at the sensor the walk started from: every sensor visited.
+		return !wrapped || device < fromDevice || device == fromDevice && sensor < fromSensor, nil
+	}
+	defer func() {
+		s.resume.mu.Lock()
+		s.resume.device, s.resume.sensor, s.resume.set = device, sensor, started && !done
+		s.resume.mu.Unlock()
+	}()
 	for range maxBatches {
 		n := 0
 		err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -89,16 +140,16 @@ func (s *Store) pruneSQLite(ctx context.Context, cutoff int64, batch, maxBatches
 			}
 			defer next.Close()
 			for visited := 0; n < batch && visited < seeks; visited++ {
-				if !started {
-					err := tx.QueryRowContext(ctx, pruneFirstKeySQL).Scan(&device, &sensor)
-					if errors.Is(err, sql.ErrNoRows) {
+				if !at {
+					ok, err := step(tx, next)
+					if err != nil {
+						return err
+					}
+					if !ok {
 						done = true
 						return nil
 					}
-					if err != nil {
-						return fmt.Errorf("first sensor: %w", err)
-					}
-					started = true
+					at = true
 				}
 				res, err := del.ExecContext(ctx, device, sensor, cutoff, batch-n)
 				if err != nil {
@@ -112,15 +163,7 @@ func (s *Store) pruneSQLite(ctx context.Context, cutoff int64, batch, maxBatches
 				if n == batch {
 					return nil // this sensor may have more: the next batch starts with it
 				}
-				// This sensor has nothing older left: go on with the next.
-				err = next.QueryRowContext(ctx, device, sensor).Scan(&device, &sensor)
-				if errors.Is(err, sql.ErrNoRows) {
-					done = true
-					return nil
-				}
-				if err != nil {
-					return fmt.Errorf("sensor after %s/%s: %w", device, sensor, err)
-				}
+				at = false // this sensor has nothing older left
 			}
 			return nil
 		})

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -231,6 +232,7 @@ func checkPlans(t *testing.T, s *Store, analyzed bool) {
 		want string // a line of the plan
 	}{
 		{"first sensor", pruneFirstKeySQL, nil, "SEARCH readings USING PRIMARY KEY (device>?)"},
+		{"sensor to resume from", pruneFromKeySQL, []any{"1", "2"}, "SEARCH readings USING PRIMARY KEY ((device,sensor)>(?,?))"},
 		{"next sensor", pruneNextKeySQL, []any{"1", "2"}, "SEARCH readings USING PRIMARY KEY ((device,sensor)>(?,?))"},
 		{"delete a sensor's old readings", pruneSensorSQL, []any{"1", "2", 500000, 4000},
 			"SEARCH readings USING PRIMARY KEY (device=? AND sensor=? AND ts_ms<?)"},
@@ -302,6 +304,66 @@ func TestPruneSeeksBound(t *testing.T) {
 		n, more, err := s.pruneSQLite(ctx, cutoff, 100, c.maxBatches, 5)
 		if err != nil || n != c.deleted || more != c.more {
 			t.Errorf("pruneSQLite(100 x %d, 5 sensors a batch) = %d, %v, %v; want %d, %v", c.maxBatches, n, more, err, c.deleted, c.more)
+		}
+	}
+}
+
+// TestPruneResumes prunes 5 sensors with calls too small to reach the end:
+// each call goes on from the sensor where the last one stopped, and the one
+// that reaches the end goes round to the sensors before its start, which
+// have older readings again, and stops there.
+func TestPruneResumes(t *testing.T) {
+	s := mustOpen(t, "sqlite::memory:")
+	ctx := t.Context()
+	seq := int64(0)
+	add := func(n, from, to int) {
+		t.Helper()
+		var rs []sensor.StoredReading
+		for i := from; i < to; i++ {
+			rs = append(rs, reading("r/0", seq, 0, sensor.Key{Device: "d", Sensor: fmt.Sprint(n)}, int64(1000*(i+1)), 1))
+			seq++
+		}
+		if _, err := s.InsertReadings(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := range 5 {
+		add(n, 0, 20) // 10 before the cutoff, 10 from it on
+	}
+	cutoff := int64(1000 * 11)
+	left := func() []int {
+		t.Helper()
+		out := make([]int, 5)
+		for n := range out {
+			if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM readings WHERE sensor = ? AND ts_ms < ?`, fmt.Sprint(n), cutoff).Scan(&out[n]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return out
+	}
+	for i, c := range []struct {
+		batch, maxBatches int
+		before            func() // readings added before the call
+		deleted           int
+		more              bool
+		left              []int // per sensor, before the cutoff, after the call
+	}{
+		{10, 2, nil, 20, true, []int{0, 0, 10, 10, 10}},
+		// Sensor 0 has older readings again; the call goes on with 2 and 3.
+		{10, 2, func() { add(0, -5, 0) }, 20, true, []int{5, 0, 0, 0, 10}},
+		// From 3 (where the last call stopped): 4, then round to 0, 1 and 2, where it ends.
+		{10, 5, nil, 15, false, []int{0, 0, 0, 0, 0}},
+		{10, 5, nil, 0, false, []int{0, 0, 0, 0, 0}},
+	} {
+		if c.before != nil {
+			c.before()
+		}
+		n, more, err := s.PruneReadings(ctx, ms(cutoff), c.batch, c.maxBatches)
+		if err != nil || n != c.deleted || more != c.more {
+			t.Errorf("call %d: PruneReadings(%d x %d) = %d, %v, %v; want %d, %v", i, c.batch, c.maxBatches, n, more, err, c.deleted, c.more)
+		}
+		if got := left(); !slices.Equal(got, c.left) {
+			t.Errorf("call %d: readings before the cutoff per sensor %v, want %v", i, got, c.left)
 		}
 	}
 }

@@ -64,7 +64,8 @@ type Store struct {
 	w *sql.DB // writes (SQLite: one connection, so writers queue in Go instead of failing with SQLITE_BUSY)
 	r *sql.DB // reads (the same pool as w for SQL Server and in-memory SQLite)
 
-	sources sync.Map // reading_sources: source text -> id (int64), see sourceID
+	sources sync.Map    // reading_sources: source text -> id (int64), see sourceID
+	resume  pruneResume // SQLite: where the next PruneReadings starts
 }
 
 // Open connects to url and applies pending migrations:
