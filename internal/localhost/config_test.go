@@ -41,7 +41,7 @@ func TestParseTimeSpan(t *testing.T) {
 }
 
 func TestLoadApp(t *testing.T) {
-	settings := map[string]string{"RECORD_FILE": "/tmp/rec", "TICK_SCHEDULE": "*/5 * * * * *"}
+	settings := map[string]string{"RECORD_FILE": "/tmp/rec", "TICK_SCHEDULE": "*/5 * * * * *", "WORK_QUEUE": "work-items"}
 	hc, fns, err := LoadApp("testdata/app", settings)
 	if err != nil {
 		t.Fatal(err)
@@ -61,10 +61,13 @@ func TestLoadApp(t *testing.T) {
 	for _, f := range fns {
 		names = append(names, f.Name)
 	}
-	if diff := cmp.Diff([]string{"events", "hello", "tick", "work"}, names); diff != "" {
+	if diff := cmp.Diff([]string{"events", "hello", "send", "tick", "work"}, names); diff != "" {
 		t.Errorf("functions (-want +got):\n%s", diff)
 	}
-	tick, _ := fns[2].Trigger()
+	if out := fns[2].Bindings[2]; out.Type != "queue" || out.QueueName != "work-items" {
+		t.Errorf("send's queue output %+v, want queueName the resolved %%WORK_QUEUE%%", out)
+	}
+	tick, _ := fns[3].Trigger()
 	if tick.Schedule != "*/5 * * * * *" {
 		t.Errorf("tick schedule = %q, want the resolved %%TICK_SCHEDULE%%", tick.Schedule)
 	}

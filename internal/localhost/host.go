@@ -101,6 +101,7 @@ type Host struct {
 	stats   *stats
 	timers  map[string]*timer
 	queues  map[string]*queueListener
+	outputs map[string][]*queueOutput // queue output bindings by function
 	hubs    map[string]*EventHub
 	stopped sync.Once
 }
@@ -165,6 +166,7 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 		stats:        newStats(),
 		timers:       map[string]*timer{},
 		queues:       map[string]*queueListener{},
+		outputs:      map[string][]*queueOutput{},
 		hubs:         map[string]*EventHub{},
 	}
 	if h.now == nil {
@@ -211,6 +213,9 @@ func Start(ctx context.Context, o Options) (_ *Host, err error) {
 		only[n] = true
 	}
 	for _, f := range fns {
+		if h.outputs[f.Name], err = newQueueOutputs(h, f); err != nil {
+			return nil, err
+		}
 		trig, _ := f.Trigger()
 		// A disabled function's listener is not started (its timer does not
 		// fire, its queue and events wait); it can still be run on demand,
@@ -417,6 +422,13 @@ func (h *Host) Invoke(ctx context.Context, fn string, payload []byte, header htt
 	r.Outputs, r.Logs, r.ReturnValue = res.Outputs, res.Logs, res.ReturnValue
 	for _, l := range res.Logs {
 		h.log.Info(l, "category", "Function."+fn+".User", "invocation", id)
+	}
+	// Output bindings are written only for a 2xx answer (the host ignores the
+	// body of any other); a failed write fails the invocation.
+	if err := h.writeOutputs(ctx, fn, res.Outputs); err != nil {
+		h.stats.end(fn, false, r.Duration)
+		h.log.Error("output binding failed", "function", fn, "invocation", id, "err", err)
+		return r, fmt.Errorf("invoke %s: %w: %w", fn, ErrInvocationFailed, err)
 	}
 	h.stats.end(fn, true, r.Duration)
 	return r, nil

@@ -120,6 +120,7 @@ func startTestAppOn(t *testing.T, az *azurite.Server, o Options, schedule string
 		"RECORD_FILE":         rec,
 		"TICK_SCHEDULE":       schedule,
 		"EventHubConnection":  "Endpoint=sb://localhost/",
+		"WORK_QUEUE":          "work-items",
 	}
 	maps.Copy(o.Settings, extra)
 	o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
@@ -347,7 +348,7 @@ func TestStartFailsWhenHandlerExits(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Start(t.Context(), Options{AppDir: app, StartTimeout: 10 * time.Second,
-		Settings: map[string]string{"RECORD_FILE": "x", "TICK_SCHEDULE": "0 0 0 1 1 *", "AzureWebJobsStorage": "unused"}})
+		Settings: map[string]string{"RECORD_FILE": "x", "TICK_SCHEDULE": "0 0 0 1 1 *", "WORK_QUEUE": "work-items", "AzureWebJobsStorage": "unused"}})
 	if err == nil || !strings.Contains(err.Error(), "cannot open database") {
 		t.Fatalf("Start error = %v, want the handler's exit with its stderr", err)
 	}

@@ -40,17 +40,9 @@ func newQueueListener(ctx context.Context, h *Host, fn Function, b Binding) (*qu
 	if b.QueueName == "" {
 		return nil, fmt.Errorf("%s: queueTrigger without queueName", fn.Name)
 	}
-	conn := b.Connection
-	if conn == "" {
-		conn = "AzureWebJobsStorage"
-	}
-	cs, ok := h.settings[conn]
-	if !ok || cs == "" {
-		return nil, fmt.Errorf("%s: connection setting %q is not set", fn.Name, conn)
-	}
-	acct, err := storage.New(storage.Config{ConnectionString: cs})
+	acct, err := h.storageAccount(fn, b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: queue connection %s: %w", fn.Name, conn, err)
+		return nil, err
 	}
 	name := strings.ToLower(b.QueueName)
 	l := &queueListener{
@@ -71,6 +63,24 @@ func newQueueListener(ctx context.Context, h *Host, fn Function, b Binding) (*qu
 		l.poison = acct.Queue(p)
 	}
 	return l, nil
+}
+
+// storageAccount is the account of a queue binding's connection setting
+// (default AzureWebJobsStorage).
+func (h *Host) storageAccount(fn Function, b Binding) (*storage.Account, error) {
+	conn := b.Connection
+	if conn == "" {
+		conn = "AzureWebJobsStorage"
+	}
+	cs, ok := h.settings[conn]
+	if !ok || cs == "" {
+		return nil, fmt.Errorf("%s: connection setting %q is not set", fn.Name, conn)
+	}
+	acct, err := storage.New(storage.Config{ConnectionString: cs})
+	if err != nil {
+		return nil, fmt.Errorf("%s: queue connection %s: %w", fn.Name, conn, err)
+	}
+	return acct, nil
 }
 
 // PoisonQueue returns the name of the poison queue of a queue, or "" if it has none.
@@ -94,8 +104,8 @@ func (l *queueListener) start() {
 // in flight is at or below newBatchThreshold; back off exponentially from 100 ms to
 // maxPollingInterval while the queue is empty. A poke resets the back-off, as the
 // host's SharedQueueWatcher does when a queue output binding of the same host
-// writes to the queue; the app has no queue output binding (fan-out enqueues with
-// the Storage SDK, which the host does not see), so only tests poke.
+// writes to the queue (writeOutputs); messages enqueued with the Storage SDK
+// (fan-out's jobs) wake no listener.
 func (l *queueListener) loop(ctx context.Context) {
 	const minInterval = 100 * time.Millisecond
 	interval := minInterval
@@ -268,10 +278,24 @@ func (l *queueListener) busy() int {
 // write would (see loop). Tests use it to skip the back-off.
 func (h *Host) pokeQueues() {
 	for _, q := range h.queues {
-		select {
-		case q.poke <- struct{}{}:
-		default:
+		q.wake()
+	}
+}
+
+// pokeQueue makes the listeners of the queue named queue poll now: the host's
+// SharedQueueWatcher.Notify(queue name) after a queue output binding's write.
+func (h *Host) pokeQueue(queue string) {
+	for _, q := range h.queues {
+		if q.q.Name() == queue {
+			q.wake()
 		}
+	}
+}
+
+func (l *queueListener) wake() {
+	select {
+	case l.poke <- struct{}{}:
+	default:
 	}
 }
 

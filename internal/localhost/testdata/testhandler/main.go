@@ -8,7 +8,9 @@
 // answer, "crash" makes the process exit with code 3, "restart-once" exit with
 // code 200 on its first delivery; an HTTP request with ?sleep=<duration> waits
 // that long (ignoring cancellation). Every record has the process id, and
-// SIGTERM is recorded (function "SIGTERM") before the process exits.
+// SIGTERM is recorded (function "SIGTERM") before the process exits. The HTTP
+// function "send" answers with the Outputs its request body holds (for the
+// queue output bindings), and the status of ?status= (default 200).
 package main
 
 import (
@@ -18,6 +20,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,6 +172,24 @@ func main() {
 				time.Sleep(d)
 			}
 			outputs = map[string]any{"res": map[string]any{"statusCode": 201, "body": "hello " + h.Query["name"]}}
+		case "send":
+			// The request body is the Outputs of the answer besides res (the
+			// queue output bindings' values); ?status= sets the status.
+			h, err := req.HTTP("req")
+			if err != nil {
+				rec.Status = 500
+				break
+			}
+			rec.Body = string(h.Body)
+			outputs = map[string]any{}
+			if err := json.Unmarshal(h.Body, &outputs); err != nil {
+				rec.Status = 500
+				break
+			}
+			outputs["res"] = map[string]any{"statusCode": 200, "body": "sent"}
+			if s, err := strconv.Atoi(h.Query["status"]); err == nil {
+				rec.Status = s
+			}
 		default:
 			rec.Status = 404
 		}
