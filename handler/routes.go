@@ -20,14 +20,33 @@ import (
 // paths the host POSTs to. Binding names are those of each function.json.
 const (
 	fnIngest      = "ingest"       // eventHubTrigger "events", cardinality many
-	fnTimerFanout = "timer-fanout" // timerTrigger "timer"
+	fnTimerFanout = "timer-fanout" // timerTrigger "timer", queue output "wake"
 	fnScoreSensor = "score-sensor" // queueTrigger "job"
 	fnScorePoison = "score-poison" // queueTrigger "job" on the poison queue
-	fnBackfill    = "backfill"     // httpTrigger "req" (POST), http output "res"
+	fnBackfill    = "backfill"     // httpTrigger "req" (POST), http output "res", queue output "wake"
 	fnRunStatus   = "run-status"   // httpTrigger "req" (GET), http output "res"
 	fnTrain       = "train"        // timerTrigger "timer" (disabled by default)
 	httpOut       = "res"
+	wakeOut       = "wake" // queue output binding on SCORE_QUEUE
 )
+
+// wakeOutputs adds a fan-out's wake-up message (timerfanout.Result.WakeMessage;
+// none when it is "") to outputs as the queue output binding's value. The value
+// is a JSON array of one string: the host writes each string element of an
+// array as its text (azure-functions-host, src/WebJobs.Script/Binding/
+// FunctionBinding.cs, ReadAsEnumerable and BindAsyncCollectorAsync), whereas
+// a string holding JSON would be parsed and written again as indented JSON.
+// The write wakes the host's listeners of the queue (see docs/host.md).
+func wakeOutputs(outputs map[string]any, wake string) map[string]any {
+	if wake == "" {
+		return outputs
+	}
+	if outputs == nil {
+		outputs = map[string]any{}
+	}
+	outputs[wakeOut] = []string{wake}
+	return outputs
+}
 
 var functionNames = []string{fnIngest, fnTimerFanout, fnScoreSensor, fnScorePoison, fnBackfill, fnRunStatus, fnTrain}
 
@@ -153,7 +172,7 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger, tel *telemetry.Client
 					return azfunc.Response{}, err
 				}
 				inv.Logger.InfoContext(ctx, "fan-out done", "past_due", t.IsPastDue, "result", res)
-				return azfunc.Response{}, nil
+				return azfunc.Response{Outputs: wakeOutputs(nil, res.WakeMessage())}, nil
 			}, opts),
 
 		fnScoreSensor: azfunc.Handle(fnScoreSensor, azfunc.QueueTrigger("job"),
@@ -161,6 +180,10 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger, tel *telemetry.Client
 				res, err := score.Run(ctx, m)
 				if err != nil {
 					return azfunc.Response{}, err
+				}
+				if res.Wake {
+					inv.Logger.InfoContext(ctx, "wake-up message: nothing to score", "message", m.ID, "run", res.Run)
+					return azfunc.Response{}, nil
 				}
 				inv.Logger.InfoContext(ctx, "scoring done", "message", m.ID, "dequeue_count", m.DequeueCount, "result", res)
 				return azfunc.Response{}, nil
@@ -186,7 +209,14 @@ func newFunctions(cfg Config, d deps, logger *slog.Logger, tel *telemetry.Client
 				return azfunc.Response{}, nil
 			}, opts),
 
-		fnBackfill:  azfunc.Handle(fnBackfill, azfunc.HTTPTrigger("req"), httpFn(back.Run), httpOpts),
+		fnBackfill: azfunc.Handle(fnBackfill, azfunc.HTTPTrigger("req"),
+			func(ctx context.Context, inv *azfunc.Invocation, r azfunc.HTTPRequest) (azfunc.Response, error) {
+				res, wake, err := back.Run(ctx, r)
+				if err != nil {
+					return azfunc.Response{}, err
+				}
+				return azfunc.Response{Outputs: wakeOutputs(map[string]any{httpOut: res}, wake)}, nil
+			}, httpOpts),
 		fnRunStatus: azfunc.Handle(fnRunStatus, azfunc.HTTPTrigger("req"), httpFn(status.Run), httpOpts),
 	}
 }

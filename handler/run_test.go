@@ -352,8 +352,15 @@ func TestRunFunctions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r := h.invoke(t, c, body); r.status != 200 {
+		r := h.invoke(t, c, body)
+		if r.status != 200 {
 			t.Fatalf("timer-fanout: %d %q; stderr %s", r.status, r.body.Logs, h.stderr)
+		}
+		run := sensor.Window{Start: end.Add(-time.Hour), End: end}.RunID()
+		// The wake-up message goes to the queue output binding "wake" (the
+		// host writes it), as an array of one string; the job is in the queue.
+		if got, want := string(r.body.Outputs["wake"]), `["{\"run\":\"`+run+`\",\"wake\":true}"]`; got != want {
+			t.Errorf("timer-fanout Outputs.wake = %s, want %s", got, want)
 		}
 		msgs, err := queue.Receive(t.Context(), 32, time.Minute)
 		if err != nil {
@@ -370,11 +377,10 @@ func TestRunFunctions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := h.invoke(t, c, body)
+		r = h.invoke(t, c, body)
 		if r.status != 200 {
 			t.Fatalf("score-sensor: %d %q; stderr %s", r.status, r.body.Logs, h.stderr)
 		}
-		run := sensor.Window{Start: end.Add(-time.Hour), End: end}.RunID()
 		preds, _, err := blobs.Get(t.Context(), "preds", run+"/preds_1_1.csv")
 		if err != nil {
 			t.Fatalf("predictions blob: %v (Logs %q)", err, r.body.Logs)
@@ -384,6 +390,21 @@ func TestRunFunctions(t *testing.T) {
 			t.Errorf("predictions blob:\n%s", preds)
 		}
 		t.Logf("scored %d points of the run %s", len(lines)-1, run)
+
+		// The wake-up message, as the host delivers it from Outputs.wake: a
+		// no-op answered 200 with one line.
+		c = azfunc.NewCall(fnScoreSensor, time.Now())
+		body, _, err = azfunc.NewQueueRequest("job", azfunc.QueueMessage{ID: "wake-1", DequeueCount: 1, Body: []byte(sensor.WakeMessage(run))}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = h.invoke(t, c, body)
+		if r.status != 200 {
+			t.Fatalf("score-sensor, wake-up message: %d %q; stderr %s", r.status, r.body.Logs, h.stderr)
+		}
+		if want := "INFO wake-up message: nothing to score message=wake-1 run=" + run; len(r.body.Logs) != 1 || !strings.HasPrefix(r.body.Logs[0], want) {
+			t.Errorf("Logs %q, want one line starting %q", r.body.Logs, want)
+		}
 	})
 
 	t.Run("ingest sets aside what it can never store", func(t *testing.T) {
@@ -449,10 +470,11 @@ func TestRunFunctions(t *testing.T) {
 			name, function, method, query, body string
 			wantStatus                          int
 			wantBody                            string // substring of res.body
+			wantWake                            bool   // Outputs.wake holds the run's wake-up message
 		}{
 			{name: "backfill a window", function: fnBackfill, method: "POST",
 				body:       fmt.Sprintf(`{"start":%q,"end":%q}`, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339)),
-				wantStatus: 202, wantBody: `"run":"` + w.RunID() + `"`},
+				wantStatus: 202, wantBody: `"run":"` + w.RunID() + `"`, wantWake: true},
 			{name: "backfill with end before start is a 400", function: fnBackfill, method: "POST",
 				body:       fmt.Sprintf(`{"start":%q,"end":%q}`, w.End.Format(time.RFC3339), w.Start.Format(time.RFC3339)),
 				wantStatus: 400, wantBody: `"error":`},
@@ -487,6 +509,15 @@ func TestRunFunctions(t *testing.T) {
 				}
 				if res.StatusCode != test.wantStatus || !strings.Contains(res.Body, test.wantBody) {
 					t.Errorf("res = %d %s, want %d containing %s", res.StatusCode, res.Body, test.wantStatus, test.wantBody)
+				}
+				var wake []string
+				if raw, ok := r.body.Outputs["wake"]; ok {
+					if err := json.Unmarshal(raw, &wake); err != nil {
+						t.Fatalf("Outputs.wake: %v (%s)", err, raw)
+					}
+				}
+				if want := []string{sensor.WakeMessage(w.RunID())}; test.wantWake && !slices.Equal(wake, want) || !test.wantWake && wake != nil {
+					t.Errorf("Outputs.wake = %q, want it only after a fan-out (%v): %q", wake, test.wantWake, want)
 				}
 			})
 		}

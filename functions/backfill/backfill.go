@@ -82,23 +82,30 @@ type Response struct {
 const maxBody = 4 << 10
 
 // Run validates the request, fans the window out and answers 202 with a
-// Response. Invalid requests give permanent errors (400).
-func (f *Function) Run(ctx context.Context, req azfunc.HTTPRequest) (azfunc.HTTPResponse, error) {
+// Response, and with the run's wake-up message for the queue output binding
+// (timerfanout.Result.WakeMessage; "" when no job was enqueued). Invalid
+// requests give permanent errors (400).
+func (f *Function) Run(ctx context.Context, req azfunc.HTTPRequest) (resp azfunc.HTTPResponse, wake string, err error) {
 	if req.Method != http.MethodPost {
-		return azfunc.JSONHTTPResponse(http.StatusMethodNotAllowed, map[string]string{"error": "use POST with {\"start\":RFC3339,\"end\":RFC3339}"})
+		resp, err = azfunc.JSONHTTPResponse(http.StatusMethodNotAllowed, map[string]string{"error": "use POST with {\"start\":RFC3339,\"end\":RFC3339}"})
+		return resp, "", err
 	}
 	w, err := f.ParseWindow(req.Body)
 	if err != nil {
-		return azfunc.HTTPResponse{}, azfunc.Permanent(err)
+		return azfunc.HTTPResponse{}, "", azfunc.Permanent(err)
 	}
 	res, err := f.fan.RunWindow(ctx, w)
 	if err != nil {
-		return azfunc.HTTPResponse{}, fmt.Errorf("backfill %s: %w", w.RunID(), err)
+		return azfunc.HTTPResponse{}, "", fmt.Errorf("backfill %s: %w", w.RunID(), err)
 	}
 	if inv := azfunc.FromContext(ctx); inv != nil && inv.Logger != nil {
 		inv.Logger.Info("backfill queued", "run", res.Run, "sensors", res.Sensors, "messages", res.Messages)
 	}
-	return azfunc.JSONHTTPResponse(http.StatusAccepted, Response{Run: res.Run, Window: res.Window, Sensors: res.Sensors, Messages: res.Messages})
+	resp, err = azfunc.JSONHTTPResponse(http.StatusAccepted, Response{Run: res.Run, Window: res.Window, Sensors: res.Sensors, Messages: res.Messages})
+	if err != nil {
+		return resp, "", err
+	}
+	return resp, res.WakeMessage(), nil
 }
 
 // ParseWindow decodes and validates a request body.

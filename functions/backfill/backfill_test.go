@@ -21,8 +21,9 @@ import (
 var _ FanOut = (*timerfanout.Function)(nil)
 
 type fakeFan struct {
-	windows []sensor.Window
-	err     error
+	windows  []sensor.Window
+	messages int // enqueued per window; 0 means 4
+	err      error
 }
 
 func (f *fakeFan) RunWindow(_ context.Context, w sensor.Window) (timerfanout.Result, error) {
@@ -30,7 +31,14 @@ func (f *fakeFan) RunWindow(_ context.Context, w sensor.Window) (timerfanout.Res
 	if f.err != nil {
 		return timerfanout.Result{}, f.err
 	}
-	return timerfanout.Result{Run: w.RunID(), Window: w, Sensors: 15, Messages: 4}, nil
+	n := f.messages
+	if n == 0 {
+		n = 4
+	}
+	if n < 0 {
+		n = 0
+	}
+	return timerfanout.Result{Run: w.RunID(), Window: w, Sensors: 15, Messages: n}, nil
 }
 
 var now = func() time.Time { return time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC) }
@@ -42,9 +50,12 @@ func post(body string) azfunc.HTTPRequest {
 func TestRunAccepted(t *testing.T) {
 	fan := &fakeFan{}
 	f := New(Config{Now: now}, fan)
-	resp, err := f.Run(t.Context(), post(`{"start":"2018-08-29T01:00:00+02:00","end":"2018-08-29T03:15:00.5Z"}`))
+	resp, wake, err := f.Run(t.Context(), post(`{"start":"2018-08-29T01:00:00+02:00","end":"2018-08-29T03:15:00.5Z"}`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := `{"run":"20180828T230000Z-20180829T031500.500Z","wake":true}`; wake != want {
+		t.Errorf("wake = %q, want %q", wake, want)
 	}
 	want := azfunc.HTTPResponse{
 		StatusCode: http.StatusAccepted,
@@ -76,7 +87,10 @@ func TestRunRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fan := &fakeFan{}
-			_, err := New(Config{Now: now}, fan).Run(t.Context(), post(tc.body))
+			_, wake, err := New(Config{Now: now}, fan).Run(t.Context(), post(tc.body))
+			if wake != "" {
+				t.Errorf("wake = %q for a rejected request", wake)
+			}
 			if !azfunc.IsPermanent(err) || !strings.Contains(err.Error(), tc.reason) {
 				t.Fatalf("err = %v, want a permanent error mentioning %q", err, tc.reason)
 			}
@@ -90,14 +104,19 @@ func TestRunRejects(t *testing.T) {
 func TestRunMethodAndFailure(t *testing.T) {
 	fan := &fakeFan{}
 	f := New(Config{Now: now}, fan)
-	resp, err := f.Run(t.Context(), azfunc.HTTPRequest{Method: http.MethodGet})
-	if err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("GET: %+v, %v; want 405", resp, err)
+	resp, wake, err := f.Run(t.Context(), azfunc.HTTPRequest{Method: http.MethodGet})
+	if err != nil || resp.StatusCode != http.StatusMethodNotAllowed || wake != "" {
+		t.Errorf("GET: %+v, %q, %v; want 405 without a wake-up", resp, wake, err)
+	}
+	fan.messages = -1 // no models: nothing enqueued, nothing to wake
+	resp, wake, err = f.Run(t.Context(), post(`{"start":"2018-08-28T23:00:00Z","end":"2018-08-29T00:00:00Z"}`))
+	if err != nil || resp.StatusCode != http.StatusAccepted || wake != "" {
+		t.Errorf("no jobs: %+v, %q, %v; want 202 without a wake-up", resp, wake, err)
 	}
 	fan.err = errors.New("queue down")
-	_, err = f.Run(t.Context(), post(`{"start":"2018-08-28T23:00:00Z","end":"2018-08-29T00:00:00Z"}`))
-	if err == nil || azfunc.IsPermanent(err) {
-		t.Errorf("err = %v, want a transient error", err)
+	_, wake, err = f.Run(t.Context(), post(`{"start":"2018-08-28T23:00:00Z","end":"2018-08-29T00:00:00Z"}`))
+	if err == nil || azfunc.IsPermanent(err) || wake != "" {
+		t.Errorf("err = %v, wake %q; want a transient error without a wake-up", err, wake)
 	}
 }
 
@@ -124,9 +143,12 @@ func TestBackfillRegistersRunInSQLite(t *testing.T) {
 	st := testenv.SQLite(t)
 	q := &countQueue{}
 	fan := timerfanout.New(timerfanout.Config{ChunkSize: 2, Now: now}, listOnly{"model_1_1", "model_1_2", "model_2_1"}, q, st)
-	resp, err := New(Config{Now: now}, fan).Run(t.Context(), post(`{"start":"2018-08-28T23:00:00Z","end":"2018-08-29T00:00:00Z"}`))
+	resp, wake, err := New(Config{Now: now}, fan).Run(t.Context(), post(`{"start":"2018-08-28T23:00:00Z","end":"2018-08-29T00:00:00Z"}`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := sensor.WakeMessage("20180828T230000Z-20180829T000000Z"); wake != want {
+		t.Errorf("wake = %q, want %q", wake, want)
 	}
 	var got Response
 	if err := json.Unmarshal([]byte(resp.Body), &got); err != nil {

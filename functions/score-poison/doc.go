@@ -24,6 +24,11 @@
 //     set aside with the error as its reason and answered without an error;
 //   - only when setting aside fails too is the error returned.
 //
+// A wake-up message of fan-out ({"run":...,"wake":true}, see score-sensor)
+// reaches the poison queue only if every delivery of it failed before
+// score-sensor ran; it carries no sensors, so Run answers it without a store
+// or blob call.
+//
 // The message is deleted from the poison queue once handled; its sensors'
 // outcomes (with the reason) and rejects/poison/ are where an operator looks.
 // A run can be scored again with backfill.

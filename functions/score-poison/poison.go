@@ -63,6 +63,7 @@ type Result struct {
 	Poisoned int    `json:"poisoned"`            // outcomes made poisoned now
 	Final    int    `json:"final"`               // outcomes already final, left alone
 	SetAside string `json:"set_aside,omitempty"` // blob in the rejects container, when the message was set aside
+	Wake     bool   `json:"wake,omitempty"`      // the message was a wake-up message: nothing to mark
 }
 
 // Run marks the sensors of the job in msg poisoned, or sets msg aside. See
@@ -71,6 +72,10 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 	job, err := scoresensor.DecodeJob(msg.Body)
 	if err != nil {
 		return f.setAside(ctx, Result{}, msg, fmt.Sprintf("not a valid score job: %v", err))
+	}
+	if job.Wake {
+		// A wake-up message of fan-out (sensor.WakeMessage) has no sensors to mark.
+		return Result{Run: job.Run, Wake: true}, nil
 	}
 	res := Result{Run: job.Run, Sensors: len(job.Sensors)}
 	reason := fmt.Sprintf("reached %s without a final outcome: every delivery failed, timed out, crashed the handler or found it not ready", f.cfg.Queue)

@@ -1,7 +1,9 @@
 package scorepoison
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +147,36 @@ func TestPoisonQueue(t *testing.T) {
 			t.Errorf("set-aside blob %v", m)
 		}
 	})
+}
+
+// failingStores fail every call: a wake-up message must make none.
+type failingStores struct{ calls int }
+
+func (f *failingStores) MarkPoisoned(context.Context, string, sensor.Key, string) (bool, error) {
+	f.calls++
+	return false, errors.New("store called")
+}
+
+func (f *failingStores) Put(context.Context, string, string, []byte, string) error {
+	f.calls++
+	return errors.New("blob called")
+}
+
+// TestWakeMessage: fan-out's wake-up message in the poison queue is answered
+// without an error and without a store or blob call (it is not set aside); one
+// that lists sensors is not a valid job.
+func TestWakeMessage(t *testing.T) {
+	fs := &failingStores{}
+	f := New(Config{}, fs, fs)
+	res, err := f.Run(t.Context(), azfunc.QueueMessage{ID: "w", DequeueCount: 5, Body: []byte(sensor.WakeMessage(runID))})
+	if err != nil || !res.Wake || res.Run != runID || res.SetAside != "" || fs.calls != 0 {
+		t.Errorf("Run = %+v, %v after %d store calls; want a wake-up answered without a call", res, err, fs.calls)
+	}
+	body := `{"run":"r","wake":true,"sensors":[{"device":"1","sensor":"1","model":"model_1_1"}]}`
+	res, err = f.Run(t.Context(), azfunc.QueueMessage{ID: "w2", DequeueCount: 1, Body: []byte(body)})
+	if err == nil || res.Wake || fs.calls != 1 {
+		t.Errorf("wake-up with sensors: Run = %+v, %v after %d calls; want it set aside (the failing sink's error)", res, err, fs.calls)
+	}
 }
 
 // TestResultJSON: the logged result uses the snake_case keys of the

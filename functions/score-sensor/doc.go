@@ -46,4 +46,12 @@
 // feature are permanent errors (azfunc.Permanent): they follow the same path to
 // the poison queue, where the score-poison function (functions/score-poison)
 // makes sure every sensor ends poisoned and sets an invalid job aside.
+//
+// Wake-up messages: after a fan-out that enqueued jobs, the timer-fanout and
+// backfill functions also return one {"run":...,"wake":true} message through
+// their queue output binding "wake" (sensor.WakeMessage), only because the
+// host wakes its queue listeners for writes through an output binding and not
+// for the jobs enqueued with the Storage SDK (docs/host.md). Run answers such
+// a message with Result.Wake and no error, without a Blob or SQL call; one that
+// also lists sensors is malformed (a permanent error, like any invalid job).
 package scoresensor

@@ -139,6 +139,7 @@ type Result struct {
 	Skipped   int    `json:"skipped"` // already done or empty when a redelivery came
 	Rows      int    `json:"rows"`
 	Anomalies int    `json:"anomalies"`
+	Wake      bool   `json:"wake,omitempty"` // the message was a wake-up message: nothing scored
 }
 
 // RecordTimeout bounds the writing of outcomes once scoring has stopped, and
@@ -199,6 +200,10 @@ func (f *Function) Run(ctx context.Context, msg azfunc.QueueMessage) (Result, er
 	job, err := DecodeJob(msg.Body)
 	if err != nil {
 		return Result{}, azfunc.Permanent(fmt.Errorf("message %s: %w", msg.ID, err))
+	}
+	if job.Wake {
+		// Fan-out's wake-up message only made the queue listener poll: no work.
+		return Result{Run: job.Run, Wake: true}, nil
 	}
 	res := Result{Run: job.Run, Sensors: len(job.Sensors)}
 	final := msg.DequeueCount >= int64(f.cfg.MaxDequeueCount)
@@ -325,7 +330,8 @@ func (f *Function) finished(ctx context.Context, run string, key sensor.Key, log
 	return o.Status, ok && (o.Status == sensor.StatusDone || o.Status == sensor.StatusEmpty)
 }
 
-// DecodeJob parses and validates a score-jobs message body.
+// DecodeJob parses and validates a score-jobs message body: a job, or a
+// wake-up message (Job.Wake, a run id and no sensors).
 func DecodeJob(body []byte) (sensor.Job, error) {
 	var job sensor.Job
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -337,6 +343,13 @@ func DecodeJob(body []byte) (sensor.Job, error) {
 	}
 	if job.Run == "" {
 		return sensor.Job{}, errors.New("job has no run id")
+	}
+	if job.Wake {
+		// A wake-up message (sensor.WakeMessage) names its run and carries no work.
+		if len(job.Sensors) > 0 {
+			return sensor.Job{}, fmt.Errorf("job is a wake-up message and lists %d sensors", len(job.Sensors))
+		}
+		return job, nil
 	}
 	if err := job.Window.Validate(); err != nil {
 		return sensor.Job{}, fmt.Errorf("job window: %w", err)

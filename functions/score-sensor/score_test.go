@@ -130,17 +130,20 @@ func TestDecodeJobErrors(t *testing.T) {
 		t.Fatalf("valid job: %v", err)
 	}
 	for name, body := range map[string]string{
-		"empty":           ``,
-		"not json":        `hello`,
-		"array":           `[1]`,
-		"trailing":        valid + `{}`,
-		"no run":          strings.Replace(valid, `"run":"r"`, `"run":""`, 1),
-		"no window":       `{"run":"r","sensors":[{"device":"1","sensor":"1","model":"m"}]}`,
-		"reversed window": strings.Replace(valid, `"end":"2018-08-29T00:00:00Z"`, `"end":"2018-08-28T22:00:00Z"`, 1),
-		"no sensors":      strings.Replace(valid, `[{"device":"1","sensor":"1","model":"model_1_1"}]`, `[]`, 1),
-		"bad key":         strings.Replace(valid, `"sensor":"1"`, `"sensor":"a_b"`, 1),
-		"no model":        strings.Replace(valid, `"model":"model_1_1"`, `"model":""`, 1),
-		"duplicate":       strings.Replace(valid, `}]}`, `},{"device":"1","sensor":"1","model":"x"}]}`, 1),
+		"empty":                  ``,
+		"not json":               `hello`,
+		"array":                  `[1]`,
+		"trailing":               valid + `{}`,
+		"no run":                 strings.Replace(valid, `"run":"r"`, `"run":""`, 1),
+		"no window":              `{"run":"r","sensors":[{"device":"1","sensor":"1","model":"m"}]}`,
+		"reversed window":        strings.Replace(valid, `"end":"2018-08-29T00:00:00Z"`, `"end":"2018-08-28T22:00:00Z"`, 1),
+		"no sensors":             strings.Replace(valid, `[{"device":"1","sensor":"1","model":"model_1_1"}]`, `[]`, 1),
+		"bad key":                strings.Replace(valid, `"sensor":"1"`, `"sensor":"a_b"`, 1),
+		"no model":               strings.Replace(valid, `"model":"model_1_1"`, `"model":""`, 1),
+		"duplicate":              strings.Replace(valid, `}]}`, `},{"device":"1","sensor":"1","model":"x"}]}`, 1),
+		"wake with sensors":      strings.Replace(valid, `"run":"r"`, `"run":"r","wake":true`, 1),
+		"wake without run":       `{"run":"","wake":true}`,
+		"wake false, no sensors": `{"run":"r","wake":false,"window":{"start":"2018-08-28T23:00:00Z","end":"2018-08-29T00:00:00Z"},"sensors":[]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := DecodeJob([]byte(body)); err == nil {
@@ -153,6 +156,33 @@ func TestDecodeJobErrors(t *testing.T) {
 			}
 			if len(fx.outcomes.log) != 0 || len(fx.blobs.blobs) != 0 {
 				t.Errorf("invalid job wrote outcomes %v / blobs %d", fx.outcomes.log, len(fx.blobs.blobs))
+			}
+		})
+	}
+}
+
+// TestRunWakeMessage: fan-out's wake-up message is answered without an
+// error, a Blob or SQL call or an outcome.
+func TestRunWakeMessage(t *testing.T) {
+	for name, body := range map[string]string{
+		"as fan-out writes it": sensor.WakeMessage(runID),
+		"with a window":        `{"run":"r","wake":true,"window":{"start":"2018-08-28T23:00:00Z","end":"2018-08-29T00:00:00Z"},"sensors":[]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			fx := newFixture(t, Config{})
+			// Every store fails: a call to any of them would fail the invocation.
+			fx.models.err, fx.points.err, fx.blobs.err = errors.New("models called"), errors.New("points called"), errors.New("blobs called")
+			fx.outcomes.startErr = errors.New("outcomes called")
+			res, err := fx.f.Run(t.Context(), azfunc.QueueMessage{ID: "m", DequeueCount: 1, Body: []byte(body)})
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if !res.Wake || res.Sensors != 0 || res.Done+res.Empty+res.Failed+res.Skipped != 0 {
+				t.Errorf("result %+v, want a wake-up with nothing scored", res)
+			}
+			if len(fx.outcomes.log) != 0 || len(fx.blobs.blobs) != 0 || len(fx.models.calls) != 0 {
+				t.Errorf("wake-up message read or wrote: outcomes %v, blobs %d, model reads %v",
+					fx.outcomes.log, len(fx.blobs.blobs), fx.models.calls)
 			}
 		})
 	}

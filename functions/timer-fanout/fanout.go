@@ -156,6 +156,24 @@ type Result struct {
 	NotFannedOut *sensor.Window `json:"not_fanned_out,omitempty"`
 }
 
+// WakeMessage is the wake-up message (sensor.WakeMessage) to return through
+// the function's queue output binding after this fan-out, or "" when it
+// enqueued no job. Every window of one invocation is fanned out from the same
+// models, so the last run enqueued jobs if any did.
+//
+// The jobs themselves are enqueued with the Storage SDK, which the Functions
+// host does not see; only a write through a queue output binding makes it wake
+// its queue listeners at once (QueueAsyncCollector.AddAsync notifies the
+// host's SharedQueueWatcher, azure-sdk-for-net
+// Microsoft.Azure.WebJobs.Extensions.Storage.Queues, Config/QueuesExtensionConfigProvider.cs),
+// instead of at their next poll, up to maxPollingInterval later.
+func (r Result) WakeMessage() string {
+	if r.Messages == 0 || r.Run == "" {
+		return ""
+	}
+	return sensor.WakeMessage(r.Run)
+}
+
 // Run fans out the window of the occurrence the timer fired for and, before
 // it, every window missed since the last scheduled run whose fan-out
 // finished, up to Config.MaxCatchUp windows in all (see the package doc).

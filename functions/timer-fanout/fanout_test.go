@@ -254,6 +254,32 @@ func TestRunWindowGolden(t *testing.T) {
 	}
 }
 
+// TestWakeMessage: a fan-out that enqueued jobs gives the run's wake-up
+// message for the queue output binding; one that enqueued none (no models)
+// gives none.
+func TestWakeMessage(t *testing.T) {
+	w := sensor.Window{Start: mustTime(t, "2018-08-28T23:00:00Z"), End: mustTime(t, "2018-08-29T00:00:00Z")}
+	for _, tc := range []struct {
+		name  string
+		blobs []string
+		want  string
+	}{
+		{"jobs enqueued", referenceBlobs, `{"run":"20180828T230000Z-20180829T000000Z","wake":true}`},
+		{"no models", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, q, _ := newTestFunction(Config{ChunkSize: 4}, tc.blobs)
+			res, err := f.RunWindow(t.Context(), w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.WakeMessage(); got != tc.want {
+				t.Errorf("WakeMessage after %d jobs = %q, want %q", len(q.bodies), got, tc.want)
+			}
+		})
+	}
+}
+
 func TestRunWindowDeterministic(t *testing.T) {
 	w := sensor.Window{Start: mustTime(t, "2018-08-28T23:00:00Z"), End: mustTime(t, "2018-08-29T00:00:00Z")}
 	var first [][]byte

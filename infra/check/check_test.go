@@ -114,7 +114,7 @@ func TestMutations(t *testing.T) {
 			old:  "          name: 'AzureWebJobsStorage__accountName'\n          value: storageAccountName\n",
 			new:  "          name: 'AzureWebJobsStorage'\n          value: 'DefaultEndpointsProtocol=https;AccountName=${storageAccountName};AccountKey=${listKeys(resourceId('Microsoft.Storage/storageAccounts', storageAccountName), '2024-01-01').keys[0].value}'\n",
 			want: []string{
-				"app setting AzureWebJobsStorage is a connection string (functions/score-sensor)",
+				"app setting AzureWebJobsStorage is a connection string (functions/timer-fanout)",
 				"app setting AzureWebJobsStorage holds a key, SAS, password or connection string",
 			},
 		},

@@ -6,6 +6,7 @@
 package sensor
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -142,11 +143,24 @@ func (w Window) RunID() string {
 	return f(w.Start) + "-" + f(w.End)
 }
 
-// Job is the body of one score-jobs queue message: score these sensors over this window.
+// Job is the body of one score-jobs queue message: score these sensors over
+// this window. A wake-up message (Wake) carries no work: fan-out returns one
+// through the queue output binding only so that the host's queue listener polls
+// at once (see WakeMessage); it names the run and lists no sensors.
 type Job struct {
 	Run     string     `json:"run"`
 	Window  Window     `json:"window"`
 	Sensors []JobEntry `json:"sensors"`
+	Wake    bool       `json:"wake,omitempty"`
+}
+
+// WakeMessage is the text of the wake-up message of a run: {"run":...,"wake":true}.
+func WakeMessage(run string) string {
+	b, _ := json.Marshal(struct {
+		Run  string `json:"run"`
+		Wake bool   `json:"wake"`
+	}{run, true}) // a string and a bool always encode
+	return string(b)
 }
 
 // JobEntry names one sensor of a job and the model blob that fan-out found for it.

@@ -1,6 +1,8 @@
 package sensor
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,5 +121,29 @@ func TestWindowRunIDAndValidate(t *testing.T) {
 		if err == nil && tt.w.RunID() != tt.wantID {
 			t.Errorf("RunID = %q, want %q", tt.w.RunID(), tt.wantID)
 		}
+	}
+}
+
+func TestWakeMessage(t *testing.T) {
+	for _, run := range []string{"20180828T230000Z-20180829T000000Z", `a"b\c`} {
+		text := WakeMessage(run)
+		var j Job
+		if err := json.Unmarshal([]byte(text), &j); err != nil {
+			t.Fatalf("WakeMessage(%q) = %s: %v", run, text, err)
+		}
+		if j.Run != run || !j.Wake || len(j.Sensors) != 0 || !j.Window.Start.IsZero() {
+			t.Errorf("WakeMessage(%q) = %s decodes to %+v", run, text, j)
+		}
+	}
+	if got, want := WakeMessage("r1"), `{"run":"r1","wake":true}`; got != want {
+		t.Errorf("WakeMessage = %s, want %s", got, want)
+	}
+	// A real job's encoding does not change: wake is omitted when false.
+	b, err := json.Marshal(Job{Run: "r1", Sensors: []JobEntry{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "wake") {
+		t.Errorf("a job encodes with a wake field: %s", b)
 	}
 }
