@@ -2,6 +2,8 @@ package localrun
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,87 +14,55 @@ import (
 	"github.com/batchscore/batchscore/internal/sensor"
 )
 
-// TestE2ECollectWhileScoring: collecting a run's predictions while it is scored
-// gives exactly the blobs of a download after the run, also when a blob already
-// downloaded is rewritten and another appears before the collection ends, and
-// the handler sees each blob's final bytes last.
-func TestE2ECollectWhileScoring(t *testing.T) {
-	s := startStack(t, StackOptions{AzuriteInMemory: true, Settings: map[string]string{"FANOUT_CHUNK_SIZE": "4"}})
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+// TestPredictionBlobs: a run's prediction blobs are exactly those under its
+// id (not another run's), each handed to handle once with its bytes, from
+// several goroutines at once; an error from handle ends the collection.
+func TestPredictionBlobs(t *testing.T) {
+	s := startStack(t, StackOptions{AzuriteInMemory: true})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
-	syn := Synthetic{Devices: 6, Sensors: 5, Rows: 120, Noise: 0.05, AnomalyRate: 0.02, Seed: 5}
-	models, err := syn.Models()
-	if err != nil {
-		t.Fatal(err)
+	blobs := s.Storage.Blobs()
+	const run, other = "20180828T230000Z-20180829T000000Z", "20180829T000000Z-20180829T010000Z"
+	want := map[string][]byte{}
+	for i := range 40 {
+		k := sensor.Key{Device: fmt.Sprint(i / 5), Sensor: fmt.Sprint(i % 5)}
+		for _, r := range []string{run, other} {
+			name := scoresensor.BlobName(r, k)
+			data := []byte(fmt.Sprintf("TS,Device,Sensor,Val,Prediction,Decision\n2018-08-28 23:00:05.000,%s,%s,%d,0,0.5\n", k.Device, k.Sensor, i))
+			if err := blobs.Put(ctx, PredsContainer, name, data, "text/csv"); err != nil {
+				t.Fatal(err)
+			}
+			if r == run {
+				want[name] = data
+			}
+		}
 	}
-	if err := s.UploadModels(ctx, models); err != nil {
-		t.Fatal(err)
-	}
-	rs := syn.Readings()
-	if err := s.Ingest(ctx, rs, 2, nil); err != nil {
-		t.Fatal(err)
-	}
-	w := dataWindow(rs)
-	run := w.RunID()
 	var (
 		mu      sync.Mutex
 		handled = map[string][]byte{}
-		first   = make(chan string, 1)
+		calls   = 0
 	)
-	col := s.Collect(ctx, run, func(name string, data []byte) error {
+	got, err := s.PredictionBlobs(ctx, run, func(name string, data []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
 		handled[name] = data
-		select {
-		case first <- name:
-		default:
-		}
+		calls++
 		return nil
 	})
-	if _, err := s.Backfill(ctx, w); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := s.WaitRun(ctx, run, nil)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if sum.Done != len(models) {
-		t.Fatalf("summary: %d done of %d; want all %d done", sum.Done, sum.Total, len(models))
-	}
-	// A blob the collector has downloaded is rewritten (as a sensor scored
-	// again would be), and one more appears under the run.
-	var rewritten string
-	select {
-	case rewritten = <-first:
-	case <-ctx.Done():
-		t.Fatal("no blob collected while the run was scored")
-	}
-	blobs := s.Storage.Blobs()
-	if err := blobs.Put(ctx, PredsContainer, rewritten, []byte("TS,Device,Sensor,Val,Prediction,Decision\n"), "text/csv"); err != nil {
-		t.Fatal(err)
-	}
-	extra := scoresensor.BlobName(run, sensor.Key{Device: "99", Sensor: "1"})
-	if err := blobs.Put(ctx, PredsContainer, extra, []byte("TS,Device,Sensor,Val,Prediction,Decision\n"), "text/csv"); err != nil {
-		t.Fatal(err)
-	}
-	got, early, err := col.Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := s.PredictionBlobs(ctx, run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(want) != len(models)+1 {
-		t.Fatalf("%d blobs listed after the run, want %d", len(want), len(models)+1)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("collected blobs differ from a download after the run (-after +collected):\n%s", diff)
+		t.Errorf("blobs of run %s (-want +got):\n%s", run, diff)
 	}
 	if diff := cmp.Diff(want, handled); diff != "" {
-		t.Errorf("the last bytes handled per blob differ from a download after the run (-after +handled):\n%s", diff)
+		t.Errorf("blobs handed to handle (-want +got):\n%s", diff)
 	}
-	if early < 1 || early > len(models)-1 {
-		t.Errorf("%d blobs counted as downloaded while scoring; want 1 to %d (the rewritten and the extra one came after)", early, len(models)-1)
+	if calls != len(want) {
+		t.Errorf("handle called %d times for %d blobs", calls, len(want))
+	}
+	stop := errors.New("disk full")
+	if _, err := s.PredictionBlobs(ctx, run, func(string, []byte) error { return stop }); !errors.Is(err, stop) {
+		t.Errorf("PredictionBlobs with a failing handle: error %v, want %v", err, stop)
 	}
 }

@@ -179,9 +179,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		parsedMu sync.Mutex
 		parsed   = map[string][]Prediction{}
 	)
-	collectCtx, stopCollect := context.WithCancel(ctx)
-	defer stopCollect()
-	col := st.Collect(collectCtx, res.RunID, func(name string, data []byte) error {
+	collect := func(name string, data []byte) error {
 		p := filepath.Join(res.PredsDir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("predictions copy: %w", err)
@@ -197,7 +195,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		defer parsedMu.Unlock()
 		parsed[name] = ps
 		return nil
-	})
+	}
 
 	// Fan-out. Scoring starts while fan-out still enqueues, so the scoring stage is
 	// timed from the start of fan-out.
@@ -245,8 +243,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.Stages = append(res.Stages, Stage{Name: "score-sensor, summed", Duration: busy, Summed: true,
 		Detail: fmt.Sprintf("the %s sensors' score-sensor times added up (model load, SQL points, scoring, predictions blob write); they run in parallel, so this exceeds the scoring stage", Thousands(len(outcomes)))})
 
-	// Predictions: the rest of the copy, then compare.
-	blobs, early, err := col.Wait()
+	// Predictions: download, copy and parse, then compare.
+	blobs, err := st.PredictionBlobs(ctx, res.RunID, collect)
 	if err != nil {
 		return nil, err
 	}
@@ -257,14 +255,6 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		res.Blobs = append(res.Blobs, name)
 	}
 	sort.Strings(res.Blobs)
-	for name := range parsed {
-		if _, ok := blobs[name]; !ok {
-			// Downloaded, then gone from the listing: not a prediction of the run.
-			if err := os.Remove(filepath.Join(res.PredsDir, filepath.FromSlash(name))); err != nil {
-				return nil, fmt.Errorf("predictions copy: %w", err)
-			}
-		}
-	}
 	for _, name := range res.Blobs {
 		ps := parsed[name]
 		// A blob holds one sensor's rows: append them by runs of one key.
@@ -285,8 +275,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		}
 		rows += len(ps)
 	}
-	res.Stages = append(res.Stages, Stage{Name: "collect", Duration: time.Since(lastOutcome), Detail: fmt.Sprintf("after the last outcome: %s prediction blobs downloaded, copied and parsed (%s of them while scoring, overlapped with it), %s rows",
-		Thousands(len(blobs)), Thousands(early), Thousands(rows))})
+	res.Stages = append(res.Stages, Stage{Name: "collect", Duration: time.Since(lastOutcome), Detail: fmt.Sprintf("after the last outcome: %s prediction blobs downloaded, copied and parsed, %s rows",
+		Thousands(len(blobs)), Thousands(rows))})
 
 	res.ReportPath = filepath.Join(dir, "report.html")
 	printTable(out, res.Sensors, res.ReportPath)

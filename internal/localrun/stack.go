@@ -597,8 +597,12 @@ func (s *Stack) RunStatus(ctx context.Context, runID string) (runstatus.Status, 
 	return st, nil
 }
 
-// PredictionBlobs returns the prediction blobs of a run, name -> bytes.
-func (s *Stack) PredictionBlobs(ctx context.Context, runID string) (map[string][]byte, error) {
+// PredictionBlobs returns the prediction blobs of a run, name -> bytes,
+// downloaded downloadParallelism at a time. handle, if not nil, is called in
+// the downloading goroutines (several at once) with each blob, so that copying
+// and parsing run on every core while the emulator serves the next downloads;
+// an error from it ends the collection.
+func (s *Stack) PredictionBlobs(ctx context.Context, runID string, handle func(name string, data []byte) error) (map[string][]byte, error) {
 	list, err := s.Storage.Blobs().List(ctx, PredsContainer, runID+"/")
 	if err != nil {
 		return nil, fmt.Errorf("list predictions: %w", err)
@@ -611,6 +615,11 @@ func (s *Stack) PredictionBlobs(ctx context.Context, runID string) (map[string][
 			d, _, err := s.Storage.Blobs().Get(gctx, PredsContainer, b.Name)
 			if err != nil {
 				return fmt.Errorf("download predictions: %w", err)
+			}
+			if handle != nil {
+				if err := handle(b.Name, d); err != nil {
+					return err
+				}
 			}
 			data[i] = d
 			return nil
@@ -627,5 +636,8 @@ func (s *Stack) PredictionBlobs(ctx context.Context, runID string) (map[string][
 }
 
 // downloadParallelism is how many prediction blobs PredictionBlobs downloads
-// at once.
+// at once. They are downloaded after the run's last outcome: downloading each
+// one as its outcome came in, during scoring, was tried and measured no faster
+// end to end (Azurite, one Node thread, is what scoring waits on, so the early
+// downloads only moved its work) and slowed the scoring stage by 0.5 s.
 const downloadParallelism = 16
