@@ -108,17 +108,26 @@ func serialize(v any) (string, error) {
 	return b.String(), nil
 }
 
-// writeString writes s as a JSON string literal the way Newtonsoft.Json does:
-// '"' and '\\' escaped, \n \r \t \b \f as two-letter escapes, other
-// control characters and U+0085, U+2028, U+2029 as \u00xx/\uxxxx (lowercase
-// hex), invalid UTF-8 as \ufffd, everything else as is. Runs of bytes that
-// need no escape are written at once: the host's event batches are strings of
-// about a megabyte, escaped twice.
+// writeString writes s as a JSON string literal the way Newtonsoft.Json does
+// (AppendJSONString with U+0085 escaped). The host's event batches are strings
+// of about a megabyte, escaped twice.
 func writeString(b *bytes.Buffer, s string) {
+	b.Grow(len(s) + len(s)/8 + 2)
+	b.Write(AppendJSONString(b.AvailableBuffer(), s, true))
+}
+
+// AppendJSONString appends s as a JSON string literal: '"' and '\\' escaped,
+// \b \f \n \r \t as two-letter escapes, other control characters as \u00xx,
+// U+2028 and U+2029 as \u2028 and \u2029, each invalid UTF-8 byte as \ufffd,
+// everything else as is; runs of bytes that need no escape are appended at
+// once. That is what encoding/json writes with HTML escaping off.
+// Newtonsoft.Json, the Functions host's serializer, also escapes U+0085: so
+// does AppendJSONString with newtonsoft set. Hexadecimal digits are lowercase
+// in both.
+func AppendJSONString[T []byte | string](dst []byte, s T, newtonsoft bool) []byte {
 	const hex = "0123456789abcdef"
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
-	start := 0 // s[start:i] is still to be written as is
+	dst = append(dst, '"')
+	start := 0 // s[start:i] is still to be appended as is
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -126,49 +135,43 @@ func writeString(b *bytes.Buffer, s string) {
 				i++
 				continue
 			}
-			b.WriteString(s[start:i])
+			dst = append(dst, s[start:i]...)
 			switch c {
-			case '"':
-				b.WriteString(`\"`)
-			case '\\':
-				b.WriteString(`\\`)
-			case '\n':
-				b.WriteString(`\n`)
-			case '\r':
-				b.WriteString(`\r`)
-			case '\t':
-				b.WriteString(`\t`)
+			case '"', '\\':
+				dst = append(dst, '\\', c)
 			case '\b':
-				b.WriteString(`\b`)
+				dst = append(dst, '\\', 'b')
 			case '\f':
-				b.WriteString(`\f`)
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
 			default:
-				b.WriteString(`\u00`)
-				b.WriteByte(hex[c>>4])
-				b.WriteByte(hex[c&0xf])
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 			}
 			i++
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		// A conversion of at most utf8.UTFMax bytes, which stays on the stack.
+		r, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)]))
 		switch {
 		case r == utf8.RuneError && size == 1:
-			b.WriteString(s[start:i])
-			b.WriteString(`\ufffd`)
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
 			start = i + size
-		case r == 0x85 || r == 0x2028 || r == 0x2029:
-			b.WriteString(s[start:i])
-			b.WriteString(`\u`)
-			for shift := 12; shift >= 0; shift -= 4 {
-				b.WriteByte(hex[r>>shift&0xf])
-			}
+		case r == 0x2028 || r == 0x2029 || newtonsoft && r == 0x85:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', hex[r>>12], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 			start = i + size
 		}
 		i += size
 	}
-	b.WriteString(s[start:])
-	b.WriteByte('"')
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // netDouble writes a float64 as Newtonsoft does: shortest round-trip digits,

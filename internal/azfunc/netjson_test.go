@@ -76,6 +76,39 @@ func TestWriteString(t *testing.T) {
 	}
 }
 
+// TestAppendJSONStringFlavours: without newtonsoft AppendJSONString writes
+// what encoding/json does with HTML escaping off (U+0085 as is), with it what
+// Newtonsoft.Json does (writeString); the two differ only there.
+func TestAppendJSONStringFlavours(t *testing.T) {
+	for _, in := range []string{"", "plain", `q"b\s/`, "\n\r\t\b\f\x00\x1f\x7f", "<a>&</a>",
+		"\u0085 \u2028 \u2029 \u00e9 \U0001F600", "a\xffb\xe2\x80"} {
+		var enc bytes.Buffer
+		e := json.NewEncoder(&enc)
+		e.SetEscapeHTML(false)
+		if err := e.Encode(in); err != nil {
+			t.Fatal(err)
+		}
+		want := bytes.TrimSuffix(enc.Bytes(), []byte("\n"))
+		if got := AppendJSONString([]byte("x"), in, false); !bytes.Equal(got, append([]byte("x"), want...)) {
+			t.Errorf("AppendJSONString(%q, false) = %s, want encoding/json's x%s", in, got, want)
+		}
+		if got := AppendJSONString(nil, []byte(in), false); !bytes.Equal(got, want) {
+			t.Errorf("AppendJSONString([]byte(%q), false) = %s, want %s", in, got, want)
+		}
+		var net bytes.Buffer
+		writeString(&net, in)
+		if got := AppendJSONString(nil, in, true); !bytes.Equal(got, net.Bytes()) {
+			t.Errorf("AppendJSONString(%q, true) = %s, want writeString's %s", in, got, net.Bytes())
+		}
+	}
+	if got := string(AppendJSONString(nil, "\u0085", false)); got != "\"\u0085\"" {
+		t.Errorf("AppendJSONString(U+0085, false) = %q, want it unescaped", got)
+	}
+	if got := string(AppendJSONString(nil, "\u0085", true)); got != `"\u0085"` {
+		t.Errorf("AppendJSONString(U+0085, true) = %q, want \\u0085", got)
+	}
+}
+
 // FuzzWriteString holds writeString to the byte-at-a-time writer it replaced
 // (the same bytes) and to encoding/json (its output decodes to the input, each
 // invalid UTF-8 byte as U+FFFD).
