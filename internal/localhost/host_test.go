@@ -135,6 +135,15 @@ func startTestAppOn(t *testing.T, az *azurite.Server, o Options, schedule string
 	return h, rec, svc
 }
 
+// pokeQueues makes every queue listener poll now, as a queue output binding's
+// write would (see queueListener.loop), so that a test need not wait out the
+// back-off.
+func (h *Host) pokeQueues() {
+	for _, q := range h.queues {
+		q.wake()
+	}
+}
+
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Logf("%s", p); return len(p), nil }

@@ -274,14 +274,6 @@ func (l *queueListener) busy() int {
 	return l.inFlight
 }
 
-// pokeQueues makes every queue listener poll now, as a queue output binding's
-// write would (see loop). Tests use it to skip the back-off.
-func (h *Host) pokeQueues() {
-	for _, q := range h.queues {
-		q.wake()
-	}
-}
-
 // pokeQueue makes the listeners of the queue named queue poll now: the host's
 // SharedQueueWatcher.Notify(queue name) after a queue output binding's write.
 func (h *Host) pokeQueue(queue string) {

@@ -169,34 +169,6 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		Thousands(len(bodies)), ing.Batches, c.Partitions, ms(ingestD), Thousands(int(float64(len(readings))/ingestD.Seconds())), Thousands(len(models)), ms(uploadD))})
 	prog.finish(fmt.Sprintf("ingest: %s readings in %s events, %d batches (%s); %s models uploaded (%s)", Thousands(len(readings)), Thousands(len(bodies)), ing.Batches, ms(ingestD), Thousands(len(models)), ms(uploadD)))
 
-	// Predictions are downloaded, copied and parsed while the run is scored,
-	// each sensor's once its outcome is in (see Collector).
-	res.PredsDir = filepath.Join(dir, "preds")
-	if err := os.RemoveAll(filepath.Join(res.PredsDir, res.RunID)); err != nil {
-		return nil, fmt.Errorf("clear predictions copy: %w", err)
-	}
-	var (
-		parsedMu sync.Mutex
-		parsed   = map[string][]Prediction{}
-	)
-	collect := func(name string, data []byte) error {
-		p := filepath.Join(res.PredsDir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("predictions copy: %w", err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			return fmt.Errorf("predictions copy: %w", err)
-		}
-		ps, err := ReadPredictions(bytes.NewReader(data))
-		if err != nil {
-			return fmt.Errorf("predictions blob %s: %w", name, err)
-		}
-		parsedMu.Lock()
-		defer parsedMu.Unlock()
-		parsed[name] = ps
-		return nil
-	}
-
 	// Fan-out. Scoring starts while fan-out still enqueues, so the scoring stage is
 	// timed from the start of fan-out.
 	t0 = time.Now()
@@ -243,7 +215,34 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.Stages = append(res.Stages, Stage{Name: "score-sensor, summed", Duration: busy, Summed: true,
 		Detail: fmt.Sprintf("the %s sensors' score-sensor times added up (model load, SQL points, scoring, predictions blob write); they run in parallel, so this exceeds the scoring stage", Thousands(len(outcomes)))})
 
-	// Predictions: download, copy and parse, then compare.
+	// Predictions: each blob is copied and parsed in the goroutine that
+	// downloaded it, then they are compared.
+	res.PredsDir = filepath.Join(dir, "preds")
+	if err := os.RemoveAll(filepath.Join(res.PredsDir, res.RunID)); err != nil {
+		return nil, fmt.Errorf("clear predictions copy: %w", err)
+	}
+	var (
+		parsedMu sync.Mutex
+		parsed   = map[string][]Prediction{}
+	)
+	collect := func(name string, data []byte) error {
+		p := filepath.Join(res.PredsDir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("predictions copy: %w", err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return fmt.Errorf("predictions copy: %w", err)
+		}
+		ps, err := ReadPredictions(bytes.NewReader(data))
+		if err != nil {
+			return fmt.Errorf("predictions blob %s: %w", name, err)
+		}
+		parsedMu.Lock()
+		defer parsedMu.Unlock()
+		parsed[name] = ps
+		return nil
+	}
+
 	blobs, err := st.PredictionBlobs(ctx, res.RunID, collect)
 	if err != nil {
 		return nil, err

@@ -20,9 +20,8 @@ import (
 // reading): a batch walks the (device, sensor) keys in order with seeks of
 // the primary key, which starts with them (a loose index scan), and deletes
 // each sensor's readings before cutoff, a contiguous range of the table,
-// until batch rows are
-// deleted or pruneSeeks sensors visited; the next batch goes on from the
-// sensor where this one stopped, and the next call from the sensor where this
+// until batch rows are deleted or pruneSeeks sensors visited; the next batch
+// goes on from the sensor where this one stopped, and the next call from the sensor where this
 // one ran out of batches, round to the sensors before it (pruneResume).
 func (s *Store) PruneReadings(ctx context.Context, cutoff time.Time, batch, maxBatches int) (deleted int, more bool, err error) {
 	if batch <= 0 || maxBatches <= 0 {
