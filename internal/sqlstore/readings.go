@@ -270,7 +270,7 @@ ORDER BY ts_ms, source_id, seq, idx`
 // sqlitePoints averages the readings of sqliteReadingsSQL per window as
 // pointsSQL does on SQLite, bit for bit (TestSQLitePointsMatchAVG).
 func (s *Store) sqlitePoints(ctx context.Context, key sensor.Key, wm, lo, hi int64) ([]sensor.Point, error) {
-	rows, err := s.r.QueryContext(ctx, sqliteReadingsSQL, key.Device, key.Sensor, lo, hi)
+	rows, err := s.query(ctx, s.r, sqliteReadingsSQL, key.Device, key.Sensor, lo, hi)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,5 +152,49 @@ func TestSQLiteAvg(t *testing.T) {
 		if p := plain / float64(len(tc.in)); (p == want) != tc.plain {
 			t.Errorf("%s: a plain sum gives %v, SQLite's AVG %v: the case does not test what it says", tc.name, p, want)
 		}
+	}
+}
+
+// TestStmtCache: the per-sensor statements are prepared once per pool, also
+// when many goroutines ask at once (go test -race), and still run after the
+// cache is shared by them.
+func TestStmtCache(t *testing.T) {
+	s := mustOpen(t, "sqlite:"+filepath.Join(t.TempDir(), "stmts.db"))
+	ctx := t.Context()
+	k := sensor.Key{Device: "d", Sensor: "s"}
+	if _, err := s.InsertReadings(ctx, []sensor.StoredReading{reading("src", 1, 0, k, 5000, 1.5)}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	got := make([]*sql.Stmt, 16)
+	for i := range got {
+		wg.Go(func() {
+			st, err := s.stmts.get(ctx, s.r, sqliteReadingsSQL)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = st
+			if _, err := s.Points(ctx, k, sensor.Window{Start: ms(0), End: ms(5000)}, 5*time.Second); err != nil {
+				t.Error(err)
+			}
+			if _, err := s.StartAttempt(ctx, fmt.Sprintf("run%d", i), k); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, st := range got {
+		if st != got[0] {
+			t.Errorf("get %d returned another statement than get 0", i)
+		}
+	}
+	if n := len(s.stmts.m); n != 2 {
+		t.Errorf("%d statements cached, want 2 (the points read and StartAttempt)", n)
+	}
+	if err := s.stmts.close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.stmts.m); n != 0 {
+		t.Errorf("%d statements left after close", n)
 	}
 }

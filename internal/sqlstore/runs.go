@@ -109,8 +109,9 @@ WHEN NOT MATCHED THEN INSERT (run_id, device, sensor, status, attempts, updated_
 OUTPUT inserted.attempts;`
 	}
 	var attempts int
+	st, _ := s.prepared(ctx, s.w, q) // when it fails, the statement runs unprepared and fails there
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, s.q(q), run, key.Device, key.Sensor, sensor.StatusRunning, now).Scan(&attempts)
+		return s.txQueryRow(ctx, tx, st, q, run, key.Device, key.Sensor, sensor.StatusRunning, now).Scan(&attempts)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start attempt %s %s: %w", run, key, err)
@@ -144,7 +145,7 @@ WHEN MATCHED THEN UPDATE SET status = s.status, [rows] = s.r, anomalies = s.a,
 WHEN NOT MATCHED THEN INSERT (run_id, device, sensor, status, [rows], anomalies, attempts, duration_ms, blob, model_etag, error, updated_ms)
     VALUES (s.run_id, s.device, s.sensor, s.status, s.r, s.a, CASE WHEN s.n > 1 THEN s.n ELSE 1 END, s.d, s.blob, s.model_etag, s.error, s.u);`
 	}
-	_, err := s.w.ExecContext(ctx, s.q(q), o.Run, o.Key.Device, o.Key.Sensor, o.Status, o.Rows, o.Anomalies,
+	_, err := s.exec(ctx, s.w, q, o.Run, o.Key.Device, o.Key.Sensor, o.Status, o.Rows, o.Anomalies,
 		o.Attempts, o.Duration.Milliseconds(), o.Blob, o.ModelETag, o.Error, updated.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("finish outcome %s %s: %w", o.Run, o.Key, err)
@@ -320,7 +321,7 @@ func (s *Store) AnomalyRates(ctx context.Context, key sensor.Key, exceptRun stri
 ORDER BY updated_ms DESC`
 		args = append([]any{n}, args[:4]...)
 	}
-	rows, err := s.r.QueryContext(ctx, s.q(q), args...)
+	rows, err := s.query(ctx, s.r, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("anomaly rates of %s: %w", key, err)
 	}

@@ -66,6 +66,7 @@ type Store struct {
 
 	sources sync.Map    // reading_sources: source text -> id (int64), see sourceID
 	resume  pruneResume // SQLite: where the next PruneReadings starts
+	stmts   stmtCache   // SQLite: the statements run for every scored sensor, prepared once
 }
 
 // Open connects to url and applies pending migrations:
@@ -195,7 +196,8 @@ func sqlserverDSN(raw string) (driver, dsn string, err error) {
 
 // Close closes the connection pools.
 func (s *Store) Close() error {
-	err := s.w.Close()
+	err := s.stmts.close()
+	err = errors.Join(err, s.w.Close())
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
 	}
@@ -325,6 +327,99 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// stmtCache holds prepared statements by pool and query text. SQLite compiles
+// a statement each time it is prepared, which cost about as much CPU as
+// running the statements a scored sensor needs (pprof of the handler while
+// scoring: 0.13 of 1.08 ms per sensor); database/sql prepares a cached
+// statement once on each connection that runs it.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[stmtKey]*sql.Stmt
+}
+
+type stmtKey struct {
+	db *sql.DB
+	q  string
+}
+
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+	k := stmtKey{db, q}
+	c.mu.Lock()
+	st, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	// Prepared without the lock: it may wait for a connection, and other
+	// statements must not wait behind it.
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[k]; ok {
+		// Prepared meanwhile by another caller: keep that one. Closing a
+		// statement that never ran frees it; there is nothing to report.
+		_ = st.Close()
+		return prev, nil
+	}
+	if c.m == nil {
+		c.m = map[stmtKey]*sql.Stmt{}
+	}
+	c.m[k] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for k, st := range c.m {
+		errs = append(errs, st.Close())
+		delete(c.m, k)
+	}
+	return errors.Join(errs...)
+}
+
+// prepared returns q prepared on db from the statement cache on SQLite, and
+// nil on SQL Server, which runs its statements as they come (with q's
+// placeholders). Call it outside any transaction: preparing on the writer
+// pool waits for its one connection.
+func (s *Store) prepared(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
+	if s.d != dialectSQLite {
+		return nil, nil
+	}
+	return s.stmts.get(ctx, db, q)
+}
+
+// query runs q on db, prepared on SQLite.
+func (s *Store) query(ctx context.Context, db *sql.DB, q string, args ...any) (*sql.Rows, error) {
+	st, err := s.prepared(ctx, db, q)
+	if err != nil || st == nil {
+		return db.QueryContext(ctx, s.q(q), args...)
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// exec runs q on db, prepared on SQLite.
+func (s *Store) exec(ctx context.Context, db *sql.DB, q string, args ...any) (sql.Result, error) {
+	st, err := s.prepared(ctx, db, q)
+	if err != nil || st == nil {
+		return db.ExecContext(ctx, s.q(q), args...)
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// txQueryRow runs q in tx, a transaction of the writer pool, through st when
+// q was prepared (prepared, before the transaction began).
+func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, st *sql.Stmt, q string, args ...any) *sql.Row {
+	if st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, s.q(q), args...)
 }
 
 // q rewrites ? placeholders to @p1, @p2, ... for SQL Server. Queries here never
