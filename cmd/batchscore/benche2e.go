@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,16 +18,19 @@ import (
 	"github.com/batchscore/batchscore/internal/azurite"
 	"github.com/batchscore/batchscore/internal/localhost"
 	"github.com/batchscore/batchscore/internal/localrun"
+	"github.com/batchscore/batchscore/internal/proccpu"
 	"github.com/batchscore/batchscore/internal/sqlstore"
 	"github.com/batchscore/batchscore/internal/storage"
 )
 
-const benchE2EUsage = `usage: batchscore bench-e2e [-app app] [-azurite PATH] [-synthetic 100x10] [-rows 720] [-set KEY=VALUE]... [-out DIR]
+const benchE2EUsage = `usage: batchscore bench-e2e [-app app] [-azurite PATH] [-synthetic 100x10] [-rows 720] [-set KEY=VALUE]... [-count 1] [-out DIR]
 Runs the synthetic fleet through the whole local pipeline (as batchscore run does), then, in the
 same command, what the storage emulator and SQLite do on their own with the same work: the
 storage operations of each scored sensor (queue receive + delete, model blob GET, predictions
 blob PUT, at the host.json queue concurrency) in a fresh Azurite, and the readings inserted into a
-fresh SQLite file in the same batches. Prints pipeline rate / bare rate per stage.
+fresh SQLite file in the same batches. Prints pipeline rate / bare rate per stage, and the CPU
+Azurite and the handler used while scoring. With -count N it does all of that N times and ends
+with the medians (and ranges) of the N runs.
 `
 
 // settingsFlag collects repeated -set KEY=VALUE.
@@ -42,59 +47,111 @@ func (s settingsFlag) Set(v string) error {
 	return nil
 }
 
+// benchE2E is one bench-e2e configuration.
+type benchE2E struct {
+	app, azurite, out string
+	devices, sensors  int
+	rows, partitions  int
+	set               settingsFlag
+	chunk             int
+	queues            localhost.QueueOptions
+	maxEventBatch     int
+	syn               *localrun.Synthetic
+}
+
+// e2eRun is what one run of bench-e2e measured.
+type e2eRun struct {
+	readings, sensors      int
+	ingest, scoring, total time.Duration
+	bare                   time.Duration // the readings inserted alone
+	ceiling                localrun.Ceiling
+	cpu                    localrun.ScoringCPU
+}
+
+func (r e2eRun) ingestShare() float64  { return r.bare.Seconds() / r.ingest.Seconds() }
+func (r e2eRun) scoringShare() float64 { return r.ceiling.Elapsed.Seconds() / r.scoring.Seconds() }
+
 // runBenchE2E is `batchscore bench-e2e`.
 func runBenchE2E(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench-e2e", flag.ContinueOnError)
-	app := fs.String("app", "app", "app folder for this computer, as make app lays it out")
-	az := fs.String("azurite", "", "Azurite executable (default $AZURITE_BIN or node_modules/.bin/azurite)")
+	b := benchE2E{set: settingsFlag{}}
+	fs.StringVar(&b.app, "app", "app", "app folder for this computer, as make app lays it out")
+	fs.StringVar(&b.azurite, "azurite", "", "Azurite executable (default $AZURITE_BIN or node_modules/.bin/azurite)")
 	fleet := fs.String("synthetic", "100x10", "synthetic fleet DEVICESxSENSORS")
-	rows := fs.Int("rows", 720, "readings per sensor (5 s apart)")
-	out := fs.String("out", "out/bench-e2e", "folder for the pipeline run's output")
-	partitions := fs.Int("partitions", 4, "event hub partitions")
-	set := settingsFlag{}
-	fs.Var(set, "set", "app setting for the pipeline run, KEY=VALUE (repeatable), e.g. FANOUT_CHUNK_SIZE=20")
+	fs.IntVar(&b.rows, "rows", 720, "readings per sensor (5 s apart)")
+	fs.StringVar(&b.out, "out", "out/bench-e2e", "folder for the pipeline run's output")
+	fs.IntVar(&b.partitions, "partitions", 4, "event hub partitions")
+	count := fs.Int("count", 1, "runs, each pipeline then alone; more than one ends with their medians")
+	fs.Var(b.set, "set", "app setting for the pipeline run, KEY=VALUE (repeatable), e.g. FANOUT_CHUNK_SIZE=20")
 	if help, err := parseFlags(fs, args, benchE2EUsage, stdout); help || err != nil {
 		return err
 	}
-	devices, sensors, err := localrun.ParseFleet(*fleet)
-	if err != nil {
+	var err error
+	if b.devices, b.sensors, err = localrun.ParseFleet(*fleet); err != nil {
 		return usageError{err}
 	}
-	if _, err := os.Stat(filepath.Join(*app, "host.json")); err != nil {
-		return fmt.Errorf("bench-e2e: no app folder at %s (%w): run `make bench-e2e`, or `make app` first", *app, err)
+	if *count < 1 {
+		return usageError{fmt.Errorf("-count %d: want at least 1", *count)}
 	}
-	appSettings, err := localrun.AppSettings(*app)
+	if _, err := os.Stat(filepath.Join(b.app, "host.json")); err != nil {
+		return fmt.Errorf("bench-e2e: no app folder at %s (%w): run `make bench-e2e`, or `make app` first", b.app, err)
+	}
+	appSettings, err := localrun.AppSettings(b.app)
 	if err != nil {
 		return fmt.Errorf("bench-e2e: %w", err)
 	}
-	for k, v := range set {
+	for k, v := range b.set {
 		appSettings[k] = v
 	}
-	chunk, cerr := strconv.Atoi(appSettings["FANOUT_CHUNK_SIZE"])
-	if cerr != nil || chunk < 1 {
-		chunk = 1
+	b.chunk, err = strconv.Atoi(appSettings["FANOUT_CHUNK_SIZE"])
+	if err != nil || b.chunk < 1 {
+		b.chunk = 1
 	}
-	hc, _, err := localhost.LoadApp(*app, appSettings)
+	hc, _, err := localhost.LoadApp(b.app, appSettings)
 	if err != nil {
 		return fmt.Errorf("bench-e2e: %w", err)
 	}
-	syn := &localrun.Synthetic{Devices: devices, Sensors: sensors, Rows: *rows, Noise: 0.05, AnomalyRate: 0.01, Seed: 1}
+	b.queues, b.maxEventBatch = hc.Queues, hc.EventHubs.MaxEventBatchSize
+	b.syn = &localrun.Synthetic{Devices: b.devices, Sensors: b.sensors, Rows: b.rows, Noise: 0.05, AnomalyRate: 0.01, Seed: 1}
 	load0 := loadAverage()
+	var runs []e2eRun
+	for i := range *count {
+		if *count > 1 {
+			fmt.Fprintf(stdout, "run %d of %d\n", i+1, *count)
+		}
+		r, err := b.run(ctx, stdout)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+		if *count > 1 {
+			fmt.Fprintln(stdout)
+		}
+	}
+	if *count > 1 {
+		printMedians(stdout, runs)
+	}
+	fmt.Fprintf(stdout, "\n%s, %d CPUs; load average %s at the start, %s at the end\n", cpuModel(), runtime.NumCPU(), load0, loadAverage())
+	return nil
+}
 
+// run runs the pipeline, then the storage operations and the inserts alone,
+// and prints what it measured.
+func (b benchE2E) run(ctx context.Context, stdout io.Writer) (e2eRun, error) {
 	// CPU time, which other users of the cores do not inflate as they do
 	// wall-clock time: this process, and its children once they have ended
 	// (the handler and Azurite, stopped and waited for at the end of each part).
 	self0, kids0, cpuOK := processCPUTimes()
 
 	// 1. The pipeline.
-	fmt.Fprintf(stdout, "pipeline: batchscore run -synthetic %s -rows %d%s\n", *fleet, *rows, setArgs(set))
-	res, err := localrun.Run(ctx, localrun.Config{AppDir: *app, AzuriteBin: *az, Synthetic: syn, OutDir: *out,
-		Partitions: *partitions, Settings: set, Stdout: io.Discard})
+	fmt.Fprintf(stdout, "pipeline: batchscore run -synthetic %dx%d -rows %d%s\n", b.devices, b.sensors, b.rows, setArgs(b.set))
+	res, err := localrun.Run(ctx, localrun.Config{AppDir: b.app, AzuriteBin: b.azurite, Synthetic: b.syn, OutDir: b.out,
+		Partitions: b.partitions, Settings: b.set, Stdout: io.Discard})
 	if err != nil {
-		return fmt.Errorf("bench-e2e: pipeline: %w", err)
+		return e2eRun{}, fmt.Errorf("bench-e2e: pipeline: %w", err)
 	}
-	ingest, scoring := stage(res, "ingest"), stage(res, "scoring")
-	readings := devices * sensors * *rows
+	r := e2eRun{readings: b.devices * b.sensors * b.rows, sensors: res.Summary.Total,
+		ingest: stage(res, "ingest"), scoring: stage(res, "scoring"), total: res.Elapsed, cpu: res.ScoringCPU}
 	for _, s := range res.Stages {
 		fmt.Fprintf(stdout, "  %-24s %10s  %s\n", s.Name, s.Duration.Round(time.Millisecond), s.Detail)
 	}
@@ -103,22 +160,21 @@ func runBenchE2E(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	// 2. The storage operations alone, in a fresh emulator.
 	fmt.Fprintf(stdout, "storage alone: %d sensors, %d per message; receive %d when <= %d in flight, GET model and PUT predictions per sensor, delete\n",
-		res.Summary.Total, chunk, hc.Queues.BatchSize, hc.Queues.NewBatchThreshold)
-	models, err := syn.Models()
+		res.Summary.Total, b.chunk, b.queues.BatchSize, b.queues.NewBatchThreshold)
+	models, err := b.syn.Models()
 	if err != nil {
-		return fmt.Errorf("bench-e2e: %w", err)
+		return e2eRun{}, fmt.Errorf("bench-e2e: %w", err)
 	}
 	var preds [][]byte
 	for _, name := range res.Blobs {
-		b, err := os.ReadFile(filepath.Join(res.PredsDir, filepath.FromSlash(name)))
+		p, err := os.ReadFile(filepath.Join(res.PredsDir, filepath.FromSlash(name)))
 		if err != nil {
-			return fmt.Errorf("bench-e2e: predictions copy: %w", err)
+			return e2eRun{}, fmt.Errorf("bench-e2e: predictions copy: %w", err)
 		}
-		preds = append(preds, b)
+		preds = append(preds, p)
 	}
-	ceiling, err := storageCeiling(ctx, *az, models, preds, hc.Queues, chunk)
-	if err != nil {
-		return fmt.Errorf("bench-e2e: %w", err)
+	if r.ceiling, err = storageCeiling(ctx, b.azurite, models, preds, b.queues, b.chunk); err != nil {
+		return e2eRun{}, fmt.Errorf("bench-e2e: %w", err)
 	}
 
 	_, kids2, _ := processCPUTimes()
@@ -126,55 +182,93 @@ func runBenchE2E(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	// 3. The readings inserted alone, in a fresh SQLite file, in the pipeline's batches.
 	tmp, err := os.MkdirTemp("", "batchscore-bench-")
 	if err != nil {
-		return err
+		return e2eRun{}, err
 	}
 	defer os.RemoveAll(tmp)
 	store, err := sqlstore.Open(ctx, "sqlite:"+filepath.Join(tmp, "bare.db"))
 	if err != nil {
-		return fmt.Errorf("bench-e2e: %w", err)
+		return e2eRun{}, fmt.Errorf("bench-e2e: %w", err)
 	}
 	defer store.Close()
-	batches := localrun.IngestBatches(syn.Readings(), *partitions, hc.EventHubs.MaxEventBatchSize)
-	fmt.Fprintf(stdout, "SQLite alone: %d readings in %d transactions (%d events each, as maxEventBatchSize)\n", readings, len(batches), hc.EventHubs.MaxEventBatchSize)
+	batches := localrun.IngestBatches(b.syn.Readings(), b.partitions, b.maxEventBatch)
+	fmt.Fprintf(stdout, "SQLite alone: %d readings in %d transactions (%d events each, as maxEventBatchSize)\n", r.readings, len(batches), b.maxEventBatch)
 	self2, _, _ := processCPUTimes()
 	n, bare, err := localrun.BareInsert(ctx, store, batches)
 	self3, _, _ := processCPUTimes()
 	if err != nil {
-		return fmt.Errorf("bench-e2e: %w", err)
+		return e2eRun{}, fmt.Errorf("bench-e2e: %w", err)
 	}
-	if n != readings {
-		return fmt.Errorf("bench-e2e: bare insert stored %d of %d readings", n, readings)
+	if n != r.readings {
+		return e2eRun{}, fmt.Errorf("bench-e2e: bare insert stored %d of %d readings", n, r.readings)
 	}
+	r.bare = bare
 
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "stage\tpipeline\tper s\talone\tper s\tpipeline / alone\t")
-	fmt.Fprintf(tw, "ingest (readings)\t%s\t%s\t%s\t%s\t%.0f %%\t\n", dur(ingest), rate(readings, ingest), dur(bare), rate(readings, bare), 100*bare.Seconds()/ingest.Seconds())
-	fmt.Fprintf(tw, "scoring (sensors)\t%s\t%s\t%s\t%s\t%.0f %%\t\n", dur(scoring), rate(res.Summary.Total, scoring), dur(ceiling), rate(res.Summary.Total, ceiling), 100*ceiling.Seconds()/scoring.Seconds())
-	fmt.Fprintf(tw, "end to end (sensors)\t%s\t%s\t\t\t\t\n", dur(res.Elapsed), rate(res.Summary.Total, res.Elapsed))
+	fmt.Fprintf(tw, "ingest (readings)\t%s\t%s\t%s\t%s\t%.0f %%\t\n", dur(r.ingest), rate(r.readings, r.ingest), dur(bare), rate(r.readings, bare), 100*r.ingestShare())
+	fmt.Fprintf(tw, "scoring (sensors)\t%s\t%s\t%s\t%s\t%.0f %%\t\n", dur(r.scoring), rate(r.sensors, r.scoring), dur(r.ceiling.Elapsed), rate(r.sensors, r.ceiling.Elapsed), 100*r.scoringShare())
+	fmt.Fprintf(tw, "end to end (sensors)\t%s\t%s\t\t\t\t\n", dur(r.total), rate(r.sensors, r.total))
 	tw.Flush()
-	if cpuOK {
-		sensorsN := max(res.Summary.Total, 1)
-		fmt.Fprintf(stdout, "\nCPU time (user + system): pipeline %s (handler and Azurite %s; batchscore %s: fleet and model fitting, local host, collect), %.1f ms per sensor with its %d readings;\n",
-			dur(self1-self0+kids1-kids0), dur(kids1-kids0), dur(self1-self0), float64((self1-self0+kids1-kids0).Microseconds())/1000/float64(sensorsN), *rows)
-		fmt.Fprintf(stdout, "  storage alone: Azurite %s (%.1f ms per sensor); SQLite alone: %s (%.1f us per reading)\n",
-			dur(kids2-kids1), float64((kids2-kids1).Microseconds())/1000/float64(sensorsN), dur(self3-self2), float64((self3-self2).Nanoseconds())/1000/float64(readings))
+	sensorsN := max(r.sensors, 1)
+	perSensor := func(d time.Duration) string {
+		return fmt.Sprintf("%s (%.2f ms per sensor)", dur(d), float64(d.Microseconds())/1000/float64(sensorsN))
 	}
-	fmt.Fprintf(stdout, "\n%s, %d CPUs; load average %s at the start, %s at the end\n", cpuModel(), runtime.NumCPU(), load0, loadAverage())
-	return nil
+	if r.cpu.Measured && r.ceiling.EmulatorCPU > 0 {
+		fmt.Fprintf(stdout, "\nCPU while scoring (user + system, all threads): pipeline: Azurite %s, handler %s; alone: Azurite %s\n",
+			perSensor(r.cpu.Azurite), perSensor(r.cpu.Handler), perSensor(r.ceiling.EmulatorCPU))
+	}
+	if cpuOK {
+		fmt.Fprintf(stdout, "CPU time (user + system): pipeline %s (handler and Azurite %s; batchscore %s: fleet and model fitting, local host, collect), %.1f ms per sensor with its %d readings;\n",
+			dur(self1-self0+kids1-kids0), dur(kids1-kids0), dur(self1-self0), float64((self1-self0+kids1-kids0).Microseconds())/1000/float64(sensorsN), b.rows)
+		fmt.Fprintf(stdout, "  storage alone: Azurite %s (%.1f ms per sensor); SQLite alone: %s (%.1f us per reading)\n",
+			dur(kids2-kids1), float64((kids2-kids1).Microseconds())/1000/float64(sensorsN), dur(self3-self2), float64((self3-self2).Nanoseconds())/1000/float64(r.readings))
+	}
+	return r, nil
 }
 
-func storageCeiling(ctx context.Context, bin string, models map[string][]byte, preds [][]byte, q localhost.QueueOptions, chunk int) (time.Duration, error) {
+// printMedians prints the median and the range of each rate and share over runs.
+func printMedians(w io.Writer, runs []e2eRun) {
+	const n, pct = "%s (%s-%s)", "%.0f %% (%.0f-%.0f)"
+	col := func(f func(r e2eRun) float64, format string) string {
+		v := make([]float64, len(runs))
+		for i, r := range runs {
+			v[i] = f(r)
+		}
+		slices.Sort(v)
+		med := (v[(len(v)-1)/2] + v[len(v)/2]) / 2
+		if format == n {
+			return fmt.Sprintf(n, localrun.Thousands(int(math.Round(med))), localrun.Thousands(int(math.Round(v[0]))), localrun.Thousands(int(math.Round(v[len(v)-1]))))
+		}
+		return fmt.Sprintf(format, med, v[0], v[len(v)-1])
+	}
+	fmt.Fprintf(w, "%d runs: median (lowest-highest)\n", len(runs))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "stage\tpipeline per s\talone per s\tpipeline / alone\t")
+	fmt.Fprintf(tw, "ingest (readings)\t%s\t%s\t%s\t\n",
+		col(func(r e2eRun) float64 { return float64(r.readings) / r.ingest.Seconds() }, n),
+		col(func(r e2eRun) float64 { return float64(r.readings) / r.bare.Seconds() }, n),
+		col(func(r e2eRun) float64 { return 100 * r.ingestShare() }, pct))
+	fmt.Fprintf(tw, "scoring (sensors)\t%s\t%s\t%s\t\n",
+		col(func(r e2eRun) float64 { return float64(r.sensors) / r.scoring.Seconds() }, n),
+		col(func(r e2eRun) float64 { return float64(r.sensors) / r.ceiling.Elapsed.Seconds() }, n),
+		col(func(r e2eRun) float64 { return 100 * r.scoringShare() }, pct))
+	fmt.Fprintf(tw, "end to end (sensors)\t%s\t\t\t\n",
+		col(func(r e2eRun) float64 { return float64(r.sensors) / r.total.Seconds() }, n))
+	tw.Flush()
+}
+
+func storageCeiling(ctx context.Context, bin string, models map[string][]byte, preds [][]byte, q localhost.QueueOptions, chunk int) (localrun.Ceiling, error) {
 	srv, err := azurite.Start(ctx, azurite.Options{Bin: bin})
 	if err != nil {
-		return 0, fmt.Errorf("start azurite: %w", err)
+		return localrun.Ceiling{}, fmt.Errorf("start azurite: %w", err)
 	}
 	defer srv.Stop()
 	acct, err := storage.New(storage.Config{ConnectionString: srv.ConnectionString()})
 	if err != nil {
-		return 0, err
+		return localrun.Ceiling{}, err
 	}
-	return localrun.StorageCeiling(ctx, acct, models, preds, q, chunk)
+	return localrun.StorageCeiling(ctx, acct, models, preds, q, chunk, func() (time.Duration, error) { return proccpu.Of(srv.PID()) })
 }
 
 func stage(res *localrun.Result, name string) time.Duration {

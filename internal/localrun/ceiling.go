@@ -34,11 +34,44 @@ const (
 // scoresensor.SensorParallelism at once) read the model blob and write a
 // predictions blob (preds[i % len(preds)]), then delete the message. Uploading
 // the models and enqueueing the messages come first and are not timed. It
-// returns the time from the first receive to the last delete.
-func StorageCeiling(ctx context.Context, acct *storage.Account, models map[string][]byte, preds [][]byte, q localhost.QueueOptions, chunk int) (time.Duration, error) {
+// returns the time from the first receive to the last delete and, when cpu is
+// given (the emulator process's CPU time so far), the CPU the emulator used
+// in that time.
+func StorageCeiling(ctx context.Context, acct *storage.Account, models map[string][]byte, preds [][]byte, q localhost.QueueOptions, chunk int, cpu func() (time.Duration, error)) (Ceiling, error) {
 	if len(models) == 0 || len(preds) == 0 {
-		return 0, errors.New("storage ceiling: no models or no predictions to write")
+		return Ceiling{}, errors.New("storage ceiling: no models or no predictions to write")
 	}
+	var (
+		cpu0   time.Duration
+		cpuErr = errors.New("not read")
+	)
+	elapsed, err := storageCeiling(ctx, acct, models, preds, q, chunk, func() { cpu0, cpuErr = readCPU(cpu) })
+	if err != nil {
+		return Ceiling{}, err
+	}
+	c := Ceiling{Elapsed: elapsed}
+	if cpu1, err := readCPU(cpu); cpuErr == nil && err == nil {
+		c.EmulatorCPU = cpu1 - cpu0
+	}
+	return c, nil
+}
+
+// Ceiling is what StorageCeiling measured.
+type Ceiling struct {
+	Elapsed     time.Duration // first receive to last delete
+	EmulatorCPU time.Duration // the emulator's CPU time (user + system) meanwhile; 0 when not measured
+}
+
+// readCPU calls cpu, if there is one.
+func readCPU(cpu func() (time.Duration, error)) (time.Duration, error) {
+	if cpu == nil {
+		return 0, errors.New("no CPU time to read")
+	}
+	return cpu()
+}
+
+// storageCeiling is StorageCeiling; timed is called when the timed part starts.
+func storageCeiling(ctx context.Context, acct *storage.Account, models map[string][]byte, preds [][]byte, q localhost.QueueOptions, chunk int, timed func()) (time.Duration, error) {
 	blobs := acct.Blobs()
 	if err := blobs.EnsureContainers(ctx, ceilingModels, ceilingPreds); err != nil {
 		return 0, fmt.Errorf("storage ceiling: %w", err)
@@ -108,6 +141,7 @@ func StorageCeiling(ctx context.Context, acct *storage.Account, models map[strin
 		}
 		return queue.Delete(ctx, m.ID, m.PopReceipt)
 	}
+	timed()
 	start := time.Now()
 	for {
 		mu.Lock()

@@ -26,18 +26,28 @@ func TestStorageCeilingDoesEveryOperation(t *testing.T) {
 	for _, chunk := range []int{1, 7} {
 		t.Run(fmt.Sprintf("chunk %d", chunk), func(t *testing.T) {
 			acct := testenv.Storage(t)
-			checkCeiling(t, acct, models, preds, chunk)
+			// A CPU clock that reads 1 s, then 3 s: read when the timed part
+			// starts and when it ends, and nowhere else.
+			var reads []time.Duration
+			cpu := func() (time.Duration, error) {
+				reads = append(reads, time.Duration(1+2*len(reads))*time.Second)
+				return reads[len(reads)-1], nil
+			}
+			c := checkCeiling(t, acct, models, preds, chunk, cpu)
+			if len(reads) != 2 || c.EmulatorCPU != 2*time.Second {
+				t.Errorf("CPU read %d times, emulator CPU %s; want 2 reads, 2s", len(reads), c.EmulatorCPU)
+			}
 		})
 	}
 }
 
-func checkCeiling(t *testing.T, acct *storage.Account, models map[string][]byte, preds [][]byte, chunk int) {
-	d, err := StorageCeiling(t.Context(), acct, models, preds, localhost.QueueOptions{BatchSize: 8, NewBatchThreshold: 4}, chunk)
+func checkCeiling(t *testing.T, acct *storage.Account, models map[string][]byte, preds [][]byte, chunk int, cpu func() (time.Duration, error)) Ceiling {
+	c, err := StorageCeiling(t.Context(), acct, models, preds, localhost.QueueOptions{BatchSize: 8, NewBatchThreshold: 4}, chunk, cpu)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d <= 0 {
-		t.Errorf("elapsed %s", d)
+	if c.Elapsed <= 0 {
+		t.Errorf("elapsed %s", c.Elapsed)
 	}
 	if n, err := acct.Queue(ceilingQueue).Count(t.Context()); err != nil || n != 0 {
 		t.Errorf("%d messages left in %s (%v), want 0", n, ceilingQueue, err)
@@ -58,6 +68,7 @@ func checkCeiling(t *testing.T, acct *storage.Account, models map[string][]byte,
 			t.Errorf("%s holds %q, not one of the predictions given", b.Name, data)
 		}
 	}
+	return c
 }
 
 // TestIngestBatches checks that the bare-insert batches are the pipeline's:

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,6 +106,17 @@ func TestE2EReferenceParity(t *testing.T) {
 	}
 	if len(res.Blobs) != 15 || len(res.Sensors) != 15 {
 		t.Errorf("%d prediction blobs and %d sensors, want 15 each", len(res.Blobs), len(res.Sensors))
+	}
+	// Scoring 15 sensors takes Azurite and the handler some CPU each, and
+	// together no more than the cores had (plus the 10 ms ticks /proc counts in).
+	var scoring time.Duration
+	for _, st := range res.Stages {
+		if st.Name == "scoring" {
+			scoring = st.Duration
+		}
+	}
+	if c := res.ScoringCPU; !c.Measured || c.Azurite <= 0 || c.Handler <= 0 || c.Azurite+c.Handler > time.Duration(runtime.NumCPU())*scoring+40*time.Millisecond {
+		t.Errorf("CPU while scoring = %+v, in %s on %d CPUs", c, scoring, runtime.NumCPU())
 	}
 	anomalies := 0
 	for _, s := range res.Sensors {

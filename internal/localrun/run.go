@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/batchscore/batchscore/internal/localhost"
+	"github.com/batchscore/batchscore/internal/proccpu"
 	"github.com/batchscore/batchscore/internal/reference"
 	"github.com/batchscore/batchscore/internal/sensor"
 	"github.com/batchscore/batchscore/internal/sqlstore"
@@ -68,6 +69,41 @@ type Result struct {
 	LogPath    string // the host's log lines (text)
 	HandlerLog string // the handler's log lines (JSON Lines)
 	Elapsed    time.Duration
+	ScoringCPU ScoringCPU // what Azurite and the handler used during the scoring stage
+}
+
+// ScoringCPU is the CPU time (user + system, all threads) Azurite and the
+// handler used from the start of fan-out to the last outcome, read from
+// /proc. Measured is false when it could not be read, or the handler was
+// restarted meanwhile.
+type ScoringCPU struct {
+	Azurite, Handler time.Duration
+	Measured         bool
+}
+
+// cpuMark is the CPU time of Azurite and of the handler process at one moment.
+type cpuMark struct {
+	azurite, handler time.Duration
+	pid              int
+	err              error
+}
+
+func markCPU(st *Stack) cpuMark {
+	w := st.Host.Workers()
+	if !w.Running {
+		return cpuMark{err: errors.New("no handler running")}
+	}
+	az, err := proccpu.Of(st.Azurite.PID())
+	h, herr := proccpu.Of(w.PID)
+	return cpuMark{azurite: az, handler: h, pid: w.PID, err: errors.Join(err, herr)}
+}
+
+// since returns the CPU used from m0 to m.
+func (m cpuMark) since(m0 cpuMark) ScoringCPU {
+	if m.err != nil || m0.err != nil || m.pid != m0.pid {
+		return ScoringCPU{}
+	}
+	return ScoringCPU{Azurite: m.azurite - m0.azurite, Handler: m.handler - m0.handler, Measured: true}
 }
 
 // ErrParity is wrapped by Run's error when predictions differ from the reference.
@@ -173,6 +209,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	// timed from the start of fan-out.
 	t0 = time.Now()
 	fanStart := t0
+	cpu0 := markCPU(st)
 	if _, err := st.Backfill(ctx, res.Window); err != nil {
 		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
 	}
@@ -193,6 +230,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		return nil, fmt.Errorf("%w (log: %s)", err, res.LogPath)
 	}
 	lastOutcome := time.Now()
+	res.ScoringCPU = markCPU(st).since(cpu0)
 	res.Summary = sum
 	d = time.Since(fanStart)
 	score := st.Host.FunctionStats(FnScore)
