@@ -47,7 +47,7 @@ func TestProcessCPUTimes(t *testing.T) {
 func TestPrintMedians(t *testing.T) {
 	run := func(ingest, bare, scoring, alone, total time.Duration) e2eRun {
 		return e2eRun{readings: 1000, sensors: 100, ingest: ingest, bare: bare, scoring: scoring, total: total,
-			ceiling: localrun.Ceiling{Elapsed: alone}}
+			ceiling: localrun.Ceiling{Elapsed: alone}, held: localrun.Ceiling{Elapsed: 2 * alone}}
 	}
 	s := time.Second
 	for _, tc := range []struct {
@@ -59,6 +59,7 @@ func TestPrintMedians(t *testing.T) {
 			"3 runs: median (lowest-highest)",
 			"ingest (readings)  500 (250-1,000)  1,000 (500-2,000)  50 % (50-50)",
 			"scoring (sensors)  100 (50-200)    200 (100-400)    50 % (50-50)",
+			"emulator holding the raw data  100 (50-200)  100 % (100-100)",
 			"end to end (sensors)  20 (10-25)",
 		}},
 		{"even", []e2eRun{run(s, s, s, s, s), run(2*s, s, 4*s, s, 2*s)}, []string{

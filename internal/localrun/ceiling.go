@@ -1,6 +1,7 @@
 package localrun
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,33 +25,62 @@ const (
 	ceilingModels = "ceiling-models"
 	ceilingPreds  = "ceiling-preds"
 	ceilingQueue  = "ceiling-jobs"
+	ceilingHeld   = "ceiling-held"
 )
 
+// hold uploads blobs of the given sizes to ceilingHeld, 8 at a time. Their
+// bytes are JSON Lines of one repeated reading: the emulator keeps what it is
+// given, and what it costs it is the size.
+func hold(ctx context.Context, blobs *storage.Blobs, sizes []int64) error {
+	line := []byte(`{"TS":"2018-08-28T23:00:05Z","Device":"1","Sensor":"1","Value":42.5}` + "\n")
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, n := range sizes {
+		g.Go(func() error {
+			b := bytes.Repeat(line, int(n)/len(line)+1)[:n]
+			return blobs.Put(gctx, ceilingHeld, fmt.Sprintf("held/%04d.jsonl", i), b, "application/x-ndjson")
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("blobs to hold: %w", err)
+	}
+	return nil
+}
+
+// CeilingWork is what StorageCeiling does.
+type CeilingWork struct {
+	Models map[string][]byte             // model blobs by name: one sensor each
+	Preds  [][]byte                      // predictions blobs to write, in turn
+	Queues localhost.QueueOptions        // host.json queues: batchSize, newBatchThreshold
+	Chunk  int                           // sensors per queue message
+	Hold   []int64                       // sizes of blobs the emulator is given to hold first, as the pipeline's holds the raw data ingest wrote
+	CPU    func() (time.Duration, error) // the emulator process's CPU time so far; nil: not measured
+}
+
 // StorageCeiling measures how fast the storage emulator alone performs the
-// operations scoring the sensors of models needs, chunk sensors per queue
+// operations scoring the sensors of w.Models needs, w.Chunk sensors per queue
 // message as fan-out cuts them: receive the message (in batches of
-// q.BatchSize, fetching again when at most q.NewBatchThreshold are in flight,
-// as the host's queue listener does), for each of its sensors (at most
+// BatchSize, fetching again when at most NewBatchThreshold are in flight, as
+// the host's queue listener does), for each of its sensors (at most
 // scoresensor.SensorParallelism at once) read the model blob and write a
-// predictions blob (preds[i % len(preds)]), then delete the message. Uploading
-// the models and enqueueing the messages come first and are not timed. It
-// returns the time from the first receive to the last delete and, when cpu is
-// given (the emulator process's CPU time so far), the CPU the emulator used
-// in that time.
-func StorageCeiling(ctx context.Context, acct *storage.Account, models map[string][]byte, preds [][]byte, q localhost.QueueOptions, chunk int, cpu func() (time.Duration, error)) (Ceiling, error) {
-	if len(models) == 0 || len(preds) == 0 {
+// predictions blob (Preds[i % len(Preds)]), then delete the message.
+// Uploading the held blobs and the models and enqueueing the messages come
+// first and are not timed. It returns the time from the first receive to the
+// last delete and, with w.CPU, the CPU the emulator used in that time.
+func StorageCeiling(ctx context.Context, acct *storage.Account, w CeilingWork) (Ceiling, error) {
+	if len(w.Models) == 0 || len(w.Preds) == 0 {
 		return Ceiling{}, errors.New("storage ceiling: no models or no predictions to write")
 	}
 	var (
 		cpu0   time.Duration
 		cpuErr = errors.New("not read")
 	)
-	elapsed, err := storageCeiling(ctx, acct, models, preds, q, chunk, func() { cpu0, cpuErr = readCPU(cpu) })
+	elapsed, err := storageCeiling(ctx, acct, w, func() { cpu0, cpuErr = readCPU(w.CPU) })
 	if err != nil {
 		return Ceiling{}, err
 	}
 	c := Ceiling{Elapsed: elapsed}
-	if cpu1, err := readCPU(cpu); cpuErr == nil && err == nil {
+	if cpu1, err := readCPU(w.CPU); cpuErr == nil && err == nil {
 		c.EmulatorCPU = cpu1 - cpu0
 	}
 	return c, nil
@@ -71,9 +101,13 @@ func readCPU(cpu func() (time.Duration, error)) (time.Duration, error) {
 }
 
 // storageCeiling is StorageCeiling; timed is called when the timed part starts.
-func storageCeiling(ctx context.Context, acct *storage.Account, models map[string][]byte, preds [][]byte, q localhost.QueueOptions, chunk int, timed func()) (time.Duration, error) {
+func storageCeiling(ctx context.Context, acct *storage.Account, w CeilingWork, timed func()) (time.Duration, error) {
+	models, preds, q, chunk := w.Models, w.Preds, w.Queues, w.Chunk
 	blobs := acct.Blobs()
-	if err := blobs.EnsureContainers(ctx, ceilingModels, ceilingPreds); err != nil {
+	if err := blobs.EnsureContainers(ctx, ceilingModels, ceilingPreds, ceilingHeld); err != nil {
+		return 0, fmt.Errorf("storage ceiling: %w", err)
+	}
+	if err := hold(ctx, blobs, w.Hold); err != nil {
 		return 0, fmt.Errorf("storage ceiling: %w", err)
 	}
 	queue := acct.Queue(ceilingQueue)

@@ -2,6 +2,7 @@ package localrun
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -42,9 +43,23 @@ func TestStorageCeilingDoesEveryOperation(t *testing.T) {
 }
 
 func checkCeiling(t *testing.T, acct *storage.Account, models map[string][]byte, preds [][]byte, chunk int, cpu func() (time.Duration, error)) Ceiling {
-	c, err := StorageCeiling(t.Context(), acct, models, preds, localhost.QueueOptions{BatchSize: 8, NewBatchThreshold: 4}, chunk, cpu)
+	hold := []int64{1, 70, 100_000}
+	c, err := StorageCeiling(t.Context(), acct, CeilingWork{Models: models, Preds: preds, Queues: localhost.QueueOptions{BatchSize: 8, NewBatchThreshold: 4},
+		Chunk: chunk, Hold: hold, CPU: cpu})
 	if err != nil {
 		t.Fatal(err)
+	}
+	held, err := acct.Blobs().List(t.Context(), ceilingHeld, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int64
+	for _, b := range held {
+		sizes = append(sizes, b.Size)
+	}
+	slices.Sort(sizes)
+	if !slices.Equal(sizes, hold) {
+		t.Errorf("held blobs of %v bytes, want %v", sizes, hold)
 	}
 	if c.Elapsed <= 0 {
 		t.Errorf("elapsed %s", c.Elapsed)

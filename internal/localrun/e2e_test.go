@@ -107,6 +107,9 @@ func TestE2EReferenceParity(t *testing.T) {
 	if len(res.Blobs) != 15 || len(res.Sensors) != 15 {
 		t.Errorf("%d prediction blobs and %d sensors, want 15 each", len(res.Blobs), len(res.Sensors))
 	}
+	if len(res.RawSizes) == 0 || slices.Contains(res.RawSizes, 0) {
+		t.Errorf("raw blob sizes %v, want one or more, none empty", res.RawSizes)
+	}
 	// Scoring 15 sensors takes Azurite and the handler some CPU each, and
 	// together no more than the cores had (plus the 10 ms ticks /proc counts in).
 	var scoring time.Duration

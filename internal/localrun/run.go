@@ -70,6 +70,7 @@ type Result struct {
 	HandlerLog string // the handler's log lines (JSON Lines)
 	Elapsed    time.Duration
 	ScoringCPU ScoringCPU // what Azurite and the handler used during the scoring stage
+	RawSizes   []int64    // sizes of the raw blobs ingest wrote, which Azurite holds while scoring
 }
 
 // ScoringCPU is the CPU time (user + system, all threads) Azurite and the
@@ -332,6 +333,13 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	res.Stages = append(res.Stages, Stage{Name: "total", Duration: res.Elapsed, Total: true,
 		Detail: fmt.Sprintf("from start to the parity check, set-up and ingest included (the report is written after): %s sensors, %.1f sensors/s end to end", Thousands(sum.Total), float64(sum.Total)/res.Elapsed.Seconds())})
 	printStages(out, res.Stages)
+	raw, err := st.Storage.Blobs().List(ctx, RawContainer, "")
+	if err != nil {
+		return nil, fmt.Errorf("list raw blobs: %w", err)
+	}
+	for _, b := range raw {
+		res.RawSizes = append(res.RawSizes, b.Size)
+	}
 
 	maxPlots := c.MaxPlots
 	if maxPlots == 0 {
