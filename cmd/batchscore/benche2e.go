@@ -66,7 +66,6 @@ type e2eRun struct {
 	bare                   time.Duration    // the readings inserted alone
 	ceiling                localrun.Ceiling // a fresh emulator
 	held                   localrun.Ceiling // an emulator holding blobs of the run's raw blobs' sizes
-	rawBytes               int64
 	cpu                    localrun.ScoringCPU
 }
 
@@ -184,10 +183,11 @@ func (b benchE2E) run(ctx context.Context, stdout io.Writer) (e2eRun, error) {
 	// blobs ingest wrote, which the pipeline's Azurite holds (in memory) while
 	// scoring: what the emulator alone does in the pipeline's state.
 	work.Hold = res.RawSizes
+	var rawBytes int64
 	for _, n := range res.RawSizes {
-		r.rawBytes += n
+		rawBytes += n
 	}
-	fmt.Fprintf(stdout, "storage alone, holding %d blobs of %.1f MB first, the sizes of the run's raw blobs\n", len(res.RawSizes), float64(r.rawBytes)/1e6)
+	fmt.Fprintf(stdout, "storage alone, holding %d blobs of %.1f MB first, the sizes of the run's raw blobs\n", len(res.RawSizes), float64(rawBytes)/1e6)
 	if r.held, err = storageCeiling(ctx, b.azurite, work); err != nil {
 		return e2eRun{}, fmt.Errorf("bench-e2e: %w", err)
 	}
@@ -245,35 +245,40 @@ func (b benchE2E) run(ctx context.Context, stdout io.Writer) (e2eRun, error) {
 
 // printMedians prints the median and the range of each rate and share over runs.
 func printMedians(w io.Writer, runs []e2eRun) {
-	const n, pct = "%s (%s-%s)", "%.0f %% (%.0f-%.0f)"
-	col := func(f func(r e2eRun) float64, format string) string {
+	// spread returns the median, lowest and highest of f over the runs.
+	spread := func(f func(r e2eRun) float64) (med, lo, hi float64) {
 		v := make([]float64, len(runs))
 		for i, r := range runs {
 			v[i] = f(r)
 		}
 		slices.Sort(v)
-		med := (v[(len(v)-1)/2] + v[len(v)/2]) / 2
-		if format == n {
-			return fmt.Sprintf(n, localrun.Thousands(int(math.Round(med))), localrun.Thousands(int(math.Round(v[0]))), localrun.Thousands(int(math.Round(v[len(v)-1]))))
-		}
-		return fmt.Sprintf(format, med, v[0], v[len(v)-1])
+		return (v[(len(v)-1)/2] + v[len(v)/2]) / 2, v[0], v[len(v)-1]
+	}
+	perSecond := func(f func(r e2eRun) float64) string {
+		med, lo, hi := spread(f)
+		n := func(x float64) string { return localrun.Thousands(int(math.Round(x))) }
+		return fmt.Sprintf("%s (%s-%s)", n(med), n(lo), n(hi))
+	}
+	percent := func(f func(r e2eRun) float64) string {
+		med, lo, hi := spread(func(r e2eRun) float64 { return 100 * f(r) })
+		return fmt.Sprintf("%.0f %% (%.0f-%.0f)", med, lo, hi)
 	}
 	fmt.Fprintf(w, "%d runs: median (lowest-highest)\n", len(runs))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "stage\tpipeline per s\talone per s\tpipeline / alone\t")
 	fmt.Fprintf(tw, "ingest (readings)\t%s\t%s\t%s\t\n",
-		col(func(r e2eRun) float64 { return float64(r.readings) / r.ingest.Seconds() }, n),
-		col(func(r e2eRun) float64 { return float64(r.readings) / r.bare.Seconds() }, n),
-		col(func(r e2eRun) float64 { return 100 * r.ingestShare() }, pct))
+		perSecond(func(r e2eRun) float64 { return float64(r.readings) / r.ingest.Seconds() }),
+		perSecond(func(r e2eRun) float64 { return float64(r.readings) / r.bare.Seconds() }),
+		percent(e2eRun.ingestShare))
 	fmt.Fprintf(tw, "scoring (sensors)\t%s\t%s\t%s\t\n",
-		col(func(r e2eRun) float64 { return float64(r.sensors) / r.scoring.Seconds() }, n),
-		col(func(r e2eRun) float64 { return float64(r.sensors) / r.ceiling.Elapsed.Seconds() }, n),
-		col(func(r e2eRun) float64 { return 100 * r.scoringShare() }, pct))
+		perSecond(func(r e2eRun) float64 { return float64(r.sensors) / r.scoring.Seconds() }),
+		perSecond(func(r e2eRun) float64 { return float64(r.sensors) / r.ceiling.Elapsed.Seconds() }),
+		percent(e2eRun.scoringShare))
 	fmt.Fprintf(tw, "  emulator holding the raw data\t\t%s\t%s\t\n",
-		col(func(r e2eRun) float64 { return float64(r.sensors) / r.held.Elapsed.Seconds() }, n),
-		col(func(r e2eRun) float64 { return 100 * r.heldShare() }, pct))
+		perSecond(func(r e2eRun) float64 { return float64(r.sensors) / r.held.Elapsed.Seconds() }),
+		percent(e2eRun.heldShare))
 	fmt.Fprintf(tw, "end to end (sensors)\t%s\t\t\t\n",
-		col(func(r e2eRun) float64 { return float64(r.sensors) / r.total.Seconds() }, n))
+		perSecond(func(r e2eRun) float64 { return float64(r.sensors) / r.total.Seconds() }))
 	tw.Flush()
 }
 
